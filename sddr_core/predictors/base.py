@@ -1,0 +1,219 @@
+"""What a depth predictor is to sddr: the protocol, its registry entry, and adapters.
+
+A predictor turns an RGB image into a relative depth (or disparity) map. sddr runs it twice:
+at its native resolution (globally consistent, blurry) and at a higher one (sharp, locally
+inconsistent), then fuses the two.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from sddr_core.errors import InputError, PredictorError
+
+DepthKind = Literal["disparity", "depth"]
+Box = tuple[int, int, int, int]  # (top, left, bottom, right) in full-image pixels
+
+__all__ = [
+    "Box",
+    "CallablePredictor",
+    "DepthKind",
+    "DepthPredictor",
+    "PredictorSpec",
+    "as_predictor",
+    "check_kind",
+    "predict_region",
+    "run_predictor",
+]
+
+
+@runtime_checkable
+class DepthPredictor(Protocol):
+    """The protocol every predictor follows.
+
+    Attributes:
+        name: registry name (or any label for unregistered predictors).
+        native_resolution: the long side, in pixels, the model was trained at.
+        kind: ``"disparity"`` (near = large, e.g. Depth Anything, MiDaS) or ``"depth"``.
+
+    ``predict(image, resolution)`` receives float32 RGB ``(H, W, 3)`` in ``[0, 1]`` at full
+    size and the long side to process at; it resizes internally as its model needs and may
+    return a map of any size (sddr resizes it). Relative (affine-invariant) output is fine.
+
+    A predictor may also define ``predict_region(image, box, resolution)``, called for the
+    windows of two-stage refinement with the *full* image and a ``(top, left, bottom,
+    right)`` box; without it sddr crops the image and calls ``predict``.
+    """
+
+    name: str
+    native_resolution: int
+    kind: DepthKind
+
+    def predict(self, image: np.ndarray, resolution: int) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class PredictorSpec:
+    """A registry entry: how to create a predictor by name, and what to tell users about it.
+
+    Attributes:
+        name: the name users type (``"depth-anything-v2-small"``).
+        factory: ``factory(**options) -> DepthPredictor``; options come from the caller
+            (e.g. ``weights=``, ``device=``) and unknown options should raise ``TypeError``.
+        kind: output convention of the predictor.
+        native_resolution: training resolution (long side).
+        licence: licence of the weights, shown by ``sddr predictors``.
+        description: one line for listings.
+        weights_present: optional ``() -> bool`` telling whether weights are available
+            offline; ``None`` means "needs no weights".
+        source: what provides it (a model id, a plugin name); filled for listings.
+    """
+
+    name: str
+    factory: Callable[..., DepthPredictor]
+    kind: DepthKind
+    native_resolution: int
+    licence: str = "unknown"
+    description: str = ""
+    weights_present: Callable[[], bool] | None = None
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check_kind(kind: str) -> DepthKind:
+    """Validate a depth convention name."""
+    if kind not in ("disparity", "depth"):
+        raise InputError(f"kind must be 'disparity' or 'depth', got {kind!r}.")
+    return kind  # type: ignore[return-value]
+
+
+class CallablePredictor:
+    """Wraps a plain function ``f(image, resolution) -> array`` as a :class:`DepthPredictor`.
+
+    Defaults (documented in the README): ``name`` is the function's name,
+    ``native_resolution=518`` (Depth Anything's training size), ``kind="disparity"``
+    (the convention of most relative predictors). A function taking one argument is called
+    as ``f(image)`` after sddr resizes the image so its long side is ``resolution``.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        native_resolution: int = 518,
+        kind: DepthKind = "disparity",
+    ) -> None:
+        if not callable(fn):
+            raise InputError(f"predictor must be callable, got {type(fn).__name__}.")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+        self.native_resolution = int(native_resolution)
+        self.kind = check_kind(kind)
+        try:
+            params = [
+                p
+                for p in inspect.signature(fn).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+            ]
+            self._takes_resolution = len(params) >= 2 or any(
+                p.kind == p.VAR_POSITIONAL for p in params
+            )
+        except (TypeError, ValueError):
+            self._takes_resolution = True
+
+    def predict(self, image: np.ndarray, resolution: int) -> np.ndarray:
+        if self._takes_resolution:
+            return self.fn(image, resolution)
+        from sddr_core.ops.resize import resize_long_side
+
+        return self.fn(resize_long_side(image, resolution))
+
+    def __repr__(self) -> str:
+        return (
+            f"CallablePredictor({self.name!r}, native_resolution={self.native_resolution}, "
+            f"kind={self.kind!r})"
+        )
+
+
+def as_predictor(predictor: Any, **options: Any) -> DepthPredictor:
+    """Turn what a caller passed as ``predictor`` into a :class:`DepthPredictor`.
+
+    Accepts a registered name (options go to its factory), an object with ``predict`` and
+    the protocol attributes, or a plain callable (see :class:`CallablePredictor`).
+    """
+    if isinstance(predictor, str):
+        from sddr_core.registry import create_predictor
+
+        return create_predictor(predictor, **options)
+    if hasattr(predictor, "predict"):
+        missing = [a for a in ("name", "native_resolution", "kind") if not hasattr(predictor, a)]
+        if missing:
+            raise InputError(
+                f"predictor object {type(predictor).__name__} lacks {', '.join(missing)}: "
+                "a DepthPredictor needs name, native_resolution, kind and predict(image, "
+                "resolution). Pass a plain function instead to use the documented defaults."
+            )
+        check_kind(predictor.kind)
+        return predictor
+    if callable(predictor):
+        return CallablePredictor(predictor)
+    raise InputError(
+        f"predictor must be a registered name, a DepthPredictor or a callable, got "
+        f"{type(predictor).__name__}. See `sddr predictors` for names."
+    )
+
+
+def _validate_output(out: Any, predictor: DepthPredictor, where: str) -> np.ndarray:
+    name = getattr(predictor, "name", type(predictor).__name__)
+    if hasattr(out, "detach"):  # torch tensor
+        out = out.detach().float().cpu().numpy()
+    try:
+        arr = np.asarray(out, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise PredictorError(
+            f"predictor {name!r} returned {type(out).__name__} for {where}, which is not an "
+            "array: predict() must return a (H, W) array of depth or disparity."
+        ) from exc
+    arr = np.squeeze(arr)
+    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        arr = arr[..., 0]
+    if arr.ndim != 2 or min(arr.shape) < 2:
+        raise PredictorError(
+            f"predictor {name!r} returned shape {tuple(np.shape(out))} for {where}; expected a "
+            "2-D (H, W) map with both sides at least 2 pixels. Fix its predict() method."
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise PredictorError(
+            f"predictor {name!r} returned {int(bad.sum())} non-finite values (NaN or inf) for "
+            f"{where}. Check the model's weights and input normalisation."
+        )
+    return arr
+
+
+def run_predictor(predictor: DepthPredictor, image: np.ndarray, resolution: int) -> np.ndarray:
+    """Call ``predictor.predict`` and validate its output: a finite float32 ``(h, w)`` map."""
+    out = predictor.predict(image, int(resolution))
+    return _validate_output(out, predictor, f"resolution {resolution}")
+
+
+def predict_region(
+    predictor: DepthPredictor, image: np.ndarray, box: Box, resolution: int
+) -> np.ndarray:
+    """Predict depth for the ``box`` of ``image``, at ``resolution`` (long side of the box).
+
+    Uses the predictor's own ``predict_region`` when it has one (the simulated predictor
+    needs to know where the crop lies), else crops and calls ``predict``.
+    """
+    top, left, bottom, right = box
+    if hasattr(predictor, "predict_region"):
+        out = predictor.predict_region(image, box, int(resolution))
+    else:
+        out = predictor.predict(np.ascontiguousarray(image[top:bottom, left:right]), resolution)
+    return _validate_output(out, predictor, f"window {box} at resolution {resolution}")
