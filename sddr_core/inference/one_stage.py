@@ -1,0 +1,119 @@
+"""One-stage refinement: predictor at low and high resolution, one fusion pass.
+
+Also holds the pieces two-stage refinement reuses: choosing resolutions and the working
+size, and fusing two maps at a working size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sddr_core.ops.resize import resize_map, working_shape
+from sddr_core.ops.resolution import adaptive_resolution, edge_density
+from sddr_core.predictors.base import DepthPredictor, run_predictor
+from sddr_core.progress import check_cancel, report
+from sddr_core.refiners.base import Fusion, Refiner
+
+__all__ = [
+    "DEFAULT_MAX_HIGH_RESOLUTION",
+    "OneStageResult",
+    "choose_resolutions",
+    "fuse_at",
+    "one_stage",
+    "working_size_for",
+]
+
+#: Upper bound of the adaptive high resolution unless the predictor declares
+#: ``max_resolution`` (a memory bound: a ViT-L at 2048 px needs about 10 GB).
+DEFAULT_MAX_HIGH_RESOLUTION = 2048
+
+
+def choose_resolutions(
+    image: np.ndarray,
+    predictor: DepthPredictor,
+    low_resolution: int | None = None,
+    high_resolution: int | None = None,
+) -> tuple[int, int]:
+    """``(low, high)`` long sides at which to run ``predictor`` on the whole ``image``.
+
+    Low defaults to the predictor's native resolution. High defaults to the adaptive rule of
+    METHOD.md section 4: twice the native resolution scaled by the image's edge density,
+    between 1.5× and 3× native, capped by ``predictor.max_resolution`` (default 2048).
+    """
+    native = int(predictor.native_resolution)
+    multiple = int(getattr(predictor, "size_multiple", 1) or 1)
+    low = int(low_resolution or native)
+    if high_resolution:
+        return low, int(high_resolution)
+    cap = int(getattr(predictor, "max_resolution", None) or DEFAULT_MAX_HIGH_RESOLUTION)
+    high = adaptive_resolution(
+        native,
+        2 * native,
+        edge_density(image),
+        multiple=multiple,
+        min_factor=1.5,
+        max_factor=3.0,
+        cap=max(cap, low),
+    )
+    return low, max(high, low)
+
+
+def working_size_for(
+    image_shape: tuple[int, int], high_shape: tuple[int, int], refiner: Refiner
+) -> tuple[int, int]:
+    """Working size of the fusion: the high prediction's long side, capped by the image's own
+    long side (the output has the image's size, so more would be wasted) and by the refiner,
+    with the image's aspect ratio and sides that are multiples of ``refiner.size_multiple``."""
+    long_side = min(max(high_shape), max(image_shape), int(refiner.max_working_side))
+    return working_shape(image_shape[0], image_shape[1], long_side, int(refiner.size_multiple))
+
+
+def fuse_at(refiner: Refiner, low: np.ndarray, high: np.ndarray, shape: tuple[int, int]) -> Fusion:
+    """Resize both maps to ``shape`` and fuse them."""
+    fusion = refiner.fuse(resize_map(low, shape), resize_map(high, shape))
+    return Fusion(np.asarray(fusion.depth, dtype=np.float32), fusion.omega)
+
+
+@dataclass
+class OneStageResult:
+    """Outputs of :func:`one_stage` at the working size, plus the raw predictions."""
+
+    fusion: Fusion
+    low: np.ndarray
+    high: np.ndarray
+    low_resolution: int
+    high_resolution: int
+
+
+def one_stage(
+    image: np.ndarray,
+    predictor: DepthPredictor,
+    refiner: Refiner,
+    *,
+    low_resolution: int | None = None,
+    high_resolution: int | None = None,
+    timings: dict[str, float] | None = None,
+) -> OneStageResult:
+    """Run the predictor twice on ``image`` (float RGB ``(H, W, 3)``) and fuse once."""
+    import time
+
+    timings = {} if timings is None else timings
+    low_res, high_res = choose_resolutions(image, predictor, low_resolution, high_resolution)
+    maps = {}
+    for stage, res in (("predict-low", low_res), ("predict-high", high_res)):
+        check_cancel(stage)
+        report(stage, 0, 1)
+        t = time.perf_counter()
+        maps[stage] = run_predictor(predictor, image, res)
+        timings[stage] = time.perf_counter() - t
+        report(stage, 1, 1)
+    check_cancel("refine")
+    report("refine", 0, 1)
+    t = time.perf_counter()
+    shape = working_size_for(image.shape[:2], maps["predict-high"].shape, refiner)
+    fusion = fuse_at(refiner, maps["predict-low"], maps["predict-high"], shape)
+    timings["refine"] = time.perf_counter() - t
+    report("refine", 1, 1)
+    return OneStageResult(fusion, maps["predict-low"], maps["predict-high"], low_res, high_res)

@@ -1,0 +1,145 @@
+"""``refine(image, predictor)``: the face of sddr."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Literal
+
+import numpy as np
+
+from sddr_core.errors import InputError
+from sddr_core.inference.one_stage import one_stage
+from sddr_core.inference.result import RefinedDepth
+from sddr_core.io.images import load_image
+from sddr_core.ops.edges import edge_map
+from sddr_core.ops.resize import resize_map
+from sddr_core.predictors.base import DepthPredictor, as_predictor
+from sddr_core.refiners.base import Refiner
+
+__all__ = ["MODES", "as_refiner", "refine"]
+
+Mode = Literal["one-stage", "two-stage"]
+MODES: tuple[str, ...] = ("one-stage", "two-stage")
+
+
+def as_refiner(refiner: Any = None, *, device: Any = None) -> Refiner:
+    """A :class:`Refiner` from ``None`` (best available), a registered name, a checkpoint
+    path (``.safetensors``) or a refiner object."""
+    if refiner is None or (isinstance(refiner, str) and not _looks_like_path(refiner)):
+        from sddr_core.registry import create_refiner
+
+        return create_refiner(refiner, device=device)
+    if isinstance(refiner, (str, os.PathLike)):
+        from sddr_core.refiners.network import load_refiner
+
+        return load_refiner(refiner, device=device)
+    if hasattr(refiner, "fuse"):
+        return refiner
+    raise InputError(
+        f"refiner must be None, a registered name, a .safetensors path or an object with "
+        f"fuse(low, high), got {type(refiner).__name__}. See `sddr refiners`."
+    )
+
+
+def _looks_like_path(s: str) -> bool:
+    return s.endswith(".safetensors") or os.sep in s or "/" in s
+
+
+def refine(
+    image: Any,
+    predictor: str | DepthPredictor | Any,
+    *,
+    mode: Mode = "one-stage",
+    refiner: str | Refiner | None = None,
+    device: Any = None,
+    low_resolution: int | None = None,
+    high_resolution: int | None = None,
+) -> RefinedDepth:
+    """Refine the depth of ``image`` predicted by ``predictor``.
+
+    Args:
+        image: a file path, a PIL image, a numpy array ``(H, W, 3)`` or ``(H, W)`` of uint8,
+            uint16 or float in ``[0, 1]`` (RGBA: alpha dropped), or a torch tensor
+            ``(3, H, W)`` / ``(H, W, 3)``.
+        predictor: a registered predictor name (see ``sddr predictors``), an object following
+            :class:`~sddr_core.DepthPredictor`, or a plain callable ``f(image, resolution)``
+            (wrapped by :class:`~sddr_core.CallablePredictor`: native resolution 518,
+            disparity).
+        mode: ``"one-stage"`` (two predictor calls, one fusion) or ``"two-stage"`` (then
+            coarse-to-fine windows of 2×2 and 3×3 for the sharpest edges).
+        refiner: ``None`` for the best available refiner (the bundled network when its
+            weights are present, else Poisson fusion), a registered name, a ``.safetensors``
+            checkpoint path, or a refiner object.
+        device: torch device for the predictor and the refiner (``None``: CUDA if present).
+        low_resolution: long side of the low-resolution pass (default: the predictor's
+            native resolution).
+        high_resolution: long side of the high-resolution pass (default: adaptive, from the
+            image's edge density).
+
+    Returns:
+        A :class:`~sddr_core.RefinedDepth` at the input image's size.
+
+    Raises:
+        InputError: unusable image or option; PredictorError: the predictor failed or
+        returned garbage; UnknownNameError: unknown predictor or refiner;
+        WeightsError: missing or broken weights; CancelledError: a plugin asked to stop.
+    """
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+    for name, value in (("low_resolution", low_resolution), ("high_resolution", high_resolution)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or value < 16):
+            raise InputError(f"{name} must be an integer of at least 16 pixels, got {value!r}.")
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    rgb = load_image(image)
+    if isinstance(predictor, str):
+        pred = as_predictor(predictor, device=device)
+    else:
+        pred = as_predictor(predictor)
+    ref = as_refiner(refiner, device=device)
+    h, w = rgb.shape[:2]
+
+    first = one_stage(
+        rgb,
+        pred,
+        ref,
+        low_resolution=low_resolution,
+        high_resolution=high_resolution,
+        timings=timings,
+    )
+    work = first.fusion.depth
+    omega = first.fusion.omega
+    info: dict[str, Any] = {
+        "predictor": pred.name,
+        "refiner": ref.name,
+        "mode": mode,
+        "low_resolution": first.low_resolution,
+        "high_resolution": first.high_resolution,
+        "working_size": f"{work.shape[1]}x{work.shape[0]}",
+        "predictor_calls": 2,
+        "refiner_calls": 1,
+    }
+    if mode == "two-stage":
+        from sddr_core.inference.two_stage import coarse_to_fine
+
+        t = time.perf_counter()
+        c2f = coarse_to_fine(rgb, pred, ref, work)
+        timings["two-stage"] = time.perf_counter() - t
+        work, edges_work = c2f.depth, c2f.edges
+        info["predictor_calls"] += c2f.windows
+        info["refiner_calls"] += c2f.windows
+    else:
+        edges_work = edge_map(work)
+    result = RefinedDepth(
+        depth=resize_map(work, (h, w)),
+        kind=pred.kind,
+        edges=resize_map(edges_work, (h, w)),
+        low=resize_map(first.low, (h, w)),
+        high=resize_map(first.high, (h, w)),
+        timings=timings,
+        omega=None if omega is None else resize_map(omega, (h, w)),
+        info=info,
+    )
+    timings["total"] = time.perf_counter() - start
+    return result

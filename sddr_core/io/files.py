@@ -1,0 +1,121 @@
+"""Safe output files: refuse to overwrite unless asked, and never leave a half-written file.
+
+Every writer in :mod:`sddr_core.io` goes through :func:`atomic_write`: the bytes go to a
+temporary file in the destination folder, which then replaces the destination in one step
+(:func:`os.replace`, atomic on POSIX and Windows). A crash or an error mid-write leaves the
+old file (or nothing) in place, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from sddr_core.errors import InputError, OutputExistsError, SddrError
+
+__all__ = ["atomic_write", "check_writable"]
+
+
+def check_writable(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """Refuse early when ``path`` cannot be written; return it as an absolute :class:`Path`.
+
+    Args:
+        path: the destination file.
+        overwrite: replace an existing file instead of refusing.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is False.
+        InputError: ``path`` is an existing folder.
+    """
+    out = Path(path).expanduser().absolute()
+    if out.is_dir():
+        raise InputError(f"Cannot write {out}: it is a folder. Give a file name instead.")
+    if out.exists() and not overwrite:
+        raise _exists_error(out)
+    return out
+
+
+def _exists_error(out: Path, *, appeared: bool = False) -> OutputExistsError:
+    what = "it appeared while sddr was writing it" if appeared else "the file exists"
+    return OutputExistsError(
+        f"Refusing to overwrite {out}: {what}. Pass overwrite=True (--overwrite on the "
+        "command line) to replace it, or choose another name."
+    )
+
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    writer: Callable[[BinaryIO], None],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a file atomically: ``writer(fileobj)`` fills a temporary file that then replaces
+    ``path``.
+
+    Parent folders are created. With ``overwrite=False`` an existing file is never touched,
+    also when it appears while ``writer`` runs (the final step is a no-clobber hard link where
+    the file system supports one). The temporary file is removed if ``writer`` fails.
+
+    Args:
+        path: the destination file.
+        writer: called once with a binary file object open for writing; it must not close it.
+        overwrite: replace an existing file instead of refusing.
+
+    Returns:
+        The absolute path written.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is False.
+        InputError: ``path`` is an existing folder.
+        SddrError: the folder cannot be created or the file cannot be written (the message
+            carries the operating system's reason).
+    """
+    out = check_writable(path, overwrite=overwrite)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SddrError(
+            f"Cannot create the folder {out.parent} for {out.name}: {exc.strerror or exc}. "
+            "Check the path and your permissions, or write somewhere else."
+        ) from exc
+
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        # os.open with 0o666 lets the umask decide the final permissions, like open() would.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            writer(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _commit(tmp, out, overwrite=overwrite)
+    except OutputExistsError:  # a FileExistsError, hence an OSError: let it through as is
+        raise
+    except OSError as exc:
+        raise SddrError(
+            f"Cannot write {out}: {exc.strerror or exc}. Check that the folder is writable "
+            "and the disk has space, or write somewhere else."
+        ) from exc
+    finally:
+        # After a successful commit the temporary name is gone; otherwise clean it up.
+        if tmp.exists():
+            tmp.unlink()
+    return out
+
+
+def _commit(tmp: Path, out: Path, *, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, out)
+        return
+    try:
+        os.link(tmp, out)  # fails if ``out`` exists: no clobbering even under a race
+    except FileExistsError:
+        raise _exists_error(out, appeared=True) from None
+    except OSError:  # no hard links on this file system (FAT, some network shares)
+        if out.exists():
+            raise _exists_error(out, appeared=True) from None
+        os.replace(tmp, out)
+    else:
+        tmp.unlink()

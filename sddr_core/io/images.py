@@ -1,0 +1,152 @@
+"""Loading input images of every accepted kind into float32 RGB ``(H, W, 3)`` in ``[0, 1]``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sddr_core.errors import InputError, ShapeError, UnsupportedFormatError
+
+__all__ = ["MIN_IMAGE_SIDE", "load_image"]
+
+#: Smallest accepted image side, in pixels.
+MIN_IMAGE_SIDE = 8
+
+
+def _read_file(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise InputError(f"image file {str(path)!r} does not exist: check the path.")
+    if path.is_dir():
+        raise InputError(f"{str(path)!r} is a folder, not an image file.")
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F") or path.suffix.lower() in (
+                ".png",
+                ".tif",
+                ".tiff",
+            ):
+                arr = _read_with_cv2(path)
+                if arr is not None:
+                    return arr
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                return np.asarray(im).astype(np.float32) / 65535.0
+            if im.mode == "F":
+                return np.asarray(im, dtype=np.float32)
+            return np.asarray(im.convert("RGBA" if "A" in im.getbands() else "RGB"))
+    except UnidentifiedImageError:
+        arr = _read_with_cv2(path)
+        if arr is not None:
+            return arr
+        raise UnsupportedFormatError(
+            f"cannot read {str(path)!r} as an image: not a format Pillow or OpenCV knows "
+            "(use PNG, JPEG, TIFF, WebP, BMP or EXR)."
+        ) from None
+    except OSError as exc:
+        raise UnsupportedFormatError(
+            f"cannot read image {str(path)!r}: {exc}. The file may be truncated or corrupt."
+        ) from exc
+
+
+def _read_with_cv2(path: Path) -> np.ndarray | None:
+    os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        return None
+    if arr.ndim == 3:
+        code = cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        arr = cv2.cvtColor(arr, code)
+    return arr
+
+
+def _from_tensor(t: Any) -> np.ndarray:
+    arr = t.detach().cpu().float().numpy() if t.is_floating_point() else t.detach().cpu().numpy()
+    while arr.ndim == 4 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (1, 3, 4):
+        arr = np.moveaxis(arr, 0, -1)
+    return arr
+
+
+def _to_float(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0
+    if arr.dtype == bool:
+        return arr.astype(np.float32)
+    if np.issubdtype(arr.dtype, np.integer):
+        raise InputError(
+            f"integer images must be uint8 or uint16, got {arr.dtype}; convert the array first."
+        )
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise InputError(f"unsupported image dtype {arr.dtype}: use uint8, uint16 or float.")
+    out = arr.astype(np.float32)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        raise InputError(
+            f"image has {int(bad.sum())} non-finite values (NaN or inf); replace them first."
+        )
+    lo, hi = float(out.min()), float(out.max())
+    if lo < -1e-3 or hi > 1.0 + 1e-3:
+        raise InputError(
+            f"float image values must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]. Divide 8-bit "
+            "data by 255 (or pass the uint8 array as is)."
+        )
+    return np.clip(out, 0.0, 1.0)
+
+
+def load_image(image: Any) -> np.ndarray:
+    """Any accepted image as float32 RGB ``(H, W, 3)`` in ``[0, 1]``.
+
+    Accepts a file path (``str`` or ``Path``; EXIF orientation applied, 16-bit PNG/TIFF kept
+    at full precision), a PIL image, a numpy array ``(H, W, 3)``, ``(H, W, 4)`` (alpha
+    dropped), ``(H, W, 1)`` or ``(H, W)`` of uint8, uint16 or float in ``[0, 1]``, or a torch
+    tensor ``(3, H, W)`` / ``(H, W, 3)`` (a leading batch of one is allowed).
+    """
+    if isinstance(image, (str, os.PathLike)):
+        arr = _read_file(Path(image))
+    elif hasattr(image, "getbands") and hasattr(image, "convert"):  # PIL image
+        from PIL import ImageOps
+
+        im = ImageOps.exif_transpose(image)
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(im).astype(np.float32) / 65535.0
+        elif im.mode == "F":
+            arr = np.asarray(im, dtype=np.float32)
+        else:
+            arr = np.asarray(im.convert("RGB"))
+    elif hasattr(image, "detach") and hasattr(image, "cpu"):  # torch tensor
+        arr = _from_tensor(image)
+    elif isinstance(image, np.ndarray):
+        arr = image
+    else:
+        raise InputError(
+            f"cannot use a {type(image).__name__} as an image: pass a file path, a PIL image, "
+            "a numpy array (H, W, 3) or a torch tensor (3, H, W)."
+        )
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., :3]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
+        raise ShapeError(
+            f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {arr.shape}. Tensors "
+            "may be (3, H, W) or (H, W, 3)."
+        )
+    if arr.size == 0 or min(arr.shape[:2]) < MIN_IMAGE_SIDE:
+        raise InputError(
+            f"image of size {arr.shape[1]}x{arr.shape[0]} is too small: both sides must be at "
+            f"least {MIN_IMAGE_SIDE} pixels."
+        )
+    out = _to_float(np.asarray(arr))
+    if out.ndim == 2:
+        out = np.repeat(out[..., None], 3, axis=2)
+    return np.ascontiguousarray(out)
