@@ -29,7 +29,7 @@ from sddr_core.errors import (
     WeightsError,
 )
 from sddr_core.hookspecs import hookimpl
-from sddr_core.inference import MODES, RefinedDepth, refine
+from sddr_core.inference import MODES, RefinedDepth, refine, refine_depths
 from sddr_core.predictors.base import (
     CallablePredictor,
     DepthPredictor,
@@ -71,6 +71,8 @@ __all__ = [
     "list_refiners",
     "load_refiner",
     "refine",
+    "refine_depths",
+    "refine_depths",
 ]
 
 

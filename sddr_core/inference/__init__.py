@@ -1,6 +1,6 @@
 """Running refinement: the ``refine`` driver, one-stage and two-stage (coarse-to-fine)."""
 
-from sddr_core.inference.refine import MODES, as_refiner, refine
+from sddr_core.inference.refine import MODES, as_refiner, refine, refine_depths
 from sddr_core.inference.result import RefinedDepth
 
-__all__ = ["MODES", "RefinedDepth", "as_refiner", "refine"]
+__all__ = ["MODES", "RefinedDepth", "as_refiner", "refine", "refine_depths"]

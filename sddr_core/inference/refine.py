@@ -17,7 +17,7 @@ from sddr_core.ops.resize import resize_map
 from sddr_core.predictors.base import DepthPredictor, as_predictor
 from sddr_core.refiners.base import Refiner
 
-__all__ = ["MODES", "as_refiner", "refine"]
+__all__ = ["MODES", "as_refiner", "refine", "refine_depths"]
 
 Mode = Literal["one-stage", "two-stage"]
 MODES: tuple[str, ...] = ("one-stage", "two-stage")
@@ -140,6 +140,80 @@ def refine(
         timings=timings,
         omega=None if omega is None else resize_map(omega, (h, w)),
         info=info,
+    )
+    timings["total"] = time.perf_counter() - start
+    return result
+
+
+def refine_depths(
+    low: Any,
+    high: Any,
+    *,
+    kind: str = "disparity",
+    refiner: str | Refiner | None = None,
+    device: Any = None,
+    size: tuple[int, int] | None = None,
+) -> RefinedDepth:
+    """Fuse two depth maps that were predicted elsewhere (no predictor is run).
+
+    For hosts that already have depth nodes: pass the same predictor's output at its native
+    resolution (``low``) and at a higher one (``high``).
+
+    Args:
+        low, high: float ``(h, w)`` maps (numpy or torch; any sizes), in one convention.
+        kind: their convention, ``"disparity"`` (near = large) or ``"depth"``.
+        refiner: as in :func:`refine`.
+        device: torch device for a network refiner.
+        size: output ``(H, W)``; default: the larger of the two inputs' sizes.
+
+    Returns:
+        A :class:`RefinedDepth` at ``size`` (``timings`` has ``refine`` and ``total``).
+    """
+    from sddr_core.predictors.base import check_kind
+    from sddr_core.progress import check_cancel, report
+
+    start = time.perf_counter()
+    maps = []
+    for name, m in (("low", low), ("high", high)):
+        arr = m.detach().float().cpu().numpy() if hasattr(m, "detach") else np.asarray(m)
+        arr = np.squeeze(np.asarray(arr, dtype=np.float32))
+        if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+            arr = arr[..., 0]
+        if arr.ndim != 2 or min(arr.shape) < 8:
+            raise InputError(f"{name} depth must be a (H, W) map of at least 8x8, got {arr.shape}.")
+        if not np.isfinite(arr).all():
+            raise InputError(f"{name} depth has NaN or inf values; fill or mask them first.")
+        maps.append(arr)
+    kind = check_kind(kind)
+    ref = as_refiner(refiner, device=device)
+    if size is None:
+        size = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
+    h, w = int(size[0]), int(size[1])
+    from sddr_core.inference.one_stage import fuse_at, working_size_for
+
+    check_cancel("refine")
+    report("refine", 0, 1)
+    t = time.perf_counter()
+    shape = working_size_for((h, w), maps[1].shape, ref)
+    fusion = fuse_at(ref, maps[0], maps[1], shape)
+    report("refine", 1, 1)
+    timings = {"refine": time.perf_counter() - t}
+    result = RefinedDepth(
+        depth=resize_map(fusion.depth, (h, w)),
+        kind=kind,  # type: ignore[arg-type]
+        edges=resize_map(edge_map(fusion.depth), (h, w)),
+        low=resize_map(maps[0], (h, w)),
+        high=resize_map(maps[1], (h, w)),
+        timings=timings,
+        omega=None if fusion.omega is None else resize_map(fusion.omega, (h, w)),
+        info={
+            "predictor": "external",
+            "refiner": ref.name,
+            "mode": "fuse",
+            "working_size": f"{shape[1]}x{shape[0]}",
+            "predictor_calls": 0,
+            "refiner_calls": 1,
+        },
     )
     timings["total"] = time.perf_counter() - start
     return result

@@ -403,6 +403,12 @@ def _decode_pfm(data: bytes, path: Path) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _sddr_version() -> str:
+    try:  # imported here: sddr_core's __init__ imports this module's users
+        from sddr_core import __version__
+
+        return str(__version__)
+    except ImportError:
+        pass
     try:
         return version("sddr")
     except PackageNotFoundError:  # running from a source tree that was never installed

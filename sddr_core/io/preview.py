@@ -299,11 +299,11 @@ def _draw_title(strip: np.ndarray, title: str) -> None:
     (_, ref_h), _ = cv2.getTextSize("Ag", _FONT, 1.0, 1)
     scale = 0.6 * strip_h / max(ref_h, 1)
     thickness = max(1, round(scale * 1.5))
-    (text_w, text_h), baseline = cv2.getTextSize(text, _FONT, scale, thickness)
+    (text_w, text_h), _ = cv2.getTextSize(text, _FONT, scale, thickness)
     if text_w > strip_w - 2 * pad:  # shrink to fit the panel's width
         scale *= max(strip_w - 2 * pad, 1) / text_w
         thickness = max(1, round(scale * 1.5))
-        (text_w, text_h), baseline = cv2.getTextSize(text, _FONT, scale, thickness)
+        (text_w, text_h), _ = cv2.getTextSize(text, _FONT, scale, thickness)
     x = max(pad, (strip_w - text_w) // 2)
     y = (strip_h + text_h) // 2
     cv2.putText(strip, text, (x, y), _FONT, scale, (0, 0, 0), thickness, cv2.LINE_AA)

@@ -1,0 +1,89 @@
+"""``sddr predictors``, ``sddr refiners``, ``sddr plugins``, ``sddr info``: what is here."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predictors", help="list registered depth predictors")
+    p.add_argument("pattern", nargs="?", default="*", help="name filter (wildcards allowed)")
+    p.set_defaults(func=run_predictors)
+    p = sub.add_parser("refiners", help="list registered refiners, best first")
+    p.set_defaults(func=run_refiners)
+    p = sub.add_parser("plugins", help="list loaded plugins and the hooks they implement")
+    p.set_defaults(func=run_plugins)
+    p = sub.add_parser("info", help="versions and compute devices")
+    p.set_defaults(func=run_info)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def run_predictors(args: argparse.Namespace) -> int:
+    from sddr_core.registry import list_predictors
+
+    rows = []
+    for s in list_predictors(args.pattern):
+        if s.weights_present is None:
+            present = "n/a"
+        else:
+            present = "yes" if s.weights_present() else "no"
+        rows.append([s.name, s.kind, str(s.native_resolution), s.licence, present])
+    print(_table(rows, ["name", "kind", "native", "licence", "weights"]))
+    return 0
+
+
+def run_refiners(args: argparse.Namespace) -> int:
+    from sddr_core.registry import list_refiners
+
+    rows = [
+        [s.name, str(s.priority), "yes" if s.available() else "no", s.description]
+        for s in list_refiners()
+    ]
+    print(_table(rows, ["name", "priority", "available", "description"]))
+    return 0
+
+
+def run_plugins(args: argparse.Namespace) -> int:
+    from sddr_core.plugins import list_plugins
+
+    rows = [[p["name"], p["distribution"], ", ".join(p["hooks"])] for p in list_plugins()]
+    print(_table(rows, ["plugin", "from", "hooks"]))
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    import cv2
+    import numpy
+    import torch
+
+    from sddr_core import __version__
+    from sddr_core.device import resolve_device
+
+    print(f"sddr        {__version__}")
+    print(f"python      {platform.python_version()} ({platform.platform()})")
+    print(f"torch       {torch.__version__}")
+    print(f"numpy       {numpy.__version__}")
+    print(f"opencv      {cv2.__version__}")
+    try:
+        import transformers
+
+        print(f"transformers {transformers.__version__}")
+    except ImportError:
+        print('transformers not installed (pip install "sddr[hf]" for the HF predictors)')
+    print(f"default device: {resolve_device(None)}")
+    print(f"cpu threads: {torch.get_num_threads()}")
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            prop = torch.cuda.get_device_properties(i)
+            print(f"cuda:{i}      {prop.name}, {prop.total_memory / 2**30:.1f} GiB")
+    else:
+        print("cuda        not available")
+    return 0
