@@ -54,7 +54,6 @@ def _read_file(path: Path) -> np.ndarray:
 
 
 def _read_with_cv2(path: Path) -> np.ndarray | None:
-    os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
     import cv2
 
     arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
