@@ -1,0 +1,39 @@
+"""Helpers shared by tests: small scenes and cheap predictors (import as `helpers`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def make_scene(h: int = 96, w: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic RGB image and its disparity: a slanted background and two raised boxes."""
+    rng = np.random.default_rng(seed)
+    _yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    disp = 1.0 + 0.5 * xx / w
+    disp[h // 4 : h // 2, w // 5 : w // 2] = 3.0
+    disp[h // 2 : 3 * h // 4, 3 * w // 5 : 4 * w // 5] = 2.2
+    rgb = np.stack([disp / 3.0, 1 - disp / 4.0, 0.5 + 0.1 * np.sin(xx / 5)], axis=-1)
+    rgb = np.clip(rgb + rng.normal(0, 0.01, rgb.shape), 0, 1).astype(np.float32)
+    return rgb, disp.astype(np.float32)
+
+
+def luminance_predictor(image: np.ndarray, resolution: int) -> np.ndarray:
+    """A cheap deterministic predictor: the image's first channel at ``resolution``."""
+    import cv2
+
+    h, w = image.shape[:2]
+    s = resolution / max(h, w)
+    return cv2.resize(image[..., 0], (max(2, round(w * s)), max(2, round(h * s))))
+
+
+class ToyPredictor:
+    name = "toy"
+    native_resolution = 64
+    kind = "disparity"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def predict(self, image: np.ndarray, resolution: int) -> np.ndarray:
+        self.calls.append(resolution)
+        return luminance_predictor(image, resolution)
