@@ -107,7 +107,8 @@ def disparity_to_depth(disparity: np.ndarray, *, floor: float = 0.01) -> np.ndar
     """Relative depth ``1 / disparity`` (larger = farther).
 
     Relative disparity may touch or cross zero; it is first shifted so that its smallest value
-    is ``floor`` times its range, which bounds the far depth at ``1 / floor`` times the near one.
+    is ``floor`` times its range, which bounds the far depth at ``(1 + floor) / floor`` times
+    the near one.
     """
     return (1.0 / _positive(disparity, floor)).astype(np.float32)
 
