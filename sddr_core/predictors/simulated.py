@@ -94,7 +94,7 @@ class SimulatedPredictor:
         gt = self.ground_truth[top:bottom, left:right]
         rng = self._rng((top, left, bottom, right), int(resolution))
         # The whole image is seen at `resolution`; a window of it at the same pixel density.
-        x = resolution_blur(gt, int(resolution), sigma=1.0)
+        x = resolution_blur(gt, int(resolution), sigma=2.0)
         over = max(0.0, resolution / self.native_resolution - 1.0)
         if over > 0 and self.strength > 0:
             s = self.strength * min(over, 2.0)
