@@ -112,7 +112,7 @@ def valid_mask(
     return valid
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AlignedDepth:
     """A prediction aligned to its ground truth, both as depth (see the module docstring).
 

@@ -90,7 +90,7 @@ DEFAULT_COMPACTNESS = 0.03
 # ----------------------------------------------------------------------------- superpixels
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Superpixels:
     """SLIC superpixels of one ground truth, computed once and shared by every method.
 
@@ -120,6 +120,13 @@ class Superpixels:
 
     def __len__(self) -> int:
         return int(self.centres.shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"Superpixels(n={len(self)}, shape={self.shape}, neighbour_pairs="
+            f"{len(self.neighbours)}, n_segments={self.n_segments}, "
+            f"compactness={self.compactness})"
+        )
 
 
 def _disparity(gt: np.ndarray, kind: DepthKind, valid: np.ndarray) -> np.ndarray:

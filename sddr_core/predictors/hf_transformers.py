@@ -56,7 +56,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sddr_core.errors import InputError, PredictorError, SddrError, ShapeError, WeightsError
+from sddr_core.errors import (
+    InputError,
+    PredictorError,
+    SddrError,
+    ShapeError,
+    UnknownNameError,
+    WeightsError,
+)
 from sddr_core.hookspecs import hookimpl
 from sddr_core.ops.resize import resize_map, working_shape
 from sddr_core.predictors.base import DepthKind, PredictorSpec
@@ -175,7 +182,7 @@ default_cfgs: dict[str, HFVariant] = {
             native_resolution=384,
             size_multiple=32,
             family="dpt",
-            description="MiDaS v3 DPT-Hybrid (ViT-B + ResNet-50, 123M params), relative disparity",
+            description="MiDaS v3 DPT-Hybrid (ResNet-50 + ViT-B), relative disparity",
         ),
         HFVariant(
             name="dpt-large",
@@ -185,7 +192,7 @@ default_cfgs: dict[str, HFVariant] = {
             native_resolution=384,
             size_multiple=32,
             family="dpt",
-            description="MiDaS v3 DPT-Large (ViT-L, 343M params), relative disparity",
+            description="MiDaS v3 DPT-Large (ViT-L), relative disparity",
         ),
         HFVariant(
             name="zoedepth-nyu-kitti",
@@ -195,7 +202,7 @@ default_cfgs: dict[str, HFVariant] = {
             native_resolution=512,
             size_multiple=32,
             family="zoedepth",
-            description="ZoeDepth M12-NK (BEiT-L, 345M params), metric depth in metres "
+            description="ZoeDepth M12-NK (BEiT-L), metric depth in metres "
             "(indoor/outdoor heads, trained at 384x512)",
         ),
         HFVariant(
@@ -207,7 +214,7 @@ default_cfgs: dict[str, HFVariant] = {
             size_multiple=384,
             family="depth_pro",
             fixed_resolution=1536,
-            description="Apple Depth Pro (952M params), metric depth; fixed 1536x1536 input, "
+            description="Apple Depth Pro, metric depth; fixed 1536x1536 input, "
             "so `resolution` has no effect (Apple ML Research licence: research only)",
         ),
     )
@@ -585,8 +592,6 @@ class HFDepthPredictor:
     ) -> None:
         if isinstance(variant, str):
             if variant not in default_cfgs:
-                from sddr_core.errors import UnknownNameError
-
                 raise UnknownNameError("predictor", variant, default_cfgs)
             variant = default_cfgs[variant]
         self.variant = variant
