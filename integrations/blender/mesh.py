@@ -1,0 +1,704 @@
+"""Depth map to textured grid mesh, in pure numpy (no bpy, no opencv, no torch).
+
+This module holds all the geometry of the Blender add-on so it can be tested without Blender:
+
+* :func:`grid_sample` downsamples a depth map to a vertex grid (block medians, which keep
+  depth steps sharp instead of inventing in-between depths the way averaging would).
+* :func:`to_metric_depth` maps a relative depth or disparity map to depths in scene units
+  (near/far mapping, or a plain scale for metric maps).
+* :func:`discontinuity_mask` finds the grid edges that cross a depth discontinuity, with a
+  depth-relative test that ignores slanted surfaces, made more sensitive where SDDR's edge
+  map is strong.
+* :func:`build_mesh` does it all and returns vertices, faces, UVs and the matching camera.
+
+Conventions (Blender's):
+
+* The camera sits at the origin and looks along world **+Y**, with world **+Z** up and world
+  **+X** to the right of the picture: ``location = (0, 0, 0)``, ``rotation_euler = (pi/2, 0,
+  0)`` in XYZ order. A Blender camera looks down its local -Z axis with local +Y up.
+* Pixel coordinates ``(u, v)`` are continuous: ``u`` grows to the right from 0 at the left
+  edge of the picture to ``W`` at the right edge, ``v`` grows downwards from 0 to ``H``; the
+  centre of pixel ``(row i, column j)`` is ``(j + 0.5, i + 0.5)``.
+* Depth is planar ("z-depth", distance along the optical axis, what depth predictors give),
+  not the distance along the ray.
+* The camera uses ``sensor_fit = 'HORIZONTAL'`` so the horizontal field of view maps to the
+  render width whatever the aspect ratio, with the render resolution set to the photo size.
+* UVs: ``(u / W, 1 - v / H)`` (Blender's UV origin is the bottom-left of the image).
+
+When the field of view is unknown it defaults to 55 degrees horizontally (:data:`DEFAULT_FOV_X`),
+between a phone's main camera (about 65-70 degrees) and a "normal" 50 mm lens on full frame
+(about 40 degrees); a 35 mm-equivalent focal length from EXIF gives a better estimate
+(:func:`estimate_fov_x`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_FOV_X",
+    "DEFAULT_SENSOR_WIDTH",
+    "CameraParams",
+    "MeshData",
+    "MeshError",
+    "build_mesh",
+    "discontinuity_mask",
+    "estimate_fov_x",
+    "grid_faces",
+    "grid_layout",
+    "grid_sample",
+    "normalise_edges",
+    "to_metric_depth",
+]
+
+#: Horizontal field of view (degrees) used when neither the user nor EXIF gives one.
+DEFAULT_FOV_X = 55.0
+#: Sensor width (mm) of the created camera: full frame, so ``lens`` reads like a 35 mm focal.
+DEFAULT_SENSOR_WIDTH = 36.0
+
+Convention = Literal["disparity", "depth"]
+Mapping = Literal["near_far", "scale"]
+Projection = Literal["perspective", "orthographic"]
+
+
+class MeshError(ValueError):
+    """A depth map or a mesh setting cannot be used; the message says what to change."""
+
+
+# ------------------------------------------------------------------------------------------
+# Camera
+# ------------------------------------------------------------------------------------------
+
+
+def estimate_fov_x(
+    width: int,
+    height: int,
+    *,
+    fov_x: float | None = None,
+    focal_35mm: float | None = None,
+    focal_mm: float | None = None,
+    sensor_width_mm: float | None = None,
+    default: float = DEFAULT_FOV_X,
+) -> float:
+    """Horizontal field of view in degrees, from what is known about the photo.
+
+    Priority: an explicit ``fov_x``; a 35 mm-equivalent focal length (EXIF
+    ``FocalLengthIn35mmFilm``, defined on the 43.27 mm diagonal of a 36x24 frame, so it is
+    converted through the diagonal field of view and the photo's aspect ratio); a real focal
+    length with its sensor width; else ``default`` (55 degrees).
+
+    Args:
+        width: photo width in pixels.
+        height: photo height in pixels.
+        fov_x: horizontal field of view in degrees, if known.
+        focal_35mm: 35 mm-equivalent focal length in mm.
+        focal_mm: real focal length in mm (needs ``sensor_width_mm``).
+        sensor_width_mm: real sensor width in mm (the side along the photo's width).
+        default: fallback horizontal field of view in degrees.
+
+    Returns:
+        the horizontal field of view in degrees, in ``(0, 180)``.
+    """
+    if width <= 0 or height <= 0:
+        raise MeshError(f"Image size must be positive, got {width}x{height}.")
+    if fov_x is not None and fov_x > 0:
+        result = float(fov_x)
+    elif focal_35mm is not None and focal_35mm > 0:
+        half_diag = math.atan(math.hypot(36.0, 24.0) / (2.0 * focal_35mm))
+        result = math.degrees(
+            2.0 * math.atan(math.tan(half_diag) * width / math.hypot(width, height))
+        )
+    elif focal_mm is not None and focal_mm > 0 and sensor_width_mm is not None:
+        result = math.degrees(2.0 * math.atan(sensor_width_mm / (2.0 * focal_mm)))
+    else:
+        result = float(default)
+    if not 0.0 < result < 180.0:
+        raise MeshError(
+            f"Field of view must be between 0 and 180 degrees, got {result:g}. "
+            "Set a horizontal field of view such as 55."
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class CameraParams:
+    """A Blender camera that sees the mesh exactly as the photo was seen.
+
+    Attributes:
+        projection: ``"perspective"`` or ``"orthographic"`` (Blender ``'PERSP'``/``'ORTHO'``).
+        width: render resolution x in pixels (the photo's width).
+        height: render resolution y in pixels.
+        fov_x: horizontal field of view in degrees (perspective).
+        lens: focal length in mm for ``sensor_width`` (Blender ``camera.lens``).
+        sensor_width: sensor width in mm, with ``sensor_fit = 'HORIZONTAL'``.
+        ortho_scale: width of the view in scene units (orthographic).
+        location: camera location, world units, shape ``(3,)``.
+        rotation_euler: XYZ Euler angles in radians, shape ``(3,)``.
+        clip_start: near clip distance that keeps the whole mesh visible.
+        clip_end: far clip distance that keeps the whole mesh visible.
+    """
+
+    projection: Projection
+    width: int
+    height: int
+    fov_x: float
+    lens: float
+    sensor_width: float
+    ortho_scale: float
+    location: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rotation_euler: tuple[float, float, float] = (math.pi / 2.0, 0.0, 0.0)
+    clip_start: float = 0.01
+    clip_end: float = 1000.0
+
+    @property
+    def sensor_fit(self) -> str:
+        """Blender ``camera.sensor_fit``: the horizontal field of view spans the render width."""
+        return "HORIZONTAL"
+
+    @property
+    def focal_px(self) -> float:
+        """Focal length in pixels (perspective): ``W / (2 tan(fov_x / 2))``."""
+        return self.width / (2.0 * math.tan(math.radians(self.fov_x) / 2.0))
+
+    @property
+    def fov_y(self) -> float:
+        """Vertical field of view in degrees (perspective)."""
+        return math.degrees(2.0 * math.atan(self.height / (2.0 * self.focal_px)))
+
+    def world_to_camera(self) -> np.ndarray:
+        """The 4x4 matrix taking world points to Blender camera space (camera looks down -Z)."""
+        cam_to_world = np.eye(4)
+        cam_to_world[:3, :3] = _euler_xyz(self.rotation_euler)
+        cam_to_world[:3, 3] = self.location
+        return np.linalg.inv(cam_to_world)
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """Pixel coordinates ``(u, v)`` of world points, as Blender renders them.
+
+        Args:
+            points: world coordinates, shape ``(N, 3)``.
+
+        Returns:
+            ``(N, 2)`` float64: ``u`` from the left edge, ``v`` from the top edge, in pixels.
+        """
+        pts = np.asarray(points, dtype=np.float64)
+        cam = pts @ self.world_to_camera()[:3, :3].T + self.world_to_camera()[:3, 3]
+        if self.projection == "orthographic":
+            scale = self.width / self.ortho_scale
+            u = cam[:, 0] * scale + self.width / 2.0
+            v = -cam[:, 1] * scale + self.height / 2.0
+        else:
+            z = -cam[:, 2]
+            u = cam[:, 0] / z * self.focal_px + self.width / 2.0
+            v = -cam[:, 1] / z * self.focal_px + self.height / 2.0
+        return np.stack([u, v], axis=1)
+
+
+def _euler_xyz(angles: tuple[float, float, float]) -> np.ndarray:
+    """Rotation matrix of Blender's XYZ Euler angles (X applied first)."""
+    ax, ay, az = angles
+    cx, sx, cy, sy, cz, sz = (
+        math.cos(ax),
+        math.sin(ax),
+        math.cos(ay),
+        math.sin(ay),
+        math.cos(az),
+        math.sin(az),
+    )
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+# ------------------------------------------------------------------------------------------
+# Grid
+# ------------------------------------------------------------------------------------------
+
+
+def grid_layout(height: int, width: int, max_vertices: int) -> tuple[int, int, int]:
+    """The integer block size and grid shape for at most ``max_vertices`` along the long side.
+
+    Args:
+        height: map height ``H`` in pixels.
+        width: map width ``W`` in pixels.
+        max_vertices: the most vertices wanted along the long side (>= 2).
+
+    Returns:
+        ``(step, ny, nx)``: each vertex stands for a ``step x step`` block of pixels (the last
+        row and column of blocks may be smaller); ``ny = ceil(H / step)``, ``nx = ceil(W /
+        step)``.
+    """
+    if height < 2 or width < 2:
+        raise MeshError(f"The depth map must be at least 2x2 pixels, got {width}x{height}.")
+    if max_vertices < 2:
+        raise MeshError(f"Grid resolution must be at least 2 vertices, got {max_vertices}.")
+    step = max(1, math.ceil(max(height, width) / max_vertices))
+    return step, math.ceil(height / step), math.ceil(width / step)
+
+
+def grid_sample(
+    values: np.ndarray, step: int, reduce: Literal["median", "max"] = "median"
+) -> np.ndarray:
+    """Reduce each ``step x step`` block of a map to one value (one vertex).
+
+    Median keeps depth steps sharp (a block straddling a step takes the value of its larger
+    part rather than an average that floats between the two surfaces); ``"max"`` suits edge
+    maps. Non-finite pixels are ignored; a block with none finite gives NaN.
+
+    Args:
+        values: map, shape ``(H, W)``.
+        step: block size in pixels (>= 1).
+        reduce: ``"median"`` or ``"max"``.
+
+    Returns:
+        float32 ``(ceil(H / step), ceil(W / step))``.
+    """
+    arr = np.asarray(values, dtype=np.float32)
+    if arr.ndim != 2:
+        raise MeshError(f"Expected a single-channel (H, W) map, got shape {arr.shape}.")
+    if step == 1:
+        return arr.copy()
+    h, w = arr.shape
+    ny, nx = math.ceil(h / step), math.ceil(w / step)
+    padded = np.full((ny * step, nx * step), np.nan, dtype=np.float32)
+    padded[:h, :w] = arr
+    blocks = padded.reshape(ny, step, nx, step).transpose(0, 2, 1, 3).reshape(ny, nx, -1)
+    with warnings.catch_warnings():  # all-NaN blocks are expected and give NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = np.nanmedian(blocks, axis=2) if reduce == "median" else np.nanmax(blocks, axis=2)
+    return out.astype(np.float32)
+
+
+def _vertex_pixels(size: int, step: int) -> np.ndarray:
+    """Pixel coordinate of each vertex along one axis: block centres, ends on the image edge.
+
+    Interior vertices sit at the centre of their block, so with ``step == 1`` they are exactly
+    the pixel centres; the first and last ones are moved out to 0 and ``size`` so the mesh
+    covers the whole picture (their depth is still their block's).
+    """
+    n = math.ceil(size / step)
+    starts = np.arange(n) * step
+    ends = np.minimum(starts + step, size)
+    centres = (starts + ends) / 2.0
+    centres[0] = 0.0
+    centres[-1] = float(size)
+    return centres
+
+
+def grid_faces(ny: int, nx: int, triangles: bool = False) -> np.ndarray:
+    """Faces of an ``ny x nx`` vertex grid (vertex index ``i * nx + j``), facing the camera.
+
+    Each quad is ``(top-left, bottom-left, bottom-right, top-right)`` in picture terms:
+    counter-clockwise as the camera sees it, so normals point at the camera. Quad ``(i, j)``
+    (row-major, ``(ny - 1) * (nx - 1)`` of them) becomes triangles ``2k`` and ``2k + 1``.
+
+    Returns:
+        int32 ``(F, 4)``, or ``(2F, 3)`` with ``triangles=True``.
+    """
+    ii, jj = np.meshgrid(np.arange(ny - 1), np.arange(nx - 1), indexing="ij")
+    tl = (ii * nx + jj).ravel()
+    bl, br, tr = tl + nx, tl + nx + 1, tl + 1
+    if not triangles:
+        return np.stack([tl, bl, br, tr], axis=1).astype(np.int32)
+    tris = np.stack([np.stack([tl, bl, br], 1), np.stack([tl, br, tr], 1)], axis=1)
+    return tris.reshape(-1, 3).astype(np.int32)
+
+
+# ------------------------------------------------------------------------------------------
+# Depth conventions
+# ------------------------------------------------------------------------------------------
+
+
+def to_metric_depth(
+    values: np.ndarray,
+    convention: Convention = "disparity",
+    *,
+    mapping: Mapping = "near_far",
+    near: float = 1.0,
+    far: float = 5.0,
+    scale: float = 1.0,
+    clip_percentile: float = 0.0,
+) -> np.ndarray:
+    """Turn a relative depth or disparity map into planar depths in scene units.
+
+    ``mapping="near_far"`` (relative maps, what predictors give): the map is normalised to
+    ``t`` in ``[0, 1]`` (robustly, between the ``clip_percentile`` and ``100 - clip_percentile``
+    percentiles). For ``"disparity"`` (larger = nearer, e.g. Depth Anything, white = near
+    ControlNet maps) ``t`` is spread linearly in inverse depth, ``1/z = 1/far + t (1/near -
+    1/far)``, which is the right thing for affine-invariant disparity and keeps planes planar.
+    For ``"depth"`` (larger = farther), ``z = near + t (far - near)``.
+
+    ``mapping="scale"`` (metric maps): ``z = scale * value`` for ``"depth"`` and ``z = scale /
+    value`` for ``"disparity"``; ``near``/``far`` are not used.
+
+    Args:
+        values: the map, shape ``(H, W)``; non-finite pixels stay NaN.
+        convention: ``"disparity"`` or ``"depth"``.
+        mapping: ``"near_far"`` or ``"scale"``.
+        near: depth given to the nearest pixel (``near_far``), > 0.
+        far: depth given to the farthest pixel (``near_far``), > ``near``.
+        scale: multiplier for ``mapping="scale"``.
+        clip_percentile: percent of outliers ignored at each end when normalising.
+
+    Returns:
+        float32 ``(H, W)`` positive depths (NaN where the input was not finite or, with
+        ``"scale"``, not positive).
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 2:
+        raise MeshError(f"Expected a single-channel (H, W) depth map, got shape {arr.shape}.")
+    if convention not in ("disparity", "depth"):
+        raise MeshError(f"Depth convention must be 'disparity' or 'depth', got {convention!r}.")
+    finite = np.isfinite(arr)
+    if not finite.any():
+        raise MeshError("The depth map has no finite values; check the file or the predictor.")
+    if mapping == "scale":
+        if scale <= 0:
+            raise MeshError(f"Depth scale must be positive, got {scale:g}.")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = scale * arr if convention == "depth" else scale / arr
+        z[~(np.isfinite(z) & (z > 0))] = np.nan
+        return z.astype(np.float32)
+    if mapping != "near_far":
+        raise MeshError(f"Depth mapping must be 'near_far' or 'scale', got {mapping!r}.")
+    if not (near > 0 and far > near):
+        raise MeshError(
+            f"Need 0 < near < far, got near={near:g}, far={far:g}. "
+            "Raise 'Far' above 'Near' in the SDDR panel."
+        )
+    lo, hi = np.percentile(arr[finite], [clip_percentile, 100.0 - clip_percentile])
+    span = hi - lo
+    t = np.clip((arr - lo) / span, 0.0, 1.0) if span > 0 else np.zeros_like(arr)
+    if convention == "disparity":
+        z = 1.0 / (1.0 / far + t * (1.0 / near - 1.0 / far))
+    else:
+        z = near + t * (far - near)
+    z[~finite] = np.nan
+    return z.astype(np.float32)
+
+
+def normalise_edges(edges: np.ndarray, percentile: float = 99.0) -> np.ndarray:
+    """Scale an edge map (larger = stronger edge) to ``[0, 1]`` by a high percentile.
+
+    Args:
+        edges: edge strength, shape ``(H, W)``, any non-negative scale.
+        percentile: the strength mapped to 1 (robust against a few huge values).
+
+    Returns:
+        float32 ``(H, W)`` in ``[0, 1]``; all zeros for a flat map.
+    """
+    e = np.nan_to_num(np.abs(np.asarray(edges, dtype=np.float32)), nan=0.0, posinf=0.0)
+    ref = float(np.percentile(e, percentile)) if e.size else 0.0
+    if ref <= 0:
+        ref = float(e.max()) if e.size else 0.0
+    if ref <= 0:
+        return np.zeros_like(e)
+    return np.clip(e / ref, 0.0, 1.0)
+
+
+# ------------------------------------------------------------------------------------------
+# Discontinuities
+# ------------------------------------------------------------------------------------------
+
+
+def _side_slopes(d: np.ndarray, axis: int, window: int = 4) -> np.ndarray:
+    """The surface slope beside each difference along ``axis``, from both sides.
+
+    On each side the slope is the smallest of the ``window`` nearest differences, so a step
+    spread over up to ``window + 1`` cells (refined depth maps blur edges over a few pixels),
+    or an object thinner than that, is not taken for a slope; the result is the larger of the
+    two sides, so a crease (a wall meeting a steep floor), where one side goes on with the same
+    change for more than ``window`` cells, is recognised as a slope. Missing neighbours at the
+    border are ignored; with none at all the slope is 0.
+    """
+    moved = np.moveaxis(d, axis, -1)
+    n = moved.shape[-1]
+    pad = np.full((*moved.shape[:-1], window), np.nan)
+    ext = np.concatenate([pad, moved, pad], axis=-1)
+    left = [ext[..., window - k : window - k + n] for k in range(1, window + 1)]
+    right = [ext[..., window + k : window + k + n] for k in range(1, window + 1)]
+    # fmin/fmax skip NaN (missing neighbours, missing depth)
+    slope = np.fmax(functools.reduce(np.fmin, left), functools.reduce(np.fmin, right))
+    return np.moveaxis(np.nan_to_num(slope, nan=0.0), -1, axis)
+
+
+def discontinuity_mask(
+    z: np.ndarray,
+    edges: np.ndarray | None = None,
+    *,
+    threshold: float = 0.05,
+    slope_ratio: float = 3.0,
+    edge_weight: float = 0.5,
+    planar_in: Literal["disparity", "depth"] = "disparity",
+    window: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which grid edges cross a depth discontinuity.
+
+    A grid edge between neighbouring vertices ``a`` and ``b`` is cut when both hold:
+
+    1. **Depth-relative jump**: ``|z_a - z_b| / min(z_a, z_b) > threshold * (1 - edge_weight
+       * e)``, where ``e`` in ``[0, 1]`` is the normalised SDDR edge strength at the two
+       vertices (:func:`normalise_edges`). The test is scale-free, so the same setting works
+       near and far; where SDDR sees a strong depth edge the bar is lowered (halved with the
+       default ``edge_weight``), so a real but modest step is cut while equal changes away from
+       edges are left alone.
+    2. **Not a slope**: the change along the edge is more than ``slope_ratio`` times the
+       surface slope beside it along the same grid line. The slope on each side is the
+       smallest change among the next ``window`` edges on that side, and the larger of the two
+       sides counts (:func:`_side_slopes`): a step spread over up to ``window + 1`` cells, or
+       a thin object, is still a step, while a crease where a floor meets a wall is not. Changes are
+       measured in inverse depth (``planar_in="disparity"``, perspective meshes) where a plane
+       seen through a pinhole is exactly linear in the pixel coordinates, so a slanted floor or
+       wall, however steep, is never cut; ``planar_in="depth"`` suits orthographic reliefs.
+
+    Args:
+        z: positive depths on the vertex grid, shape ``(ny, nx)``; NaN marks missing vertices.
+        edges: SDDR edge strength on the same grid, shape ``(ny, nx)``, or ``None``.
+        threshold: relative depth jump cut without edge support (0.05 = 5 %).
+        slope_ratio: how much larger than its neighbours a change must be to count as a step.
+        edge_weight: how much a full-strength edge lowers the threshold (0 ignores edges).
+        planar_in: the quantity that is linear on a plane (see 2.).
+        window: how many edges on each side estimate the surface slope (see 2.).
+
+    Returns:
+        ``(cut_x, cut_y)``: bool ``(ny, nx - 1)`` for edges between columns ``j`` and
+        ``j + 1``, and bool ``(ny - 1, nx)`` for edges between rows ``i`` and ``i + 1``.
+    """
+    zz = np.asarray(z, dtype=np.float64)
+    if zz.ndim != 2:
+        raise MeshError(f"Expected an (ny, nx) depth grid, got shape {zz.shape}.")
+    if threshold <= 0 or slope_ratio < 1:
+        raise MeshError("Cut threshold must be > 0 and slope ratio >= 1.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = 1.0 / zz if planar_in == "disparity" else zz
+    e = None
+    if edges is not None:
+        e = np.clip(np.nan_to_num(np.asarray(edges, dtype=np.float64)), 0.0, 1.0)
+        if e.shape != zz.shape:
+            raise MeshError(f"Edge map grid {e.shape} does not match depth grid {zz.shape}.")
+
+    out = []
+    for axis in (1, 0):
+        a = np.take(zz, np.arange(zz.shape[axis] - 1), axis=axis)
+        b = np.take(zz, np.arange(1, zz.shape[axis]), axis=axis)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.abs(a - b) / np.minimum(a, b)
+        dq = np.abs(np.diff(q, axis=axis))
+        smooth = _side_slopes(dq, axis, max(1, int(window)))
+        bar = np.full(rel.shape, threshold)
+        if e is not None:
+            ea = np.take(e, np.arange(e.shape[axis] - 1), axis=axis)
+            eb = np.take(e, np.arange(1, e.shape[axis]), axis=axis)
+            bar = threshold * (1.0 - edge_weight * np.maximum(ea, eb))
+        with np.errstate(invalid="ignore"):
+            cut = (rel > bar) & (dq > slope_ratio * smooth)
+        out.append(np.nan_to_num(cut, nan=0).astype(bool))
+    return out[0], out[1]
+
+
+def _faces_cut(cut_x: np.ndarray, cut_y: np.ndarray) -> np.ndarray:
+    """Quads (row-major, ``(ny - 1) * (nx - 1)``) having at least one cut side."""
+    top, bottom = cut_x[:-1, :], cut_x[1:, :]
+    left, right = cut_y[:, :-1], cut_y[:, 1:]
+    return (top | bottom | left | right).ravel()
+
+
+# ------------------------------------------------------------------------------------------
+# Mesh
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MeshData:
+    """A grid mesh ready for Blender (``vertices.add`` / ``foreach_set``).
+
+    Attributes:
+        vertices: float32 ``(N, 3)`` world coordinates (camera at the origin looking +Y).
+        faces: int32 ``(F, 4)`` quads or ``(F, 3)`` triangles, counter-clockwise seen from
+            the camera.
+        uvs: float32 ``(N, 2)`` per-vertex UVs in ``[0, 1]``; per-loop UVs are
+            ``uvs[faces.ravel()]``.
+        pixels: float64 ``(N, 2)`` the picture position ``(u, v)`` of each vertex.
+        camera: the matching camera.
+        grid_shape: ``(ny, nx)`` of the full vertex grid before unused vertices were dropped.
+        step: block size in pixels of one grid cell.
+        faces_cut: how many quads were removed at discontinuities.
+        faces_total: quads of the full grid.
+        depth_range: ``(min, max)`` planar depth of the vertices.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    uvs: np.ndarray
+    pixels: np.ndarray
+    camera: CameraParams
+    grid_shape: tuple[int, int]
+    step: int
+    faces_cut: int = 0
+    faces_total: int = 0
+    depth_range: tuple[float, float] = (0.0, 0.0)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def loop_uvs(self) -> np.ndarray:
+        """float32 ``(F * k, 2)``: the UV of each face corner, in face order."""
+        return self.uvs[self.faces.ravel()]
+
+
+def build_mesh(
+    depth: np.ndarray,
+    *,
+    convention: Convention = "disparity",
+    edges: np.ndarray | None = None,
+    max_vertices: int = 256,
+    projection: Projection = "perspective",
+    fov_x: float | None = None,
+    focal_35mm: float | None = None,
+    mapping: Mapping = "near_far",
+    near: float = 1.0,
+    far: float = 5.0,
+    scale: float = 1.0,
+    clip_percentile: float = 0.0,
+    ortho_width: float | None = None,
+    cut: bool = True,
+    cut_threshold: float = 0.05,
+    slope_ratio: float = 3.0,
+    edge_weight: float = 0.5,
+    triangles: bool = False,
+    sensor_width: float = DEFAULT_SENSOR_WIDTH,
+) -> MeshData:
+    """Back-project a depth map into a textured grid mesh with a camera that matches the photo.
+
+    Perspective (default): vertex ``(u, v)`` with planar depth ``z`` goes to ``x = (u - W/2)
+    z / f``, ``y = z``, ``Z = -(v - H/2) z / f`` with ``f`` the focal length in pixels, so the
+    created camera sees every vertex at its own pixel. Orthographic relief: ``x = (u - W/2)
+    s``, ``Z = -(v - H/2) s`` with ``s = ortho_width / W``, ``y = z`` (the relief), seen by an
+    orthographic camera of ``ortho_scale = ortho_width``.
+
+    Args:
+        depth: the predictor's map, shape ``(H, W)``, at the photo's size or aspect ratio.
+        convention: ``"disparity"`` (larger = nearer) or ``"depth"`` (larger = farther).
+        edges: SDDR edge map (larger = stronger), shape ``(H, W)``, or ``None``.
+        max_vertices: vertices along the long side (grid density).
+        projection: ``"perspective"`` or ``"orthographic"``.
+        fov_x: horizontal field of view in degrees; ``None`` estimates it.
+        focal_35mm: 35 mm-equivalent focal length (EXIF) used when ``fov_x`` is ``None``.
+        mapping, near, far, scale, clip_percentile: see :func:`to_metric_depth`.
+        ortho_width: width of the relief in scene units; ``None`` uses the width of the
+            perspective view at the median depth, so both projections have the same size.
+        cut: remove faces across depth discontinuities (:func:`discontinuity_mask`).
+        cut_threshold, slope_ratio, edge_weight: see :func:`discontinuity_mask`.
+        triangles: output triangles instead of quads.
+        sensor_width: sensor width in mm of the created camera.
+
+    Returns:
+        a :class:`MeshData`.
+    """
+    dmap = np.asarray(depth)
+    if dmap.ndim == 3 and dmap.shape[2] in (1, 3, 4):
+        dmap = dmap[..., 0]
+    if dmap.ndim != 2:
+        raise MeshError(f"Expected a single-channel (H, W) depth map, got shape {dmap.shape}.")
+    if projection not in ("perspective", "orthographic"):
+        raise MeshError(f"Projection must be 'perspective' or 'orthographic', got {projection!r}.")
+    h, w = dmap.shape
+    step, ny, nx = grid_layout(h, w, int(max_vertices))
+
+    z_full = to_metric_depth(
+        dmap,
+        convention,
+        mapping=mapping,
+        near=near,
+        far=far,
+        scale=scale,
+        clip_percentile=clip_percentile,
+    )
+    z = grid_sample(z_full, step, "median")
+    fov = estimate_fov_x(w, h, fov_x=fov_x, focal_35mm=focal_35mm)
+    focal_px = w / (2.0 * math.tan(math.radians(fov) / 2.0))
+
+    uu, vv = np.meshgrid(_vertex_pixels(w, step), _vertex_pixels(h, step), indexing="xy")
+    zz = z.astype(np.float64)
+    finite_z = zz[np.isfinite(zz)]
+    if finite_z.size == 0:
+        raise MeshError("No usable depth: every value is missing or not positive.")
+    if projection == "perspective":
+        x = (uu - w / 2.0) * zz / focal_px
+        up = -(vv - h / 2.0) * zz / focal_px
+        width_units = ortho_width or 2.0 * float(np.median(finite_z)) * w / (2.0 * focal_px)
+    else:
+        width_units = ortho_width or 2.0 * float(np.median(finite_z)) * w / (2.0 * focal_px)
+        s = width_units / w
+        x = (uu - w / 2.0) * s
+        up = -(vv - h / 2.0) * s
+    verts = np.stack([x, zz, up], axis=-1).reshape(-1, 3)
+    pixels = np.stack([uu, vv], axis=-1).reshape(-1, 2)
+    uvs = np.stack([uu / w, 1.0 - vv / h], axis=-1).reshape(-1, 2)
+
+    quads = grid_faces(ny, nx, triangles=False)
+    keep = np.all(np.isfinite(zz).ravel()[quads], axis=1)
+    n_cut = 0
+    if cut and ny > 1 and nx > 1:
+        e_grid = None
+        if edges is not None:
+            e_arr = np.asarray(edges, dtype=np.float32)
+            if e_arr.shape != (h, w):
+                raise MeshError(
+                    f"Edge map shape {e_arr.shape} does not match the depth map {(h, w)}."
+                )
+            e_grid = grid_sample(normalise_edges(e_arr), step, "max")
+        cut_x, cut_y = discontinuity_mask(
+            z,
+            e_grid,
+            threshold=cut_threshold,
+            slope_ratio=slope_ratio,
+            edge_weight=edge_weight,
+            planar_in="disparity" if projection == "perspective" else "depth",
+        )
+        across = _faces_cut(cut_x, cut_y)
+        n_cut = int(np.count_nonzero(across & keep))
+        keep &= ~across
+
+    faces = grid_faces(ny, nx, triangles=triangles)
+    faces = faces[np.repeat(keep, 2)] if triangles else faces[keep]
+
+    used = np.zeros(len(verts), dtype=bool)
+    used[faces.ravel()] = True
+    remap = np.full(len(verts), -1, dtype=np.int64)
+    remap[used] = np.arange(int(used.sum()))
+    faces = remap[faces].astype(np.int32)
+    verts, pixels, uvs = verts[used], pixels[used], uvs[used]
+
+    zs = verts[:, 1] if len(verts) else finite_z
+    zmin, zmax = float(zs.min()), float(zs.max())
+    camera = CameraParams(
+        projection=projection,
+        width=int(w),
+        height=int(h),
+        fov_x=float(fov),
+        lens=float(sensor_width / (2.0 * math.tan(math.radians(fov) / 2.0))),
+        sensor_width=float(sensor_width),
+        ortho_scale=float(width_units),
+        clip_start=float(max(1e-3, min(0.1, 0.5 * zmin))),
+        clip_end=float(max(zmax * 2.0, zmin + 1.0)),
+    )
+    return MeshData(
+        vertices=verts.astype(np.float32),
+        faces=faces,
+        uvs=uvs.astype(np.float32),
+        pixels=pixels,
+        camera=camera,
+        grid_shape=(ny, nx),
+        step=step,
+        faces_cut=n_cut,
+        faces_total=(ny - 1) * (nx - 1),
+        depth_range=(zmin, zmax),
+        info={"fov_x": fov, "focal_px": focal_px},
+    )

@@ -1,0 +1,439 @@
+"""Operators: a thin UI layer over :mod:`.pipeline` and :mod:`.worker`.
+
+Generate is modal: it submits the depth job and polls it from a window timer (0.1 s), so
+Blender stays responsive and Esc or the Cancel button stops it. In background mode (scripts,
+tests) there are no timers, so it waits for the job instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+
+import bpy
+import numpy as np
+from bpy.props import BoolProperty, EnumProperty, StringProperty
+from bpy_extras.io_utils import ExportHelper
+
+from . import pipeline, worker
+from .preferences import ADDON_ID, get_preferences
+
+# The running job and the reusable worker process (Python objects cannot live in properties).
+_STATE: dict = {"job": None, "client": None, "tmpdir": None}
+
+
+def shutdown() -> None:
+    """Stop any job and the worker process (unregister, 'Release worker')."""
+    job = _STATE.get("job")
+    if job is not None and not job.finished:
+        job.cancel(hard=True)
+    client = _STATE.get("client")
+    if client is not None:
+        client.stop()
+    _STATE.update(job=None, client=None)
+    _cleanup_tmp()
+
+
+def _cleanup_tmp() -> None:
+    tmp = _STATE.get("tmpdir")
+    if tmp and os.path.isdir(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+    _STATE["tmpdir"] = None
+
+
+def start_job(prefs, request: dict) -> worker.Job:
+    """Start a depth job in the worker (or in process) with the add-on preferences."""
+    timeout = float(prefs.timeout) if prefs is not None else None
+    if prefs is not None and prefs.in_process:
+        if not worker.sddr_importable():
+            raise worker.WorkerError(
+                "sddr_core does not import in Blender's own Python.",
+                "Turn off 'In process' and set a worker Python in the add-on preferences, or "
+                f"install it into Blender's Python: {worker.pip_command(sys.executable)}",
+                code="sddr_core_missing",
+            )
+        return worker.InProcessJob(request, timeout=timeout)
+    python = prefs.python_path if prefs is not None else worker_default_python()
+    python = bpy.path.abspath(python) if python.startswith("//") else python
+    env = prefs.worker_env() if prefs is not None else {}
+    client = _STATE.get("client")
+    if client is None or client.python != python or client.env != env:
+        if client is not None:
+            client.stop()
+        client = worker.WorkerClient(python, env=env)
+        _STATE["client"] = client
+    return client.submit(request, timeout=timeout)
+
+
+def worker_default_python() -> str:
+    from .preferences import default_python
+
+    return default_python()
+
+
+def _fail(op, settings, exc: BaseException) -> set[str]:
+    if isinstance(exc, worker.WorkerError):
+        settings.set_error(exc.message, exc.fix, exc.code)
+        if exc.details:
+            print(f"[SDDR] {exc.message}\n{exc.details}", file=sys.stderr)
+        text = str(exc)
+    else:
+        settings.set_error(str(exc), "", "error")
+        traceback.print_exc()
+        text = str(exc)
+    settings.running = False
+    settings.status = ""
+    op.report({"ERROR"}, text)
+    return {"CANCELLED"}
+
+
+def _redraw(context) -> None:
+    for window in getattr(context.window_manager, "windows", []):
+        for area in window.screen.areas:
+            if area.type in ("VIEW_3D", "PREFERENCES"):
+                area.tag_redraw()
+
+
+class SDDR_OT_generate(bpy.types.Operator):
+    """Estimate the photo's depth with SDDR and build a textured mesh with a matching camera"""
+
+    bl_idname = "sddr.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER"}
+
+    _timer = None
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and not context.scene.sddr.running
+
+    def _photo(self, settings) -> bpy.types.Image:
+        if settings.image_source == "DATABLOCK":
+            if settings.image is None:
+                raise pipeline.PipelineError("Pick an image in the SDDR panel first.")
+            return settings.image
+        if not settings.image_path:
+            raise pipeline.PipelineError("Choose a photo file in the SDDR panel first.")
+        return pipeline.load_photo(settings.image_path)
+
+    def execute(self, context):
+        settings = context.scene.sddr
+        settings.clear_error()
+        try:
+            photo = self._photo(settings)
+            self._photo_name = photo.name
+            if settings.depth_source == "FILE":
+                if not settings.depth_path:
+                    raise pipeline.PipelineError("Choose your depth map file first.")
+                depth = pipeline.load_depth_file(settings.depth_path)
+                self._build(context, photo, depth, None, settings.depth_convention, None)
+                return {"FINISHED"}
+            predictor = settings.predictor_name()
+            if not predictor:
+                raise pipeline.PipelineError("Type a predictor name (or file.py:object).")
+            _cleanup_tmp()
+            tmp = tempfile.mkdtemp(prefix="sddr_")
+            _STATE["tmpdir"] = tmp
+            prefs = get_preferences(context)
+            request = {
+                "image": pipeline.image_file_for_worker(photo, tmp),
+                "predictor": predictor,
+                "mode": settings.mode,
+                "device": (prefs.device.strip() or None) if prefs is not None else None,
+                "depth_out": os.path.join(tmp, "depth.npy"),
+                "edges_out": os.path.join(tmp, "edges.npy"),
+            }
+            job = start_job(prefs, request)
+        except Exception as exc:
+            return _fail(self, settings, exc)
+        _STATE["job"] = job
+        settings.running = True
+        settings.progress = 0.0
+        settings.status = "Starting..."
+        if bpy.app.background or context.window is None:
+            job.wait()
+            return self._finish(context, job)
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = _STATE.get("job")
+        if job is None:
+            return self._stop_timer(context, {"CANCELLED"})
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+            context.scene.sddr.status = "Cancelling..."
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        job.poll()
+        settings = context.scene.sddr
+        if not job.finished:
+            settings.progress = job.fraction
+            settings.status = f"{job.stage} {job.done}/{job.total}"
+            _redraw(context)
+            return {"PASS_THROUGH"}
+        self._stop_timer(context, None)
+        return self._finish(context, job)
+
+    def _stop_timer(self, context, result):
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        return result
+
+    def _finish(self, context, job: worker.Job):
+        settings = context.scene.sddr
+        settings.running = False
+        _STATE["job"] = None
+        try:
+            if job.state == "cancelled":
+                settings.status = "Cancelled."
+                self.report({"WARNING"}, "SDDR: cancelled.")
+                return {"CANCELLED"}
+            if job.state != "done":
+                raise job.error or worker.WorkerError("The depth job did not finish.")
+            res = job.result or {}
+            depth = np.load(res["depth"])
+            edges = np.load(res["edges"]) if res.get("edges") else None
+            photo = bpy.data.images[self._photo_name]
+            out = self._build(
+                context, photo, depth, edges, res.get("kind", "disparity"), res.get("focal_35mm")
+            )
+            total = res.get("timings", {}).get("total")
+            if total is not None:
+                settings.status += f" Depth in {total:.1f} s."
+            return {"FINISHED"} if out else {"CANCELLED"}
+        except Exception as exc:
+            return _fail(self, settings, exc)
+        finally:
+            _cleanup_tmp()
+            _redraw(context)
+
+    def _build(self, context, photo, depth, edges, kind, focal_35mm):
+        settings = context.scene.sddr
+        t = time.perf_counter()
+        out = pipeline.build_from_depth(
+            context.scene,
+            photo,
+            depth,
+            edges=edges,
+            kind=kind,
+            focal_35mm=focal_35mm,
+            emission=settings.emission,
+            set_render=settings.set_render,
+            **pipeline.mesh_kwargs(settings),
+        )
+        _select(context, out["object"])
+        data = out["mesh_data"]
+        settings.progress = 1.0
+        settings.status = (
+            f"{len(data.vertices)} vertices, {len(data.faces)} faces "
+            f"({data.faces_cut} cut) in {time.perf_counter() - t:.1f} s."
+        )
+        return out
+
+
+def _select(context, obj) -> None:
+    view_layer = context.view_layer
+    if view_layer is None:
+        return
+    view_layer.update()  # newly linked objects show up in view_layer.objects after a sync
+    if obj.name not in view_layer.objects:
+        return
+    for o in view_layer.objects:
+        if o.select_get():
+            o.select_set(False)
+    obj.select_set(True)
+    view_layer.objects.active = obj
+
+
+def _sddr_object(context):
+    obj = context.active_object
+    if obj is not None and obj.get(pipeline.PROP_DEPTH):
+        return obj
+    return None
+
+
+class SDDR_OT_cancel(bpy.types.Operator):
+    """Stop the running depth estimation"""
+
+    bl_idname = "sddr.cancel"
+    bl_label = "Cancel"
+
+    def execute(self, context):
+        job = _STATE.get("job")
+        if job is not None and not job.finished:
+            job.cancel()
+            context.scene.sddr.status = "Cancelling..."
+        else:
+            context.scene.sddr.running = False
+        return {"FINISHED"}
+
+
+class SDDR_OT_rebuild(bpy.types.Operator):
+    """Rebuild the selected SDDR mesh with the current settings from its stored depth
+    (no network run)"""
+
+    bl_idname = "sddr.rebuild"
+    bl_label = "Rebuild Mesh"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return _sddr_object(context) is not None
+
+    def execute(self, context):
+        settings = context.scene.sddr
+        settings.clear_error()
+        try:
+            out = pipeline.rebuild(
+                context.scene,
+                _sddr_object(context),
+                emission=settings.emission,
+                set_render=settings.set_render,
+                **pipeline.mesh_kwargs(settings),
+            )
+        except Exception as exc:
+            return _fail(self, settings, exc)
+        data = out["mesh_data"]
+        settings.status = f"Rebuilt: {len(data.faces)} faces ({data.faces_cut} cut)."
+        return {"FINISHED"}
+
+
+class SDDR_OT_export(bpy.types.Operator, ExportHelper):
+    """Export the selected SDDR mesh with its texture"""
+
+    bl_idname = "sddr.export"
+    bl_label = "Export Mesh"
+
+    format: EnumProperty(
+        name="Format",
+        items=(("GLB", "glTF binary (.glb)", ""), ("OBJ", "Wavefront (.obj)", "")),
+        default="GLB",
+    )
+    overwrite: BoolProperty(name="Overwrite existing file", default=False)
+    filename_ext = ".glb"
+    filter_glob: StringProperty(default="*.glb;*.obj", options={"HIDDEN"})
+
+    @classmethod
+    def poll(cls, context):
+        return _sddr_object(context) is not None
+
+    def check(self, context):
+        ext = "." + self.format.lower()
+        if self.filename_ext != ext:
+            self.filename_ext = ext
+        return super().check(context)
+
+    def invoke(self, context, event):
+        self.filename_ext = "." + self.format.lower()
+        return super().invoke(context, event)
+
+    def execute(self, context):
+        try:
+            path = pipeline.export_mesh(
+                _sddr_object(context), self.filepath, self.format, overwrite=self.overwrite
+            )
+        except Exception as exc:
+            return _fail(self, context.scene.sddr, exc)
+        self.report({"INFO"}, f"Exported {path}")
+        return {"FINISHED"}
+
+
+class SDDR_OT_check_python(bpy.types.Operator):
+    """Start the worker Python once, check sddr imports there and list its predictors"""
+
+    bl_idname = "sddr.check_python"
+    bl_label = "Check Python"
+
+    def execute(self, context):
+        prefs = get_preferences(context)
+        if prefs is None:
+            self.report({"ERROR"}, "Enable the SDDR Depth add-on first.")
+            return {"CANCELLED"}
+        try:
+            if prefs.in_process:
+                if not worker.sddr_importable():
+                    raise worker.WorkerError(
+                        "sddr_core does not import in Blender's Python.",
+                        f"Install it: {worker.pip_command(sys.executable)}",
+                        "sddr_core_missing",
+                    )
+                items = worker.list_predictors()
+                info = {"python": sys.executable, "sddr_version": "", "predictors": items}
+            else:
+                client_env = prefs.worker_env()
+                client = worker.WorkerClient(prefs.python_path, env=client_env)
+                try:
+                    items = client.predictors()
+                    hello = client.hello or {}
+                finally:
+                    client.stop()
+                info = {
+                    "python": hello.get("python", prefs.python_path),
+                    "sddr_version": hello.get("sddr_version", ""),
+                    "predictors": items,
+                }
+        except worker.WorkerError as exc:
+            prefs.check_status = f"{exc.message}\n{exc.fix}"
+            scene = context.scene
+            if scene is not None:
+                scene.sddr.set_error(exc.message, exc.fix, exc.code)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        prefs.predictors_json = json.dumps(info["predictors"])
+        prefs.check_status = (
+            f"OK: sddr {info['sddr_version']} in {info['python']}, "
+            f"{len(info['predictors'])} predictors."
+        )
+        if context.scene is not None:
+            context.scene.sddr.clear_error()
+        self.report({"INFO"}, prefs.check_status)
+        return {"FINISHED"}
+
+
+class SDDR_OT_release_worker(bpy.types.Operator):
+    """Stop the worker process and free the memory its models use"""
+
+    bl_idname = "sddr.release_worker"
+    bl_label = "Release Worker"
+
+    def execute(self, context):
+        shutdown()
+        if context.scene is not None:
+            context.scene.sddr.running = False
+        return {"FINISHED"}
+
+
+class SDDR_OT_copy_fix(bpy.types.Operator):
+    """Copy the suggested fix (a command) to the clipboard"""
+
+    bl_idname = "sddr.copy_fix"
+    bl_label = "Copy Command"
+
+    def execute(self, context):
+        fix = context.scene.sddr.last_fix
+        command = fix.split(": ", 1)[1] if ": " in fix else fix
+        context.window_manager.clipboard = command
+        self.report({"INFO"}, f"Copied: {command}")
+        return {"FINISHED"}
+
+
+class SDDR_OT_open_preferences(bpy.types.Operator):
+    """Open the SDDR Depth add-on preferences"""
+
+    bl_idname = "sddr.open_preferences"
+    bl_label = "Open Preferences"
+
+    def execute(self, context):
+        bpy.ops.screen.userpref_show()
+        context.preferences.active_section = "ADDONS"
+        bpy.ops.preferences.addon_show(module=ADDON_ID)
+        return {"FINISHED"}

@@ -1,0 +1,131 @@
+"""The 3D View sidebar tab "SDDR"."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import pipeline
+
+
+class _SddrPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "SDDR"
+
+
+class SDDR_PT_main(_SddrPanel, bpy.types.Panel):
+    bl_idname = "SDDR_PT_main"
+    bl_label = "SDDR Depth"
+
+    def draw(self, context):
+        s = context.scene.sddr
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+
+        col = layout.column()
+        col.prop(s, "image_source", expand=True)
+        if s.image_source == "FILE":
+            col.prop(s, "image_path")
+        else:
+            col.template_ID(s, "image", open="image.open")
+
+        col.separator()
+        col.prop(s, "depth_source", expand=True)
+        if s.depth_source == "PREDICT":
+            col.prop(s, "predictor")
+            if s.predictor == "__custom__":
+                col.prop(s, "predictor_custom")
+            col.prop(s, "mode")
+        else:
+            col.prop(s, "depth_path")
+            col.prop(s, "depth_convention")
+
+        layout.separator()
+        if s.running:
+            row = layout.row(align=True)
+            if hasattr(row, "progress"):
+                row.progress(factor=s.progress, type="BAR", text=s.status or "Working...")
+            else:
+                row.label(text=s.status or "Working...")
+            row.operator("sddr.cancel", text="", icon="CANCEL")
+        else:
+            layout.operator("sddr.generate", icon="MESH_GRID")
+            if s.status:
+                layout.label(text=s.status)
+
+        if s.last_error:
+            box = layout.box()
+            box.alert = True
+            box.label(text=s.last_error, icon="ERROR")
+            if s.last_fix:
+                for line in _wrap(s.last_fix, 60):
+                    box.label(text=line)
+            row = box.row()
+            if s.last_error_code in ("python_missing", "sddr_core_missing", "sddr_core_broken"):
+                row.operator("sddr.open_preferences", icon="PREFERENCES")
+            if "pip install" in s.last_fix:
+                row.operator("sddr.copy_fix", icon="COPYDOWN")
+
+
+class SDDR_PT_mesh(_SddrPanel, bpy.types.Panel):
+    bl_idname = "SDDR_PT_mesh"
+    bl_label = "Mesh"
+    bl_parent_id = "SDDR_PT_main"
+
+    def draw(self, context):
+        s = context.scene.sddr
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        col = layout.column()
+        col.prop(s, "resolution")
+        col.prop(s, "projection")
+        col.prop(s, "fov_mode")
+        if s.fov_mode == "MANUAL":
+            col.prop(s, "fov_x")
+        col.prop(s, "depth_mapping")
+        if s.depth_mapping == "NEAR_FAR":
+            col.prop(s, "near")
+            col.prop(s, "far")
+            col.prop(s, "clip_percentile")
+        else:
+            col.prop(s, "depth_scale")
+        col.prop(s, "cut")
+        sub = col.column()
+        sub.active = s.cut
+        sub.prop(s, "cut_threshold")
+        sub.prop(s, "edge_weight")
+        col.prop(s, "triangles")
+        col.prop(s, "emission")
+        col.prop(s, "set_render")
+        obj = context.active_object
+        row = layout.row()
+        row.operator("sddr.rebuild", icon="FILE_REFRESH")
+        if obj is not None and obj.get(pipeline.PROP_DEPTH):
+            layout.label(text=f"Depth kept in '{obj[pipeline.PROP_DEPTH]}'")
+
+
+class SDDR_PT_export(_SddrPanel, bpy.types.Panel):
+    bl_idname = "SDDR_PT_export"
+    bl_label = "Export"
+    bl_parent_id = "SDDR_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        row = self.layout.row(align=True)
+        row.operator("sddr.export", text="GLB").format = "GLB"
+        row.operator("sddr.export", text="OBJ").format = "OBJ"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    if line:
+        lines.append(line)
+    return lines

@@ -1,0 +1,103 @@
+"""Add-on preferences: where sddr runs (a worker Python, or in process)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, StringProperty
+
+ADDON_ID = __package__
+
+
+def default_python() -> str:
+    """A first guess: ``python3`` / ``python`` on PATH (not Blender's own Python)."""
+    for name in ("python3", "python"):
+        found = shutil.which(name)
+        if found and found != sys.executable:
+            return found
+    return ""
+
+
+def get_preferences(context: bpy.types.Context | None = None):
+    """This add-on's preferences, or ``None`` when it is not enabled (tests)."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(ADDON_ID)
+    return addon.preferences if addon is not None else None
+
+
+class SDDR_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_ID
+
+    python_path: StringProperty(
+        name="Python",
+        description=(
+            "Python executable of an environment where sddr is installed "
+            "(pip install sddr); the worker runs there"
+        ),
+        subtype="FILE_PATH",
+        default=default_python(),
+    )
+    in_process: BoolProperty(
+        name="In process",
+        description=(
+            "Run sddr inside Blender's own Python (only if sddr and torch import there; "
+            "a worker Python is more robust)"
+        ),
+        default=False,
+    )
+    device: StringProperty(
+        name="Device",
+        description="Torch device for the predictor and refiner: empty = best available, "
+        "'cpu', 'cuda', 'mps'",
+        default="",
+    )
+    timeout: FloatProperty(
+        name="Timeout (s)",
+        description="Stop a depth estimation that takes longer than this",
+        default=900.0,
+        min=5.0,
+    )
+    extra_pythonpath: StringProperty(
+        name="Extra PYTHONPATH",
+        description="Folders added to the worker's PYTHONPATH (an sddr source checkout that "
+        "is not installed); separate several with your system's path separator",
+        default="",
+    )
+    predictors_json: StringProperty(default="", options={"HIDDEN"})
+    check_status: StringProperty(default="", options={"SKIP_SAVE"})
+
+    def draw(self, context):
+        layout = self.layout
+        col = layout.column()
+        col.prop(self, "python_path")
+        col.prop(self, "in_process")
+        row = col.row()
+        row.prop(self, "device")
+        row.prop(self, "timeout")
+        col.prop(self, "extra_pythonpath")
+        row = col.row()
+        row.operator("sddr.check_python", icon="CHECKMARK")
+        row.operator("sddr.release_worker", icon="X")
+        if self.check_status:
+            for line in self.check_status.splitlines():
+                col.label(text=line)
+        found = []
+        if self.predictors_json:
+            try:
+                found = json.loads(self.predictors_json)
+            except ValueError:
+                found = []
+        if found:
+            box = col.box()
+            box.label(text="Predictors in that environment:")
+            for p in found:
+                box.label(text=f"{p['name']}  ({p.get('kind', '')}, {p.get('licence', '?')})")
+        if not self.in_process and not self.python_path:
+            col.label(text="No Python set: the worker cannot start.", icon="ERROR")
+
+    def worker_env(self) -> dict[str, str]:
+        """Environment additions for the worker process."""
+        return {"PYTHONPATH": self.extra_pythonpath} if self.extra_pythonpath.strip() else {}

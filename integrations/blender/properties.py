@@ -1,0 +1,214 @@
+"""The scene settings of the SDDR panel (``scene.sddr``) and the predictor list."""
+
+from __future__ import annotations
+
+import json
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+from . import mesh
+
+#: Shown before 'Check Python' has listed what the worker really has.
+FALLBACK_PREDICTORS = (
+    ("depth-anything-v2-small", "disparity", "Depth Anything V2 Small (Apache-2.0)"),
+)
+CUSTOM = "__custom__"
+
+# Blender keeps only pointers to enum item strings: hold the list so they stay alive.
+_predictor_items: list[tuple[str, str, str]] = []
+
+
+def cached_predictors(context: bpy.types.Context | None = None) -> list[dict]:
+    """Predictors found by the last 'Check Python' (stored in the add-on preferences)."""
+    from .preferences import get_preferences
+
+    prefs = get_preferences(context)
+    if prefs is None or not prefs.predictors_json:
+        return []
+    try:
+        return list(json.loads(prefs.predictors_json))
+    except (ValueError, TypeError):
+        return []
+
+
+def _predictor_enum(self, context):
+    found = cached_predictors(context)
+    items = [
+        (p["name"], p["name"], f"{p.get('description', '')} ({p.get('kind', '')}, "
+         f"licence {p.get('licence', '?')})")
+        for p in found
+    ]
+    if not items:
+        items = [(name, name, text) for name, _kind, text in FALLBACK_PREDICTORS]
+    items.append((CUSTOM, "Other...", "Type a predictor name or file.py:object"))
+    _predictor_items[:] = items
+    return _predictor_items
+
+
+class SDDR_PG_settings(bpy.types.PropertyGroup):
+    """Everything the SDDR panel edits; ``scene.sddr``."""
+
+    # -- input ------------------------------------------------------------------------------
+    image_source: EnumProperty(
+        name="Image",
+        items=(
+            ("FILE", "File", "A photo on disk"),
+            ("DATABLOCK", "In .blend", "An image already loaded in this file"),
+        ),
+        default="FILE",
+    )
+    image_path: StringProperty(name="Photo", subtype="FILE_PATH")
+    image: PointerProperty(name="Image", type=bpy.types.Image)
+
+    depth_source: EnumProperty(
+        name="Depth",
+        items=(
+            ("PREDICT", "Estimate (SDDR)", "Run a depth predictor refined by SDDR"),
+            ("FILE", "My depth map", "Use a depth map you already have (.png, .exr, .npy)"),
+        ),
+        default="PREDICT",
+    )
+    depth_path: StringProperty(name="Depth map", subtype="FILE_PATH")
+    depth_convention: EnumProperty(
+        name="Convention",
+        items=(
+            ("disparity", "White = near", "Disparity / inverse depth (Depth Anything, MiDaS, "
+             "ControlNet depth maps)"),
+            ("depth", "White = far", "Depth (Z pass, metric depth maps)"),
+        ),
+        default="disparity",
+    )
+
+    predictor: EnumProperty(name="Predictor", items=_predictor_enum)
+    predictor_custom: StringProperty(
+        name="Name",
+        description="A registered predictor name, or path/to/file.py:object for your own",
+    )
+    mode: EnumProperty(
+        name="Mode",
+        items=(
+            ("one-stage", "One-stage", "Two predictor passes and one fusion: fast"),
+            ("two-stage", "Two-stage", "Then coarse-to-fine windows: sharpest edges, slower"),
+        ),
+        default="one-stage",
+    )
+
+    # -- mesh -------------------------------------------------------------------------------
+    resolution: IntProperty(
+        name="Vertices (long side)",
+        description="Grid density: vertices along the photo's long side (downsampled depth)",
+        default=512,
+        min=8,
+        soft_max=2048,
+        max=8192,
+    )
+    projection: EnumProperty(
+        name="Projection",
+        items=(
+            ("PERSPECTIVE", "Perspective", "Back-project through a pinhole camera"),
+            ("ORTHOGRAPHIC", "Relief", "Orthographic relief: a displaced flat picture"),
+        ),
+        default="PERSPECTIVE",
+    )
+    fov_mode: EnumProperty(
+        name="Field of view",
+        items=(
+            ("AUTO", "Auto", f"From EXIF when present, else {mesh.DEFAULT_FOV_X:g} degrees"),
+            ("MANUAL", "Manual", "Type the horizontal field of view"),
+        ),
+        default="AUTO",
+    )
+    fov_x: FloatProperty(
+        name="Horizontal FOV",
+        description="Horizontal field of view of the photo, degrees",
+        default=mesh.DEFAULT_FOV_X,
+        min=1.0,
+        max=179.0,
+    )
+    depth_mapping: EnumProperty(
+        name="Scale",
+        items=(
+            ("NEAR_FAR", "Near / far", "Relative depth: nearest pixel at Near, farthest at Far"),
+            ("SCALE", "Metric x scale", "The map is metric depth: multiply by Scale"),
+        ),
+        default="NEAR_FAR",
+    )
+    near: FloatProperty(name="Near", default=1.0, min=0.001, unit="LENGTH")
+    far: FloatProperty(name="Far", default=5.0, min=0.002, unit="LENGTH")
+    depth_scale: FloatProperty(name="Scale", default=1.0, min=1e-6)
+    clip_percentile: FloatProperty(
+        name="Ignore outliers %",
+        description="Percent of extreme values at each end ignored when normalising",
+        default=0.5,
+        min=0.0,
+        max=10.0,
+    )
+    cut: BoolProperty(
+        name="Cut at depth edges",
+        description="Remove stretched faces ('curtains') across depth discontinuities",
+        default=True,
+    )
+    cut_threshold: FloatProperty(
+        name="Cut threshold",
+        description="Relative depth jump across a face that counts as a discontinuity",
+        default=0.05,
+        min=0.001,
+        max=2.0,
+        subtype="FACTOR",
+    )
+    edge_weight: FloatProperty(
+        name="Edge map weight",
+        description="How much SDDR's edge map lowers the threshold at detected depth edges",
+        default=0.5,
+        min=0.0,
+        max=0.95,
+        subtype="FACTOR",
+    )
+    triangles: BoolProperty(name="Triangles", default=False)
+    emission: BoolProperty(
+        name="Emission (match photo)",
+        description="Unlit texture: a render from the created camera reproduces the photo",
+        default=True,
+    )
+    set_render: BoolProperty(
+        name="Set camera and render size",
+        description="Make the created camera active and the render size the photo's",
+        default=True,
+    )
+
+    # -- run state (not user settings) ------------------------------------------------------
+    running: BoolProperty(default=False, options={"SKIP_SAVE"})
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR", options={"SKIP_SAVE"})
+    status: StringProperty(default="", options={"SKIP_SAVE"})
+    last_error: StringProperty(default="", options={"SKIP_SAVE"})
+    last_fix: StringProperty(default="", options={"SKIP_SAVE"})
+    last_error_code: StringProperty(default="", options={"SKIP_SAVE"})
+
+    def predictor_name(self) -> str:
+        """The predictor to run: the chosen entry or the typed one."""
+        if self.predictor == CUSTOM:
+            return self.predictor_custom.strip()
+        return self.predictor
+
+    def set_error(self, message: str, fix: str = "", code: str = "") -> None:
+        self.last_error, self.last_fix, self.last_error_code = message, fix, code
+
+    def clear_error(self) -> None:
+        self.set_error("", "", "")
+
+
+def register_scene_property() -> None:
+    bpy.types.Scene.sddr = PointerProperty(type=SDDR_PG_settings)
+
+
+def unregister_scene_property() -> None:
+    if hasattr(bpy.types.Scene, "sddr"):
+        del bpy.types.Scene.sddr

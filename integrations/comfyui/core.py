@@ -1,0 +1,536 @@
+"""The ComfyUI-free half of the sddr node pack: tensor layouts, batch loops, normalisation,
+progress arithmetic, the model cache and file naming.
+
+Nothing here imports ComfyUI, and ``sddr_core`` is imported inside the functions that need it,
+so this module imports (and is unit-tested) without either. The node classes in
+:mod:`.nodes` are thin wrappers around these functions.
+
+Layouts (ComfyUI's): ``IMAGE`` is float32 ``[B, H, W, C]`` in ``[0, 1]`` (C = 3, sometimes 1
+or 4), ``MASK`` is float32 ``[B, H, W]``. The pack's own ``SDDR_DEPTH`` value is a dict like
+ComfyUI's ``LATENT``::
+
+    {"depth": float32 tensor [B, H, W] (CPU, not quantised, in the convention of "kind"),
+     "kind": "disparity" (near = large) or "depth" (near = small),
+     "info": [dict per image: predictor, refiner, mode, ...]}
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "DEPTH_KINDS",
+    "NORMALIZATIONS",
+    "SAVE_FORMATS",
+    "DepthOutputs",
+    "LoadedModel",
+    "ModelCache",
+    "StageProgress",
+    "check_depth",
+    "colorize_batch",
+    "depth_value",
+    "image_batch_to_arrays",
+    "map_batch_to_arrays",
+    "maps_to_image",
+    "move_model",
+    "normalize_batch",
+    "outputs_from_results",
+    "pair_batches",
+    "refine_batch",
+    "refine_external_batch",
+    "resolution_or_none",
+    "save_depth_batch",
+]
+
+#: How the ControlNet image (and the edge image) of a batch are scaled to ``[0, 1]``.
+NORMALIZATIONS: tuple[str, ...] = ("per image", "across batch")
+#: Depth conventions of externally produced depth maps.
+DEPTH_KINDS: tuple[str, ...] = ("disparity", "depth")
+#: Save depth formats: combo value -> file extension.
+SAVE_FORMATS: dict[str, str] = {"png16": ".png", "exr": ".exr", "npy": ".npy"}
+
+
+# ------------------------------------------------------------------------------------------
+# Layouts
+# ------------------------------------------------------------------------------------------
+
+
+def _as_bhwc(image: Any, name: str) -> torch.Tensor:
+    if not isinstance(image, torch.Tensor):
+        image = torch.as_tensor(np.asarray(image))
+    if image.ndim == 3:  # one image [H, W, C] or a [B, H, W] gray batch: ComfyUI gives 4-D
+        image = image[..., None] if image.shape[-1] not in (1, 3, 4) else image[None]
+    if image.ndim != 4 or image.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"{name} must be a ComfyUI IMAGE tensor [B, H, W, C] with C = 1, 3 or 4, got shape "
+            f"{tuple(image.shape)}."
+        )
+    if image.shape[0] == 0 or min(image.shape[1:3]) < 1:
+        raise ValueError(f"{name} is empty (shape {tuple(image.shape)}).")
+    return image
+
+
+def image_batch_to_arrays(image: Any) -> list[np.ndarray]:
+    """A ComfyUI ``IMAGE`` batch as RGB arrays for :func:`sddr_core.refine`.
+
+    Args:
+        image: float tensor ``[B, H, W, C]`` in ``[0, 1]`` with C = 3, 4 (alpha dropped) or 1
+            (gray, repeated); a single ``[H, W, C]`` image is taken as a batch of one.
+
+    Returns:
+        B float32 numpy arrays ``(H, W, 3)`` in ``[0, 1]``.
+    """
+    t = _as_bhwc(image, "image").detach().to("cpu", torch.float32)
+    if t.shape[-1] == 4:
+        t = t[..., :3]
+    elif t.shape[-1] == 1:
+        t = t.expand(-1, -1, -1, 3)
+    arr = np.clip(t.numpy(), 0.0, 1.0)
+    return [np.ascontiguousarray(a) for a in arr]
+
+
+def map_batch_to_arrays(image: Any, name: str = "depth") -> list[np.ndarray]:
+    """A batch of depth maps delivered as an ``IMAGE`` (or a ``MASK``) as ``(H, W)`` arrays.
+
+    Depth nodes return gray images with the same value in every channel; the colour channels
+    are averaged (an alpha channel is ignored).
+
+    Args:
+        image: float tensor ``[B, H, W, C]`` (C = 1, 3 or 4), ``[H, W, C]`` or ``[B, H, W]``.
+        name: used in error messages.
+
+    Returns:
+        B float32 numpy arrays ``(H, W)``.
+    """
+    if isinstance(image, torch.Tensor) and image.ndim == 3 and image.shape[-1] not in (1, 3, 4):
+        t = image[..., None]  # MASK [B, H, W]
+    else:
+        t = _as_bhwc(image, name)
+    t = t.detach().to("cpu", torch.float32)
+    if t.shape[-1] == 4:
+        t = t[..., :3]
+    arr = t.mean(dim=-1).numpy()
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} has NaN or infinite values; fill them before refining.")
+    return [np.ascontiguousarray(a) for a in arr]
+
+
+def maps_to_image(maps: np.ndarray) -> torch.Tensor:
+    """Stacked ``(B, H, W)`` maps in ``[0, 1]`` as a gray ComfyUI ``IMAGE`` ``[B, H, W, 3]``."""
+    t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))
+    return t[..., None].repeat(1, 1, 1, 3).contiguous()
+
+
+def pair_batches(lows: list[Any], highs: list[Any]) -> list[tuple[Any, Any]]:
+    """Pair two batches item by item; a batch of one is repeated to match the other."""
+    if len(lows) != len(highs) and 1 not in (len(lows), len(highs)):
+        raise ValueError(
+            f"low_depth has {len(lows)} images and high_depth {len(highs)}: give batches of "
+            "the same size (or a single map for one of them)."
+        )
+    n = max(len(lows), len(highs))
+    return [(lows[min(i, len(lows) - 1)], highs[min(i, len(highs) - 1)]) for i in range(n)]
+
+
+def resolution_or_none(value: int | None, name: str) -> int | None:
+    """A resolution widget's value for sddr: 0 (or None) means automatic."""
+    if value is None or int(value) == 0:
+        return None
+    if int(value) < 16:
+        raise ValueError(f"{name} must be 0 (automatic) or at least 16 pixels, got {value}.")
+    return int(value)
+
+
+# ------------------------------------------------------------------------------------------
+# Normalisation and outputs
+# ------------------------------------------------------------------------------------------
+
+
+def normalize_batch(maps: np.ndarray, normalization: str) -> np.ndarray:
+    """Scale a ``(B, H, W)`` stack to ``[0, 1]`` per image or with one range for the batch.
+
+    ``"across batch"`` keeps the relation between frames (no flicker in videos); ``"per
+    image"`` stretches each map to the full range. Uses :func:`sddr_core.ops.align.
+    normalize_minmax`.
+    """
+    from sddr_core.ops.align import normalize_minmax
+
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}."
+        )
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"expected a (B, H, W) stack of maps, got shape {maps.shape}.")
+    if normalization == "across batch":
+        return normalize_minmax(maps)
+    return np.stack([normalize_minmax(m) for m in maps])
+
+
+@dataclass
+class DepthOutputs:
+    """What the refine nodes return.
+
+    Attributes:
+        controlnet: IMAGE ``[B, H, W, 3]`` in ``[0, 1]``, near = white (normalised disparity).
+        depth: the ``SDDR_DEPTH`` dict (raw float maps, see the module docstring).
+        edges: IMAGE ``[B, H, W, 3]`` in ``[0, 1]``, the depth edge map (white = strong edge).
+        omega: MASK ``[B, H, W]`` in ``[0, 1]``, where the refiner trusted the high-resolution
+            prediction (zeros when the refiner has no such map).
+    """
+
+    controlnet: torch.Tensor
+    depth: dict[str, Any]
+    edges: torch.Tensor
+    omega: torch.Tensor
+
+
+def _plain_info(info: dict[str, Any]) -> dict[str, str | int | float]:
+    return {k: v for k, v in info.items() if isinstance(v, (str, int, float))}
+
+
+def depth_value(maps: np.ndarray, kind: str, info: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Build an ``SDDR_DEPTH`` value from a ``(B, H, W)`` stack."""
+    if kind not in DEPTH_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(DEPTH_KINDS)}, got {kind!r}.")
+    depth = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))
+    return {"depth": depth, "kind": kind, "info": [_plain_info(i) for i in info]}
+
+
+def check_depth(value: Any) -> tuple[torch.Tensor, str, list[dict[str, Any]]]:
+    """Unpack an ``SDDR_DEPTH`` value: ``(depth [B, H, W] float32 CPU, kind, info list)``.
+
+    A bare ``[B, H, W]`` (or ``[H, W]``) float tensor is accepted as disparity.
+    """
+    if isinstance(value, dict) and "depth" in value:
+        depth, kind, info = value["depth"], value.get("kind", "disparity"), value.get("info")
+    elif isinstance(value, torch.Tensor):
+        depth, kind, info = value, "disparity", None
+    else:
+        raise ValueError(
+            f"depth must be the SDDR_DEPTH output of an sddr refine node, got "
+            f"{type(value).__name__}."
+        )
+    depth = torch.as_tensor(depth).detach().to("cpu", torch.float32)
+    if depth.ndim == 2:
+        depth = depth[None]
+    if depth.ndim != 3 or depth.shape[0] == 0:
+        raise ValueError(f"SDDR_DEPTH must hold a [B, H, W] tensor, got {tuple(depth.shape)}.")
+    if kind not in DEPTH_KINDS:
+        raise ValueError(f"SDDR_DEPTH kind must be one of {DEPTH_KINDS}, got {kind!r}.")
+    info = list(info) if info else [{} for _ in range(depth.shape[0])]
+    info += [{} for _ in range(depth.shape[0] - len(info))]
+    return depth, kind, info
+
+
+def outputs_from_results(results: Sequence[Any], normalization: str) -> DepthOutputs:
+    """Turn :class:`sddr_core.RefinedDepth` results (one per image, same size) into the nodes'
+    outputs; ``normalization`` applies to the ControlNet image and the edge image."""
+    if not results:
+        raise ValueError("no images were refined (empty batch).")
+    shapes = {r.depth.shape for r in results}
+    if len(shapes) != 1:
+        raise ValueError(f"refined maps differ in size: {sorted(shapes)}.")
+    kinds = {r.kind for r in results}
+    if len(kinds) != 1:
+        raise ValueError(f"refined maps mix depth conventions: {sorted(kinds)}.")
+    disparity = normalize_batch(np.stack([r.to_disparity() for r in results]), normalization)
+    edges = normalize_batch(np.stack([r.edges for r in results]), normalization)
+    omega = np.stack(
+        [
+            np.zeros(r.depth.shape, np.float32) if r.omega is None else np.clip(r.omega, 0, 1)
+            for r in results
+        ]
+    ).astype(np.float32)
+    depth = np.stack([r.depth for r in results]).astype(np.float32)
+    return DepthOutputs(
+        controlnet=maps_to_image(disparity),
+        depth=depth_value(depth, kinds.pop(), [r.info for r in results]),
+        edges=maps_to_image(edges),
+        omega=torch.from_numpy(omega),
+    )
+
+
+def colorize_batch(value: Any, cmap: str, near_is_bright: bool = True) -> torch.Tensor:
+    """Colour an ``SDDR_DEPTH`` batch for viewing: IMAGE ``[B, H, W, 3]`` (uses
+    :func:`sddr_core.io.preview.colorize`, robust 1-99 percentile range per image)."""
+    from sddr_core.io.preview import colorize
+
+    depth, kind, _ = check_depth(value)
+    rgb = np.stack(
+        [colorize(d.numpy(), cmap=cmap, near_is_bright=near_is_bright, kind=kind) for d in depth]
+    )
+    return torch.from_numpy(rgb.astype(np.float32) / 255.0)
+
+
+# ------------------------------------------------------------------------------------------
+# Running sddr over a batch
+# ------------------------------------------------------------------------------------------
+
+
+def refine_batch(
+    images: Sequence[np.ndarray],
+    predictor: Any,
+    *,
+    refiner: Any = None,
+    mode: str = "one-stage",
+    device: Any = None,
+    low_resolution: int | None = None,
+    high_resolution: int | None = None,
+    before_image: Callable[[int], None] | None = None,
+) -> list[Any]:
+    """:func:`sddr_core.refine` on each image; ``before_image(i)`` runs before image ``i``
+    (progress, Cancel checks)."""
+    import sddr_core
+
+    results = []
+    for i, rgb in enumerate(images):
+        if before_image is not None:
+            before_image(i)
+        results.append(
+            sddr_core.refine(
+                rgb,
+                predictor,
+                mode=mode,  # type: ignore[arg-type]
+                refiner=refiner,
+                device=device,
+                low_resolution=low_resolution,
+                high_resolution=high_resolution,
+            )
+        )
+    return results
+
+
+def refine_external_batch(
+    lows: Sequence[np.ndarray],
+    highs: Sequence[np.ndarray],
+    *,
+    kind: str = "disparity",
+    refiner: Any = None,
+    device: Any = None,
+    size: tuple[int, int] | None = None,
+    before_image: Callable[[int], None] | None = None,
+) -> list[Any]:
+    """:func:`sddr_core.refine_depths` on each (low, high) pair, all at one output size:
+    ``size`` ``(H, W)`` when given, else the largest of all inputs (IMAGE batches need one
+    size)."""
+    import sddr_core
+
+    pairs = pair_batches(list(lows), list(highs))
+    if size is None:
+        size = max((m.shape for pair in pairs for m in pair), key=lambda s: s[0] * s[1])
+    results = []
+    for i, (low, high) in enumerate(pairs):
+        if before_image is not None:
+            before_image(i)
+        results.append(
+            sddr_core.refine_depths(
+                low, high, kind=kind, refiner=refiner, device=device, size=tuple(size)
+            )
+        )
+    return results
+
+
+@dataclass
+class StageProgress:
+    """Turns sddr's per-stage progress (``sddr_progress(stage, done, total)``) into one
+    monotonic value for a whole batch, for ComfyUI's progress bar.
+
+    Each image gets ``steps`` units. In one-stage mode they are split between the stages
+    ``predict-low`` (30 %), ``predict-high`` (40 %) and ``refine`` (30 %); two-stage mode gives
+    those 25 % and the coarse-to-fine ``window`` stage 75 %; fusing external maps
+    (``mode="fuse"``) has only ``refine``.
+
+    Args:
+        images: batch size.
+        mode: ``"one-stage"``, ``"two-stage"`` or ``"fuse"``.
+        update: ``update(value, total)``, e.g. ``ProgressBar.update_absolute``.
+        steps: units per image.
+    """
+
+    images: int
+    mode: str
+    update: Callable[[int, int], Any]
+    steps: int = 100
+    index: int = 0
+    value: int = 0
+    _spans: dict[str, tuple[float, float]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        if self.mode == "fuse":
+            parts = [("refine", 1.0)]
+        else:
+            first = [("predict-low", 0.3), ("predict-high", 0.4), ("refine", 0.3)]
+            scale = 0.25 if self.mode == "two-stage" else 1.0
+            parts = [(s, w * scale) for s, w in first]
+            if self.mode == "two-stage":
+                parts.append(("window", 0.75))
+        start = 0.0
+        for stage, weight in parts:
+            self._spans[stage] = (start, weight)
+            start += weight
+
+    @property
+    def total(self) -> int:
+        return self.images * self.steps
+
+    def start_image(self, index: int) -> None:
+        """Image ``index`` of the batch is about to be refined."""
+        self.index = index
+        self._set(index * self.steps)
+
+    def stage(self, stage: str, done: int, total: int) -> None:
+        """Receive one ``sddr_progress`` call."""
+        if stage not in self._spans:
+            return
+        start, weight = self._spans[stage]
+        frac = start + weight * (min(max(done, 0), total) / total if total > 0 else 1.0)
+        self._set(round((self.index + frac) * self.steps))
+
+    def finish(self) -> None:
+        self._set(self.total)
+
+    def _set(self, value: int) -> None:
+        value = min(max(int(value), self.value), self.total)
+        self.value = value
+        self.update(value, self.total)
+
+
+# ------------------------------------------------------------------------------------------
+# Models: where they live, and the cache
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedModel:
+    """A predictor or refiner as passed between nodes, with the device it computes on."""
+
+    model: Any
+    device: Any
+    key: tuple[Any, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.model, "name", type(self.model).__name__))
+
+    def __repr__(self) -> str:
+        return f"LoadedModel({self.name!r}, device={str(self.device)!r})"
+
+
+def move_model(obj: Any, device: Any) -> bool:
+    """Move a predictor or refiner's weights to ``device``; returns whether anything moved.
+
+    Uses ``obj.to(device)`` when the object has one; otherwise moves a ``torch.nn.Module``
+    found in ``obj.model`` and updates ``obj.device`` (the layout of sddr's Hugging Face
+    predictors and network refiner). Objects without weights (Poisson, plain functions) are
+    left alone.
+    """
+    if obj is None or device is None:
+        return False
+    dev = torch.device(device)
+    to = getattr(obj, "to", None)
+    if isinstance(obj, torch.nn.Module) or (callable(to) and not isinstance(obj, type)):
+        to(dev)
+        return True
+    model = getattr(obj, "model", None)
+    if isinstance(model, torch.nn.Module):
+        model.to(dev)
+        if hasattr(obj, "device"):
+            obj.device = dev
+        return True
+    return False
+
+
+class ModelCache:
+    """Keeps loaded predictors and refiners between runs (least recently used dropped first).
+
+    Args:
+        capacity: how many models to keep.
+    """
+
+    def __init__(self, capacity: int = 4) -> None:
+        self.capacity = int(capacity)
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...], factory: Callable[[], Any]) -> Any:
+        """The cached object for ``key``, created with ``factory()`` on a miss."""
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        obj = factory()
+        self._items[key] = obj
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return obj
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def offload(self, device: Any) -> int:
+        """Move every cached model to ``device`` (the CPU when idle); returns how many moved."""
+        return sum(move_model(obj, device) for obj in self._items.values())
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+# ------------------------------------------------------------------------------------------
+# Files
+# ------------------------------------------------------------------------------------------
+
+
+def save_depth_batch(
+    value: Any, folder: str | Path, filename: str, counter: int, fmt: str = "png16"
+) -> list[Path]:
+    """Write every map of an ``SDDR_DEPTH`` batch as ``{filename}_{counter:05}_.{ext}``.
+
+    Never overwrites: a name that is taken moves the counter on. ``%batch_num%`` in
+    ``filename`` is replaced by the index in the batch (as in ComfyUI's SaveImage).
+
+    Args:
+        value: ``SDDR_DEPTH``.
+        folder: destination folder (created when missing).
+        filename: file name prefix (no folder).
+        counter: first counter to try (ComfyUI's ``get_save_image_path`` gives the next free).
+        fmt: a key of :data:`SAVE_FORMATS`: ``png16`` (16-bit PNG, range kept in the file),
+            ``exr`` or ``npy`` (float32).
+
+    Returns:
+        The paths written, one per map.
+    """
+    from sddr_core.errors import OutputExistsError
+    from sddr_core.io.depth import write_depth
+
+    if fmt not in SAVE_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(SAVE_FORMATS)}, got {fmt!r}.")
+    ext = SAVE_FORMATS[fmt]
+    depth, kind, info = check_depth(value)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    counter = max(int(counter), 1)
+    for i, (d, meta) in enumerate(zip(depth, info, strict=True)):
+        stem = filename.replace("%batch_num%", str(i))
+        while True:
+            path = folder / f"{stem}_{counter:05}_{ext}"
+            counter += 1
+            if path.exists():
+                continue
+            try:
+                written.append(
+                    write_depth(path, d.numpy(), overwrite=False, kind=kind, meta=_plain_info(meta))
+                )
+                break
+            except OutputExistsError:  # appeared meanwhile (another run saving): next name
+                continue
+    return written

@@ -1,0 +1,280 @@
+"""Two-stage (coarse-to-fine) refinement, METHOD.md section 4.
+
+Starting from the one-stage result ``D_0`` at the working size, each level ``s`` splits the
+image into ``s × s`` overlapping windows. For every window the predictor runs on the RGB crop
+at an adaptive resolution, the refiner fuses (crop of ``D_{s−1}``, window prediction), the
+result is aligned to the crop of ``D_{s−1}`` by a least-squares scale and shift and blended
+in with a feathered mask (1 inside, Gaussian fall-off towards the borders it shares with
+other windows). ``G_s``, the edge map of the merged ``D_s``, is aligned to ``G_{s−1}``.
+
+:func:`coarse_to_fine` is a plain function of arrays: :func:`sddr_core.refine` uses it for
+``mode="two-stage"`` and training uses it to make the pseudo-labels ``G_S``.
+
+Memory: every map lives at the working size (bounded by ``refiner.max_working_side``);
+windows are predicted and fused ``batch_size`` at a time and only their working-size maps are
+kept; the merge accumulates into two working-size buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sddr_core.errors import InputError, ShapeError
+from sddr_core.inference.one_stage import DEFAULT_MAX_HIGH_RESOLUTION
+from sddr_core.ops.align import apply_scale_shift
+from sddr_core.ops.edges import edge_map
+from sddr_core.ops.resize import resize_map, working_shape
+from sddr_core.ops.resolution import adaptive_resolution, edge_density
+from sddr_core.predictors.base import Box, DepthPredictor, predict_region
+from sddr_core.progress import check_cancel, report
+from sddr_core.refiners.base import Fusion, Refiner
+
+__all__ = [
+    "CoarseToFine",
+    "coarse_to_fine",
+    "feather_mask",
+    "window_boxes",
+    "window_resolution",
+]
+
+#: Weight of the previous estimate in the merge: it only shows where no window reaches.
+_PREVIOUS_WEIGHT = 1e-3
+
+
+@dataclass
+class CoarseToFine:
+    """Result of :func:`coarse_to_fine`, at the working size of ``initial``.
+
+    Attributes:
+        depth: float32 ``(h, w)`` merged estimate ``D_S`` (scale of ``initial``).
+        edges: float32 ``(h, w)`` its edge map ``G_S``, aligned to ``G_{S−1}`` (the
+            pseudo-label of training).
+        windows: number of windows processed (= extra predictor calls = extra refiner
+            fusions).
+        level_edges: ``[G_0, G_1, …, G_S]`` when ``keep_levels=True``, else empty.
+        resolutions: the predictor resolution used for each window, in processing order.
+    """
+
+    depth: np.ndarray
+    edges: np.ndarray
+    windows: int
+    level_edges: list[np.ndarray] = field(default_factory=list)
+    resolutions: list[int] = field(default_factory=list)
+
+
+def window_boxes(shape: tuple[int, int], splits: int, overlap: float) -> list[Box]:
+    """``splits × splits`` overlapping windows covering an image of ``shape = (H, W)``.
+
+    Each window spans ``1 / (s − (s − 1)·overlap)`` of each side and neighbours share
+    ``overlap`` of a window's size. Boxes are ``(top, left, bottom, right)`` in pixels,
+    row-major, and together cover every pixel.
+    """
+    if splits < 1:
+        raise InputError(f"a level needs at least 1 window per side, got {splits}.")
+    if not 0.0 <= overlap < 1.0:
+        raise InputError(f"window overlap must be in [0, 1), got {overlap}.")
+
+    def spans(n: int) -> list[tuple[int, int]]:
+        size = n / (splits - (splits - 1) * overlap)
+        step = size * (1.0 - overlap)
+        out = []
+        for i in range(splits):
+            a = int(round(i * step))
+            b = n if i == splits - 1 else int(round(i * step + size))
+            out.append((a, max(b, a + 1)))
+        return out
+
+    rows, cols = spans(int(shape[0])), spans(int(shape[1]))
+    return [(t, l, b, r) for t, b in rows for l, r in cols]
+
+
+def feather_mask(shape: tuple[int, int], ramps: tuple[int, int, int, int]) -> np.ndarray:
+    """Blending weights of a window: 1 inside, Gaussian fall-off over ``ramps`` pixels
+    towards the (top, left, bottom, right) borders (0 = a hard border, e.g. at the image edge).
+
+    Over a ramp of ``r`` pixels the weight is ``exp(−½ ((r − d) / (r / 3))²)`` at distance
+    ``d`` from the border: 1 at the ramp's inner end, about 0.01 at the border. Float32
+    ``(h, w)`` in ``(0, 1]``.
+    """
+    h, w = int(shape[0]), int(shape[1])
+
+    def axis(n: int, r0: int, r1: int) -> np.ndarray:
+        d = np.arange(n, dtype=np.float64) + 0.5
+        out = np.ones(n)
+        for ramp, dist in ((r0, d), (r1, n - d)):
+            if ramp > 0:
+                z = np.clip((ramp - dist) / (ramp / 3.0), 0.0, None)
+                out *= np.exp(-0.5 * z * z)
+        return out
+
+    top, left, bottom, right = ramps
+    return np.outer(axis(h, top, bottom), axis(w, left, right)).astype(np.float32)
+
+
+def window_resolution(
+    predictor: DepthPredictor, window: np.ndarray, image_density: float
+) -> int:
+    """Adaptive predictor resolution (long side) for a window's RGB crop.
+
+    METHOD.md section 4: base ``mean(native, window long side)`` scaled by the square root of
+    the window's edge density relative to the whole image's, between 1× and 3× the native
+    resolution, capped by the predictor's ``max_resolution`` (default 2048) and rounded to
+    its ``size_multiple``.
+    """
+    native = int(predictor.native_resolution)
+    base = 0.5 * (native + max(window.shape[:2]))
+    cap = int(getattr(predictor, "max_resolution", None) or DEFAULT_MAX_HIGH_RESOLUTION)
+    return adaptive_resolution(
+        native,
+        int(round(base)),
+        edge_density(window),
+        reference_density=max(float(image_density), 1e-6),
+        multiple=int(getattr(predictor, "size_multiple", 1) or 1),
+        min_factor=1.0,
+        max_factor=3.0,
+        cap=max(cap, native),
+    )
+
+
+def _to_grid(box: Box, image_shape: tuple[int, int], grid_shape: tuple[int, int]) -> Box:
+    H, W = image_shape
+    h, w = grid_shape
+    top = int(round(box[0] * h / H))
+    left = int(round(box[1] * w / W))
+    bottom = max(int(round(box[2] * h / H)), top + 1)
+    right = max(int(round(box[3] * w / W)), left + 1)
+    return top, left, min(bottom, h), min(right, w)
+
+
+def _fuse_all(refiner: Refiner, lows: list[np.ndarray], highs: list[np.ndarray]) -> list[Fusion]:
+    batch = getattr(refiner, "fuse_batch", None)
+    if callable(batch):
+        return list(batch(lows, highs))
+    return [refiner.fuse(lo, hi) for lo, hi in zip(lows, highs)]
+
+
+def coarse_to_fine(
+    image: np.ndarray,
+    predictor: DepthPredictor,
+    refiner: Refiner,
+    initial: np.ndarray,
+    *,
+    levels: Sequence[int] = (2, 3),
+    overlaps: Sequence[float] = (0.2, 0.25),
+    batch_size: int = 4,
+    keep_levels: bool = False,
+) -> CoarseToFine:
+    """Coarse-to-fine refinement of ``initial`` with windows of ``levels`` (s × s each).
+
+    Args:
+        image: float32 RGB ``(H, W, 3)`` in ``[0, 1]`` at full size (what the predictor sees).
+        predictor: any :class:`~sddr_core.DepthPredictor`; windows go through
+            :func:`~sddr_core.predictors.base.predict_region`.
+        refiner: any :class:`~sddr_core.Refiner`; its ``fuse_batch`` is used when present.
+        initial: float32 ``(h, w)`` one-stage result ``D_0`` at the working size, with the
+            image's aspect ratio, in the predictor's convention.
+        levels: windows per side at each level (METHOD.md: 2 then 3; add 4 for S = 3).
+        overlaps: overlap fraction of neighbouring windows at each level.
+        batch_size: windows predicted and fused together (memory versus speed).
+        keep_levels: also return ``G_0 … G_S``.
+
+    Returns:
+        A :class:`CoarseToFine` at ``initial``'s size.
+
+    Progress goes to the ``sddr_progress`` hook as stage ``"window"`` (one unit per window
+    over all levels); the ``sddr_should_cancel`` hook is asked before every window.
+
+    Raises:
+        InputError / ShapeError: bad arguments. CancelledError: a plugin asked to stop.
+    """
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ShapeError(f"coarse_to_fine expects an RGB (H, W, 3) image, got {image.shape}.")
+    initial = np.asarray(initial, dtype=np.float32)
+    if initial.ndim != 2:
+        raise ShapeError(f"initial must be a (h, w) map, got shape {initial.shape}.")
+    if len(levels) != len(overlaps):
+        raise InputError(f"got {len(levels)} levels but {len(overlaps)} overlaps: give one each.")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}.")
+    if any(int(s) < 2 for s in levels):
+        raise InputError(f"each level needs at least 2×2 windows, got levels={tuple(levels)}.")
+
+    image_shape = image.shape[:2]
+    grid = initial.shape
+    total = sum(int(s) ** 2 for s in levels)
+    density = edge_density(image)
+    multiple = int(getattr(refiner, "size_multiple", 1) or 1)
+    max_side = int(getattr(refiner, "max_working_side", max(grid)) or max(grid))
+
+    current = initial
+    g_prev = edge_map(current)
+    level_edges = [g_prev] if keep_levels else []
+    resolutions: list[int] = []
+    done = 0
+    report("window", 0, total)
+    for splits, overlap in zip(levels, overlaps):
+        splits = int(splits)
+        boxes = window_boxes(image_shape, splits, float(overlap))
+        num = np.zeros(grid, dtype=np.float32)
+        den = np.zeros(grid, dtype=np.float32)
+        for start in range(0, len(boxes), batch_size):
+            chunk = boxes[start : start + batch_size]
+            lows, highs, cells = [], [], []
+            for box in chunk:
+                check_cancel("window")
+                top, left, bottom, right = box
+                res = window_resolution(predictor, image[top:bottom, left:right], density)
+                resolutions.append(res)
+                pred = predict_region(predictor, image, box, res)
+                cell = _to_grid(box, image_shape, grid)
+                crop = current[cell[0] : cell[2], cell[1] : cell[3]]
+                long_side = min(max(crop.shape), max_side)
+                shape = working_shape(crop.shape[0], crop.shape[1], long_side, multiple)
+                lows.append(resize_map(crop, shape))
+                highs.append(resize_map(pred, shape))
+                cells.append(cell)
+                del pred
+            fusions = _fuse_all(refiner, lows, highs)
+            del lows, highs
+            for fusion, cell in zip(fusions, cells):
+                t, l, b, r = cell
+                crop = current[t:b, l:r]
+                fused = resize_map(np.asarray(fusion.depth, dtype=np.float32), crop.shape)
+                aligned = apply_scale_shift(fused, crop)
+                ramps = _ramps(cell, grid, splits, overlap)
+                mask = feather_mask(crop.shape, ramps)
+                num[t:b, l:r] += mask * aligned
+                den[t:b, l:r] += mask
+                done += 1
+                report("window", done, total)
+            del fusions
+        current = (num + _PREVIOUS_WEIGHT * current) / (den + _PREVIOUS_WEIGHT)
+        del num, den
+        g = apply_scale_shift(edge_map(current), g_prev)
+        g_prev = g
+        if keep_levels:
+            level_edges.append(g)
+    return CoarseToFine(
+        depth=current.astype(np.float32, copy=False),
+        edges=g_prev.astype(np.float32, copy=False),
+        windows=done,
+        level_edges=level_edges,
+        resolutions=resolutions,
+    )
+
+
+def _ramps(
+    cell: Box, grid: tuple[int, int], splits: int, overlap: float
+) -> tuple[int, int, int, int]:
+    """Feather widths of a window on the working grid: the overlap with its neighbours on
+    inner borders, 0 on the image's own borders."""
+    t, l, b, r = cell
+    h, w = grid
+    oy = int(round(overlap * (b - t)))
+    ox = int(round(overlap * (r - l)))
+    if overlap <= 0 or splits < 2:
+        return 0, 0, 0, 0
+    return (oy if t > 0 else 0, ox if l > 0 else 0, oy if b < h else 0, ox if r < w else 0)

@@ -1,0 +1,333 @@
+"""The add-on inside Blender (``bpy`` as a module): extension build, registration, pipeline,
+matching-camera render, .blend round trip, exports, operators and their error messages.
+
+Run with the bpy venv (see conftest.py); skipped where ``bpy`` does not import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from blender_helpers import ADDON_DIR, REPO, dilate, synthetic_scene
+
+pytestmark = pytest.mark.blender
+bpy = pytest.importorskip("bpy")
+
+PACKAGE = "bl_ext.user_default.sddr_depth"
+
+
+def blender_ext() -> Path:
+    scripts = Path(bpy.utils.system_resource("SCRIPTS"))
+    return scripts / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+
+
+def run_blender_ext(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(blender_ext()), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="session")
+def extension_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ext")
+    proc = run_blender_ext("build", "--source-dir", str(ADDON_DIR), "--output-dir", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (zip_path,) = out.glob("sddr_depth-*.zip")
+    return zip_path
+
+
+@pytest.fixture(scope="session")
+def addon(extension_zip):
+    """Install the built zip as a user extension and enable it, as a user would."""
+    result = bpy.ops.extensions.package_install_files(
+        filepath=str(extension_zip), repo="user_default", enable_on_install=True
+    )
+    assert result == {"FINISHED"}
+    return importlib.import_module(PACKAGE)
+
+
+@pytest.fixture
+def pipeline(addon):
+    bpy.ops.wm.read_homefile(use_empty=True)  # keeps add-ons registered
+    return importlib.import_module(f"{PACKAGE}.pipeline")
+
+
+@pytest.fixture
+def scene_data(tmp_path):
+    """The synthetic photo saved as PNG and loaded, plus its disparity."""
+    sc = synthetic_scene(120, 160)
+    img = bpy.data.images.new("tmp", 160, 120)
+    rgba = np.ones((120, 160, 4), np.float32)
+    rgba[..., :3] = sc["photo"] / 255.0
+    img.pixels.foreach_set(rgba[::-1].ravel())
+    path = tmp_path / "photo.png"
+    img.filepath_raw = str(path)
+    img.file_format = "PNG"
+    img.save()
+    bpy.data.images.remove(img)
+    sc["photo_image"] = bpy.data.images.load(str(path))
+    sc["photo_path"] = path
+    return sc
+
+
+def render(scene, path: Path, samples: int = 4) -> np.ndarray:
+    """Cycles CPU render of the active camera to ``path``; returns RGB float (H, W, 3)."""
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.cycles.use_denoising = False
+    scene.cycles.filter_width = 0.01  # one ray through each pixel centre: no filter blur
+    scene.world = scene.world or bpy.data.worlds.new("black")
+    scene.world.color = (0.0, 0.0, 0.0)
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
+    img = bpy.data.images.load(str(path))
+    w, h = img.size
+    px = np.empty(w * h * img.channels, np.float32)
+    img.pixels.foreach_get(px)
+    return px.reshape(h, w, img.channels)[::-1, :, :3]
+
+
+# -- packaging -----------------------------------------------------------------------------
+
+
+def test_manifest_validates():
+    proc = run_blender_ext("validate", str(ADDON_DIR))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success" in proc.stdout
+
+
+def test_zip_holds_the_addon_and_nothing_else(extension_zip):
+    names = set(zipfile.ZipFile(extension_zip).namelist())
+    for needed in ("blender_manifest.toml", "__init__.py", "mesh.py", "worker.py", "pipeline.py"):
+        assert needed in names
+    assert not any("__pycache__" in n or n.startswith("docs/") for n in names)
+
+
+def test_registered_with_preferences_and_scene_settings(addon):
+    assert hasattr(bpy.types, "SDDR_OT_generate") and hasattr(bpy.types, "SDDR_PT_main")
+    assert bpy.types.SDDR_PT_main.bl_category == "SDDR"
+    assert bpy.context.preferences.addons[PACKAGE].preferences is not None
+    assert bpy.context.scene.sddr.resolution == 512
+    assert len(addon.CLASSES) == len(set(addon.CLASSES))
+    with pytest.raises(RuntimeError, match="Another copy"):
+        addon.register()  # a second copy is refused
+
+
+# -- pipeline ------------------------------------------------------------------------------
+
+
+def test_build_mesh_material_camera_and_depth_image(pipeline, scene_data):
+    scene = bpy.context.scene
+    out = pipeline.build_from_depth(
+        scene,
+        scene_data["photo_image"],
+        scene_data["disparity"],
+        edges=np.zeros((120, 160), np.float32),
+        kind="disparity",
+        max_vertices=80,
+        near=1.0,
+        far=4.0,
+    )
+    obj, data = out["object"], out["mesh_data"]
+    me = obj.data
+    assert len(me.vertices) == len(data.vertices) and len(me.polygons) == len(data.faces)
+    assert data.faces_cut > 0 and len(me.polygons) < 79 * 59
+    assert me.uv_layers.active is not None
+    uvs = np.empty(len(me.loops) * 2, np.float32)
+    me.uv_layers.active.data.foreach_get("uv", uvs)
+    assert uvs.min() >= 0.0 and uvs.max() <= 1.0
+    co = np.empty(len(me.vertices) * 3, np.float32)
+    me.vertices.foreach_get("co", co)
+    np.testing.assert_allclose(co.reshape(-1, 3), data.vertices, atol=1e-6)
+
+    mat = out["material"]
+    assert obj.active_material == mat
+    tex = [n for n in mat.node_tree.nodes if n.type == "TEX_IMAGE"]
+    assert len(tex) == 1 and tex[0].image == scene_data["photo_image"]
+    assert any(n.type == "EMISSION" for n in mat.node_tree.nodes)
+
+    cam = out["camera"]
+    assert cam.type == "CAMERA" and scene.camera == cam
+    assert cam.data.type == "PERSP" and cam.data.sensor_fit == "HORIZONTAL"
+    assert cam.data.lens == pytest.approx(data.camera.lens, rel=1e-5)
+    assert tuple(cam.location) == (0.0, 0.0, 0.0)
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (160, 120)
+
+    depth_img = out["depth_image"]
+    assert depth_img.is_float and depth_img.packed_file is not None
+    assert depth_img["sddr_kind"] == "disparity"
+    stored, edges, kind = pipeline.read_depth_image(depth_img)
+    np.testing.assert_array_equal(stored, scene_data["disparity"])
+    assert kind == "disparity" and edges is not None
+
+
+def test_blend_round_trip_then_rebuild_without_network(pipeline, scene_data, tmp_path):
+    scene = bpy.context.scene
+    pipeline.build_from_depth(
+        scene, scene_data["photo_image"], scene_data["disparity"], max_vertices=40
+    )
+    scene_data["photo_image"].pack()
+    blend = tmp_path / "scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    assert blend.stat().st_size > 0
+    bpy.ops.wm.read_homefile(use_empty=True)
+    os.remove(scene_data["photo_path"])  # everything needed must be inside the .blend
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    obj = bpy.data.objects["SDDR photo"]
+    depth_img = bpy.data.images[obj[pipeline.PROP_DEPTH]]
+    stored, _, _ = pipeline.read_depth_image(depth_img)
+    np.testing.assert_array_equal(stored, scene_data["disparity"])  # exact, 32-bit
+    n_before = len(obj.data.polygons)
+    out = pipeline.rebuild(bpy.context.scene, obj, max_vertices=100, cut=False)
+    assert out["object"] == obj
+    assert len(obj.data.polygons) == 79 * 59 > n_before  # 100 max: 2-px blocks, 80x60
+    assert obj.data.name == "SDDR photo"  # the old mesh was replaced, not left behind
+    assert obj[pipeline.PROP_SETTINGS]["max_vertices"] == 100
+    assert len([o for o in bpy.data.objects if o.type == "CAMERA"]) == 1  # camera reused
+
+
+def test_exports_glb_and_obj_and_never_overwrites(pipeline, scene_data, tmp_path):
+    out = pipeline.build_from_depth(
+        bpy.context.scene, scene_data["photo_image"], scene_data["disparity"], max_vertices=40
+    )
+    glb = pipeline.export_mesh(out["object"], str(tmp_path / "mesh.glb"))
+    assert Path(glb).read_bytes()[:4] == b"glTF" and Path(glb).stat().st_size > 10_000
+    obj_path = pipeline.export_mesh(out["object"], str(tmp_path / "mesh"), "OBJ")
+    text = Path(obj_path).read_text()
+    assert obj_path.endswith(".obj") and text.count("\nv ") >= len(out["mesh_data"].vertices)
+    assert "vt " in text and (tmp_path / "mesh.mtl").exists()
+    with pytest.raises(pipeline.PipelineError, match="already exists"):
+        pipeline.export_mesh(out["object"], glb)
+
+
+@pytest.mark.parametrize("projection", ["perspective", "orthographic"])
+def test_render_from_matching_camera_reproduces_the_photo(
+    pipeline, scene_data, tmp_path, projection, record_property
+):
+    scene = bpy.context.scene
+    pipeline.build_from_depth(
+        scene,
+        scene_data["photo_image"],
+        scene_data["disparity"],
+        max_vertices=160,
+        cut=False,
+        projection=projection,
+        emission=True,
+    )
+    rendered = render(scene, tmp_path / "render.png")
+    photo = scene_data["photo"] / 255.0
+    mae = float(np.abs(rendered - photo).mean())
+    record_property("mae", mae)
+    print(f"matching-camera MAE ({projection}): {mae:.5f}")
+    assert rendered.shape == photo.shape
+    assert mae < 0.01
+
+
+def test_cut_mesh_still_matches_away_from_the_cuts(pipeline, scene_data, tmp_path):
+    scene = bpy.context.scene
+    out = pipeline.build_from_depth(
+        scene, scene_data["photo_image"], scene_data["disparity"], max_vertices=160, cut=True
+    )
+    assert out["mesh_data"].faces_cut > 100
+    rendered = render(scene, tmp_path / "render.png")
+    err = np.abs(rendered - scene_data["photo"] / 255.0).mean(axis=2)
+    near_steps = dilate(scene_data["steps"], 1)
+    assert err[~near_steps].mean() < 0.01
+    # the holes are where the curtains were: black background shows only near the steps
+    assert (rendered.max(axis=2) < 0.02)[~near_steps].mean() < 0.001
+
+
+# -- operators -----------------------------------------------------------------------------
+
+
+def test_generate_with_my_own_depth_map(pipeline, scene_data, tmp_path):
+    depth_path = tmp_path / "depth.npy"
+    np.save(depth_path, 1.0 / scene_data["disparity"])  # a depth map: larger = farther
+    s = bpy.context.scene.sddr
+    s.image_source = "FILE"
+    s.image_path = str(scene_data["photo_path"])
+    s.depth_source = "FILE"
+    s.depth_path = str(depth_path)
+    s.depth_convention = "depth"
+    s.resolution = 64
+    assert bpy.ops.sddr.generate() == {"FINISHED"}
+    obj = bpy.data.objects["SDDR photo"]
+    assert bpy.context.view_layer.objects.active == obj
+    assert obj.data.polygons and s.last_error == ""
+    assert bpy.data.images[obj[pipeline.PROP_DEPTH]]["sddr_kind"] == "depth"
+    s.resolution = 32
+    assert bpy.ops.sddr.rebuild() == {"FINISHED"}
+    assert len(obj.data.vertices) <= 32 * 24
+
+
+def test_generate_explains_a_missing_python(pipeline, scene_data, tmp_path):
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.in_process = False
+    prefs.python_path = str(tmp_path / "no" / "python")
+    s = bpy.context.scene.sddr
+    s.image_source = "FILE"
+    s.image_path = str(scene_data["photo_path"])
+    s.depth_source = "PREDICT"
+    with pytest.raises(RuntimeError, match="There is no Python"):
+        bpy.ops.sddr.generate()
+    assert s.last_error_code == "python_missing"
+    assert "Preferences" in s.last_fix and not s.running
+
+
+def test_in_process_without_sddr_core_gives_the_pip_command(pipeline, scene_data):
+    try:  # the bpy venv has no sddr_core (nor torch) on purpose
+        import sddr_core  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("sddr_core imports in this Python")
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.in_process = True
+    try:
+        s = bpy.context.scene.sddr
+        s.image_source = "FILE"
+        s.image_path = str(scene_data["photo_path"])
+        s.depth_source = "PREDICT"
+        with pytest.raises(RuntimeError, match="does not import"):
+            bpy.ops.sddr.generate()
+        assert "pip install sddr" in s.last_fix and s.last_error_code == "sddr_core_missing"
+    finally:
+        prefs.in_process = False
+
+
+def test_generate_through_the_worker(pipeline, scene_data):
+    """End to end: the operator runs the worker in another Python that has sddr_core."""
+    python = os.environ.get("SDDR_TEST_WORKER_PYTHON")
+    if not python:
+        pytest.skip("set SDDR_TEST_WORKER_PYTHON to a Python with sddr's dependencies")
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.in_process = False
+    prefs.python_path = python
+    prefs.extra_pythonpath = str(REPO)
+    prefs.timeout = 300
+    assert bpy.ops.sddr.check_python() == {"FINISHED"}
+    assert "simulated" in prefs.predictors_json
+    s = bpy.context.scene.sddr
+    s.image_source = "DATABLOCK"  # an image inside the .blend: the worker gets a PNG copy
+    s.image = scene_data["photo_image"]
+    s.depth_source = "PREDICT"
+    s.predictor = "__custom__"
+    s.predictor_custom = f"{Path(__file__).parent / 'standin_predictors.py'}:Smooth"
+    s.resolution = 64
+    try:
+        assert bpy.ops.sddr.generate() == {"FINISHED"}, s.last_error
+    finally:
+        bpy.ops.sddr.release_worker()
+    obj = bpy.data.objects["SDDR photo"]
+    depth, edges, kind = pipeline.read_depth_image(bpy.data.images[obj[pipeline.PROP_DEPTH]])
+    assert depth.shape == (120, 160) and edges is not None and kind == "disparity"
+    assert len(obj.data.polygons) > 1000

