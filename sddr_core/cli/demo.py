@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sddr_core.errors import InputError, OutputExistsError
+from sddr_core.errors import OutputExistsError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,18 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def motorcycle() -> tuple[Any, Any]:
-    """The Motorcycle scene: uint8 RGB (500, 741, 3) and float disparity (NaN = unknown)."""
-    try:
-        from skimage import data
-    except ImportError as exc:
-        raise InputError(
-            'the demo needs scikit-image for its bundled scene: pip install "sddr[eval]".'
-        ) from exc
-    left, _right, disparity = data.stereo_motorcycle()
-    return left, disparity
-
-
 def run_demo(
     out_dir: str | Path = "sddr-demo",
     *,
@@ -52,8 +40,7 @@ def run_demo(
     overwrite: bool = False,
 ) -> dict[str, dict[str, float]]:
     """Run the demo; returns ``{method: metrics}`` and writes ``out_dir/motorcycle.png``."""
-    import numpy as np
-
+    from sddr_core.datasets.motorcycle import load_motorcycle
     from sddr_core.inference import refine
     from sddr_core.io.preview import colorize, side_by_side, write_image
     from sddr_core.metrics import depth_metrics, edge_metrics
@@ -65,10 +52,10 @@ def run_demo(
     for path in (figure, depth_file):
         if path.exists() and not overwrite:
             raise OutputExistsError(f"{path} exists; pass --overwrite or another --out folder.")
-    rgb, gt = motorcycle()
+    sample = load_motorcycle()  # evaluation data: never trained on
+    rgb, gt, valid = sample.rgb, sample.gt, sample.valid
     predictor = SimulatedPredictor(gt, kind="disparity", strength=strength)
     result = refine(rgb, predictor, mode=mode, refiner=refiner, device=device)
-    valid = np.isfinite(gt) & (gt > 0)
     metrics = {}
     for name, pred in (("low", result.low), ("high", result.high), ("refined", result.depth)):
         m = depth_metrics(

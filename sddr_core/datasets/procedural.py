@@ -29,11 +29,15 @@ import numpy as np
 from sddr_core.errors import InputError
 
 __all__ = [
+    "DEFAULT_HELDOUT_SIDE",
     "HELDOUT_SPLIT",
     "TRAIN_SPLIT",
+    "HeldOutDataset",
     "ProceduralScene",
+    "held_out_dataset",
     "heldout_scenes",
     "make_scene",
+    "scene_seed",
     "scene_shape",
     "training_scene",
 ]
@@ -42,6 +46,10 @@ __all__ = [
 TRAIN_SPLIT = 0x5DD2_0001
 #: First entry of the seed key of held-out (validation / evaluation) scenes.
 HELDOUT_SPLIT = 0x5DD2_0002
+#: Long side of held-out scenes (``sddr eval --dataset procedural:N``): about the size at
+#: which a predictor with native resolution 384 is run at twice that (the simulated
+#: predictor's default), as for the Motorcycle scene (741 px).
+DEFAULT_HELDOUT_SIDE = 768
 
 
 @dataclass
@@ -85,6 +93,19 @@ class ProceduralScene:
     @property
     def shape(self) -> tuple[int, int]:
         return self.depth.shape  # type: ignore[return-value]
+
+    def to_sample(self) -> Any:
+        """This scene as an evaluation :class:`sddr_core.datasets.base.Sample` (ground truth
+        in :attr:`kind`, every pixel valid, ``meta`` with the name and :attr:`info`)."""
+        from sddr_core.datasets.base import Sample
+
+        return Sample(
+            rgb=self.image,
+            gt=self.gt,
+            gt_kind=self.kind,  # type: ignore[arg-type]
+            valid=self.mask,
+            meta={"name": self.name, "source": "procedural", **self.info},
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,20 +538,62 @@ def training_scene(seed: int, shape: tuple[int, int] | None = None, **kw: Any) -
 
 
 def heldout_scenes(
-    n: int, seed: int = 0, *, long_side: int = 512, kind: str = "disparity"
-) -> Iterator[ProceduralScene]:
+    n: int, seed: int = 0, *, long_side: int = DEFAULT_HELDOUT_SIDE, kind: str = "disparity"
+) -> Iterator[Any]:
     """``n`` held-out scenes for validation and evaluation, never used for training.
 
     Scene ``i`` uses seed ``seed + i`` in the held-out seed space (disjoint from
     :func:`training_scene`'s), a random aspect ratio and long side ``long_side``.
 
     Yields:
-        :class:`ProceduralScene` objects (``name``, ``image``, ``gt``, ``kind``, ``mask``).
+        :class:`sddr_core.datasets.base.Sample` objects (``rgb``, ``gt`` in ``kind``,
+        ``valid`` all True, ``meta["name"]`` = ``procedural-heldout-<seed>``); generated one
+        at a time.
     """
     if n < 0:
         raise InputError(f"number of held-out scenes must be non-negative, got {n}.")
     for i in range(int(n)):
-        yield make_scene(int(seed) + i, split=HELDOUT_SPLIT, long_side=long_side, kind=kind)
+        scene = make_scene(int(seed) + i, split=HELDOUT_SPLIT, long_side=long_side, kind=kind)
+        yield scene.to_sample()
+
+
+class HeldOutDataset:
+    """``n`` held-out procedural scenes as a :class:`sddr_core.datasets.base.Dataset`
+    (lazy: a scene is generated when iterated or asked for by :meth:`sample`)."""
+
+    def __init__(
+        self, n: int, seed: int = 0, *, long_side: int = DEFAULT_HELDOUT_SIDE,
+        kind: str = "disparity",
+    ) -> None:  # fmt: skip
+        if n < 1:
+            raise InputError(f"procedural:N needs at least one scene, got {n}.")
+        self.n, self.seed, self.long_side, self.kind = int(n), int(seed), int(long_side), kind
+        self.name = f"procedural-{self.n}"
+
+    @property
+    def names(self) -> list[str]:
+        return [f"procedural-heldout-{self.seed + i}" for i in range(self.n)]
+
+    def sample(self, index: int) -> Any:
+        if not 0 <= index < self.n:
+            raise IndexError(index)
+        return make_scene(
+            self.seed + index, split=HELDOUT_SPLIT, long_side=self.long_side, kind=self.kind
+        ).to_sample()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[Any]:
+        return heldout_scenes(self.n, self.seed, long_side=self.long_side, kind=self.kind)
+
+    def __repr__(self) -> str:
+        return f"HeldOutDataset({self.n} scenes, seed={self.seed}, long_side={self.long_side})"
+
+
+def held_out_dataset(n: int, seed: int = 0, **kw: Any) -> HeldOutDataset:
+    """``sddr eval --dataset procedural:N``: :class:`HeldOutDataset` of ``n`` scenes."""
+    return HeldOutDataset(n, seed, **kw)
 
 
 def scene_seed(name: str) -> int:

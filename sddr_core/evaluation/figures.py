@@ -123,19 +123,30 @@ def comparison_figure(
     rows = 1 + len(outputs)
     scale = _PANEL_BOX_IN / max(h, w)  # each panel fits a square box
     panel_w, panel_h = w * scale, h * scale
-    fig = Figure(
-        figsize=(3 * panel_w + 0.5, rows * (panel_h + 0.4) + 0.45 + (0.3 if title else 0.0)),
-        dpi=_DPI,
-        layout="constrained",
-    )
+    # Fixed layout in inches: a label margin, three columns, a title strip above each row,
+    # the colour bar of the error column below the last row.
+    left, gap, title_h, top = 0.32, 0.08, 0.28, (0.4 if title else 0.05)
+    grid_h = rows * (title_h + panel_h)
+    fig_w = left + 3 * panel_w + 2 * gap + 0.08
+    fig_h = top + grid_h + 0.75
+    fig = Figure(figsize=(fig_w, fig_h), dpi=_DPI)
     if title:
-        fig.suptitle(title, fontsize=11)
-    axes = fig.subplots(rows, 3, squeeze=False)
+        fig.suptitle(title, fontsize=11, y=1 - 0.12 / fig_h, va="top")
+    axes = np.empty((rows, 3), dtype=object)
+    for r in range(rows):
+        y = top + r * (title_h + panel_h) + title_h + panel_h  # bottom edge, from the top
+        for c in range(3):
+            x = left + c * (panel_w + gap)
+            axes[r, c] = fig.add_axes((x / fig_w, 1 - y / fig_h, panel_w / fig_w, panel_h / fig_h))
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
             spine.set_visible(False)
+    bar_y = top + grid_h + 0.12 + 0.14
+    bar_axes = fig.add_axes(
+        ((left + panel_w + gap) / fig_w, 1 - bar_y / fig_h, panel_w / fig_w, 0.14 / fig_h)
+    )
 
     gt_kind = sample.gt_kind
     gt_edges = _edges(sample.gt)
@@ -163,11 +174,11 @@ def comparison_figure(
         ax_g.set_title(
             f"edges, D³R {_num(m.get('d3r'))}, bF1 {_num(m.get('boundary_f1'))}", fontsize=9
         )
-    if error_image is not None:
-        cbar = fig.colorbar(
-            error_image, ax=list(axes.ravel()), location="bottom", shrink=0.4, aspect=40
-        )
-        cbar.set_label(f"absolute relative error (aligned in {space} space)", fontsize=8)
+    if error_image is None:
+        bar_axes.set_visible(False)
+    else:
+        cbar = fig.colorbar(error_image, cax=bar_axes, orientation="horizontal")
+        cbar.set_label(f"|d−d*|/d* after alignment in {space} space", fontsize=8)
         cbar.ax.tick_params(labelsize=7)
     return fig
 

@@ -56,7 +56,7 @@ class SampleResult:
         size: ``(H, W)``.
         metrics: ``{method: {metric: value}}``; the keys of :data:`METRICS` plus diagnostics
             (``scale``, ``shift``, ``n_valid``, ``n_clamped``, ``n_ord_pairs``,
-            ``n_d3r_pairs``).
+            ``n_d3r_pairs``, ``predictor_calls``).
         figure: the comparison figure written for it, if any.
         meta: the sample's metadata (JSON-able values only).
     """
@@ -161,7 +161,9 @@ class EvalReport:
         if per_sample:
             parts += ["## Per sample", ""]
             for s in self.samples:
-                parts += [f"### {s.name} ({s.size[1]}x{s.size[0]})", "", self.sample_table(s), ""]
+                parts += [f"### {s.name} ({s.size[1]}x{s.size[0]})", ""]
+                if len(self.samples) > 1:  # one sample: the mean table says it all
+                    parts += [self.sample_table(s), ""]
                 if s.figure:
                     parts += [f"![{s.name}]({s.figure})", ""]
         return "\n".join(parts)
@@ -296,7 +298,7 @@ def _fmt(key: str, value: Any) -> str:
         return "–"
     v = float(value)
     if key == "time":
-        return f"{v:.2f}"
+        return f"{v:.3f}"
     if key in ("rmse", "sq_rel"):
         return f"{v:.4g}"
     return f"{v:.3f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -102,6 +103,7 @@ def _sample_metrics(
             "n_clamped": d["n_clamped"],
             "n_ord_pairs": e["n_ord_pairs"],
             "n_d3r_pairs": e["n_d3r_pairs"],
+            "predictor_calls": 1 if method in ("low", "high") else out.info.get("predictor_calls"),
         }
     return result
 
@@ -142,6 +144,21 @@ def evaluate_sample(
         high_resolution=high_resolution,
     )
     return outputs, _sample_metrics(sample, outputs, space)
+
+
+def _figure_path(name: str) -> str:
+    """``figures/NAME.png`` relative to the report folder, with a file-system-safe NAME."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "sample"
+    return f"{FIGURES_DIR}/{safe}.png"
+
+
+def _resolutions(outputs: dict[str, MethodOutput]) -> dict[str, Any]:
+    """The resolutions the predictor ran at (from the first refine call's info)."""
+    for out in outputs.values():
+        info = out.info
+        if "low_resolution" in info:
+            return {k: info[k] for k in ("low_resolution", "high_resolution") if k in info}
+    return {}
 
 
 def _jsonable_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +247,7 @@ def evaluate(
         names = getattr(ds, "names", None)
         if figures and names is not None:
             for name in list(names)[:total]:
-                check_writable(out / FIGURES_DIR / f"{name}.png", overwrite=overwrite)
+                check_writable(out / _figure_path(name), overwrite=overwrite)
 
     source = _PredictorSource(predictor, predictor_options or {}, device)
     with warnings.catch_warnings(record=True) as caught:
@@ -304,9 +321,9 @@ def evaluate(
         )
         figure = None
         if out is not None and figures:
-            path = out / FIGURES_DIR / f"{sample.name}.png"
+            figure = _figure_path(sample.name)
             write_comparison_figure(
-                path,
+                out / figure,
                 sample,
                 outputs,
                 metrics,
@@ -315,14 +332,13 @@ def evaluate(
                 title=f"{sample.name}: predictor {report.predictor}, refiner {ref.name}",
                 overwrite=overwrite,
             )
-            figure = f"{FIGURES_DIR}/{sample.name}.png"
         report.samples.append(
             SampleResult(
                 name=sample.name,
                 size=sample.shape,
                 metrics=metrics,
                 figure=figure,
-                meta=_jsonable_meta(sample.meta),
+                meta=_jsonable_meta({**sample.meta, **_resolutions(outputs)}),
             )
         )
     bar.close()

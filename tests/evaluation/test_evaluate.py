@@ -51,7 +51,10 @@ def test_evaluate_writes_tables_and_figures(tmp_path, tiny, sim_options):
     data = json.loads((out / "results.json").read_text())
     assert data["space"] == "disparity" and data["predictor"] == "simulated"
     assert data["refiner"] == "poisson" and data["sddr_version"]
-    assert data["samples"][0]["methods"]["low"]["n_valid"] == 48 * 64 - 4
+    first = data["samples"][0]
+    assert first["methods"]["low"]["n_valid"] == 48 * 64 - 4
+    assert first["methods"]["poisson"]["predictor_calls"] == 2
+    assert first["meta"]["low_resolution"] == 32 and first["meta"]["id"] == 0
     assert data["mean"]["low"]["delta1"] == pytest.approx(mean["low"]["delta1"])
     again = EvalReport.from_dict(data).mean
     assert all(again[m] == pytest.approx(mean[m]) for m in methods)

@@ -1,0 +1,35 @@
+"""Datasets with ground truth: (RGB, depth or disparity, valid mask, metadata) samples.
+
+- :mod:`.base`: :class:`Sample`, the :class:`Dataset` protocol and :func:`load_dataset`, which
+  parses the ``--dataset`` specs ``motorcycle``, ``middlebury:PATH``, ``folder:PATH`` and
+  ``procedural:N``;
+- :mod:`.middlebury`: the Middlebury 2014 / 2021 stereo layout;
+- :mod:`.folder`: a generic ``rgb/`` + ``depth/`` or ``disparity/`` (+ ``mask/``) folder;
+- :mod:`.motorcycle`: scikit-image's Middlebury Motorcycle scene (evaluation only);
+- :mod:`.procedural`: unlimited seeded synthetic scenes for training and held-out validation.
+"""
+
+from sddr_core.datasets.base import (
+    DATASET_SPECS,
+    Dataset,
+    ProceduralDataset,
+    Sample,
+    SampleList,
+    load_dataset,
+)
+from sddr_core.datasets.folder import FolderDataset
+from sddr_core.datasets.middlebury import MiddleburyDataset
+from sddr_core.datasets.motorcycle import MotorcycleDataset, load_motorcycle
+
+__all__ = [
+    "DATASET_SPECS",
+    "Dataset",
+    "FolderDataset",
+    "MiddleburyDataset",
+    "MotorcycleDataset",
+    "ProceduralDataset",
+    "Sample",
+    "SampleList",
+    "load_dataset",
+    "load_motorcycle",
+]
