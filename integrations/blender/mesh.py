@@ -433,7 +433,7 @@ def discontinuity_mask(
     z: np.ndarray,
     edges: np.ndarray | None = None,
     *,
-    threshold: float = 0.05,
+    threshold: float = 0.03,
     slope_ratio: float = 3.0,
     edge_weight: float = 0.5,
     planar_in: Literal["disparity", "depth"] = "disparity",
@@ -461,7 +461,7 @@ def discontinuity_mask(
     Args:
         z: positive depths on the vertex grid, shape ``(ny, nx)``; NaN marks missing vertices.
         edges: SDDR edge strength on the same grid, shape ``(ny, nx)``, or ``None``.
-        threshold: relative depth jump cut without edge support (0.05 = 5 %).
+        threshold: relative depth jump cut without edge support (0.03 = 3 %).
         slope_ratio: how much larger than its neighbours a change must be to count as a step.
         edge_weight: how much a full-strength edge lowers the threshold (0 ignores edges).
         planar_in: the quantity that is linear on a plane (see 2.).
@@ -568,9 +568,10 @@ def build_mesh(
     clip_percentile: float = 0.0,
     ortho_width: float | None = None,
     cut: bool = True,
-    cut_threshold: float = 0.05,
+    cut_threshold: float = 0.03,
     slope_ratio: float = 3.0,
     edge_weight: float = 0.5,
+    ramp_pixels: float = 8.0,
     triangles: bool = False,
     sensor_width: float = DEFAULT_SENSOR_WIDTH,
 ) -> MeshData:
@@ -595,6 +596,9 @@ def build_mesh(
             perspective view at the median depth, so both projections have the same size.
         cut: remove faces across depth discontinuities (:func:`discontinuity_mask`).
         cut_threshold, slope_ratio, edge_weight: see :func:`discontinuity_mask`.
+        ramp_pixels: the widest soft edge, in photo pixels, still cut as a step (predicted and
+            refined depth maps spread a step over a few pixels); sets the ``window`` of
+            :func:`discontinuity_mask` to ``ceil(ramp_pixels / step)`` grid cells (at least 2).
         triangles: output triangles instead of quads.
         sensor_width: sensor width in mm of the created camera.
 
@@ -661,6 +665,7 @@ def build_mesh(
             slope_ratio=slope_ratio,
             edge_weight=edge_weight,
             planar_in="disparity" if projection == "perspective" else "depth",
+            window=max(2, math.ceil(ramp_pixels / step)),
         )
         across = _faces_cut(cut_x, cut_y)
         n_cut = int(np.count_nonzero(across & keep))

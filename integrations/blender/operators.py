@@ -46,6 +46,13 @@ def _cleanup_tmp() -> None:
     _STATE["tmpdir"] = None
 
 
+def is_running() -> bool:
+    """Whether a depth job of this session is in flight (``scene.sddr.running`` can be stale
+    in a file saved while one ran)."""
+    job = _STATE.get("job")
+    return job is not None and not job.finished
+
+
 def start_job(prefs, request: dict) -> worker.Job:
     """Start a depth job in the worker (or in process) with the add-on preferences."""
     timeout = float(prefs.timeout) if prefs is not None else None
@@ -104,13 +111,13 @@ class SDDR_OT_generate(bpy.types.Operator):
 
     bl_idname = "sddr.generate"
     bl_label = "Generate"
-    bl_options = {"REGISTER"}
+    bl_options = {"REGISTER"}  # noqa: RUF012 - bpy reads a set here
 
     _timer = None
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None and not context.scene.sddr.running
+        return context.scene is not None and not is_running()
 
     def _photo(self, settings) -> bpy.types.Image:
         if settings.image_source == "DATABLOCK":
@@ -283,7 +290,7 @@ class SDDR_OT_rebuild(bpy.types.Operator):
 
     bl_idname = "sddr.rebuild"
     bl_label = "Rebuild Mesh"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - bpy reads a set here
 
     @classmethod
     def poll(cls, context):

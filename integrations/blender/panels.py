@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import pipeline
+from . import operators, pipeline
 
 
 class _SddrPanel:
@@ -42,7 +42,7 @@ class SDDR_PT_main(_SddrPanel, bpy.types.Panel):
             col.prop(s, "depth_convention")
 
         layout.separator()
-        if s.running:
+        if s.running and operators.is_running():
             row = layout.row(align=True)
             if hasattr(row, "progress"):
                 row.progress(factor=s.progress, type="BAR", text=s.status or "Working...")
@@ -110,7 +110,7 @@ class SDDR_PT_export(_SddrPanel, bpy.types.Panel):
     bl_idname = "SDDR_PT_export"
     bl_label = "Export"
     bl_parent_id = "SDDR_PT_main"
-    bl_options = {"DEFAULT_CLOSED"}
+    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - bpy reads a set here
 
     def draw(self, context):
         row = self.layout.row(align=True)

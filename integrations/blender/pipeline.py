@@ -112,7 +112,10 @@ def image_file_for_worker(image: bpy.types.Image, folder: str) -> str:
     )
     try:
         rgba = np.ones((*pixels.shape[:2], 4), dtype=np.float32)
-        rgba[..., : min(3, pixels.shape[2])] = pixels[..., :3]
+        rgb = pixels[..., :3] if pixels.shape[2] >= 3 else pixels[..., :1]
+        if image.is_float and image.colorspace_settings.name != "Non-Color":
+            rgb = _linear_to_srgb(rgb)  # float buffers hold linear light; the PNG is sRGB
+        rgba[..., :3] = rgb
         copy.pixels.foreach_set(rgba[::-1].ravel())
         copy.filepath_raw = path
         copy.file_format = "PNG"
@@ -120,6 +123,11 @@ def image_file_for_worker(image: bpy.types.Image, folder: str) -> str:
     finally:
         bpy.data.images.remove(copy)
     return path
+
+
+def _linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
 
 
 def store_depth_image(
@@ -236,9 +244,7 @@ def set_mesh_data(me: bpy.types.Mesh, data: meshlib.MeshData) -> bpy.types.Mesh:
     return me
 
 
-def create_material(
-    name: str, photo: bpy.types.Image, emission: bool = True
-) -> bpy.types.Material:
+def create_material(name: str, photo: bpy.types.Image, emission: bool = True) -> bpy.types.Material:
     """A material showing ``photo`` through the mesh UVs.
 
     ``emission=True``: an Emission shader (strength 1), so a render from the matching camera
@@ -340,6 +346,7 @@ MESH_OPTIONS = (
     "cut_threshold",
     "slope_ratio",
     "edge_weight",
+    "ramp_pixels",
     "triangles",
 )
 
@@ -600,4 +607,3 @@ def export_mesh(
     if not os.path.isfile(path):
         raise PipelineError(f"Blender did not write {path}; see the system console.")
     return path
-

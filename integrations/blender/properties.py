@@ -42,8 +42,11 @@ def cached_predictors(context: bpy.types.Context | None = None) -> list[dict]:
 def _predictor_enum(self, context):
     found = cached_predictors(context)
     items = [
-        (p["name"], p["name"], f"{p.get('description', '')} ({p.get('kind', '')}, "
-         f"licence {p.get('licence', '?')})")
+        (
+            p["name"],
+            p["name"],
+            f"{p.get('description', '')} ({p.get('kind', '')}, licence {p.get('licence', '?')})",
+        )
         for p in found
     ]
     if not items:
@@ -80,8 +83,11 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
     depth_convention: EnumProperty(
         name="Convention",
         items=(
-            ("disparity", "White = near", "Disparity / inverse depth (Depth Anything, MiDaS, "
-             "ControlNet depth maps)"),
+            (
+                "disparity",
+                "White = near",
+                "Disparity / inverse depth (Depth Anything, MiDaS, ControlNet depth maps)",
+            ),
             ("depth", "White = far", "Depth (Z pass, metric depth maps)"),
         ),
         default="disparity",
@@ -159,7 +165,7 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
     cut_threshold: FloatProperty(
         name="Cut threshold",
         description="Relative depth jump across a face that counts as a discontinuity",
-        default=0.05,
+        default=0.03,
         min=0.001,
         max=2.0,
         subtype="FACTOR",

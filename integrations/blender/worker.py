@@ -143,7 +143,9 @@ def run_request(req: dict, emit: Emit, cancel: threading.Event) -> None:
         class Bridge:
             @sddr_core.hookimpl
             def sddr_progress(self, stage: str, done: int, total: int) -> None:
-                emit({"type": "progress", "id": job_id, "stage": stage, "done": done, "total": total})
+                emit(
+                    {"type": "progress", "id": job_id, "stage": stage, "done": done, "total": total}
+                )
 
             @sddr_core.hookimpl
             def sddr_should_cancel(self, stage: str) -> bool | None:
@@ -302,6 +304,8 @@ def serve(stdin: Any = None, stdout: Any = None) -> int:
             elif kind == "shutdown":
                 break
             else:
+                if kind == "refine":
+                    cancel.clear()  # here, in arrival order: a cancel sent after it still counts
                 requests.put(msg)
         requests.put(None)
 
@@ -312,7 +316,6 @@ def serve(stdin: Any = None, stdout: Any = None) -> int:
             return 0
         kind = msg.get("type")
         if kind == "refine":
-            cancel.clear()
             run_request(msg, emit, cancel)
         elif kind == "predictors":
             try:
@@ -581,8 +584,7 @@ class WorkerClient:
                 self.hello = msg
                 if msg.get("protocol") != PROTOCOL:
                     self.fatal = WorkerError(
-                        f"The worker speaks protocol {msg.get('protocol')}, the add-on "
-                        f"{PROTOCOL}.",
+                        f"The worker speaks protocol {msg.get('protocol')}, the add-on {PROTOCOL}.",
                         "Install matching versions of the add-on and sddr.",
                         code="protocol",
                     )
@@ -800,7 +802,7 @@ def kill_process(proc: subprocess.Popen | None) -> None:
 def _python_fix() -> str:
     return (
         "Set 'Python' in Edit > Preferences > Add-ons > SDDR Depth to the python executable of "
-        "an environment where sddr is installed (print it there with: python -c \"import sys; "
+        'an environment where sddr is installed (print it there with: python -c "import sys; '
         'print(sys.executable)"), or turn on "In process" if sddr imports inside Blender.'
     )
 

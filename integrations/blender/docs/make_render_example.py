@@ -9,9 +9,11 @@ Three steps in two Pythons (bpy needs numpy<2, sddr_core numpy>=2)::
 
     python integrations/blender/docs/make_render_example.py prepare OUT
     .venv-bpy/bin/python integrations/blender/docs/make_render_example.py render OUT
-    python integrations/blender/docs/make_render_example.py compose OUT integrations/blender/docs/render_example.png
+    python integrations/blender/docs/make_render_example.py compose OUT [TARGET]
 
-or all at once: ``python .../make_render_example.py all --bpy-python .venv-bpy/bin/python``.
+(TARGET defaults to ``render_example.png`` beside this script), or all at once:
+``python integrations/blender/docs/make_render_example.py all`` (finds ``.venv-bpy``;
+``--bpy-python`` points elsewhere).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def render(out: Path) -> None:
     except OSError:
         shutil.copytree(ADDON, pkg_root / "sddr_depth")
     sys.path.insert(0, str(pkg_root))
-    from sddr_depth import pipeline  # noqa: E402
+    from sddr_depth import pipeline
 
     meta = json.loads((out / "meta.json").read_text())
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -121,7 +123,7 @@ def render(out: Path) -> None:
     orbit.data.sensor_fit = "HORIZONTAL"
     orbit.data.lens = built["camera"].data.lens
     radius = target[1]
-    yaw, pitch = math.radians(20.0), math.radians(8.0)
+    yaw, pitch = math.radians(-22.0), math.radians(8.0)
     orbit.location = (
         radius * math.sin(yaw) * math.cos(pitch),
         target[1] - radius * math.cos(yaw) * math.cos(pitch),
@@ -148,7 +150,9 @@ def compose(out: Path, target: Path) -> None:
     """Three views side by side, palette-quantised to stay small (main Python: PIL)."""
     from PIL import Image, ImageDraw
 
-    views = [Image.open(out / f"view_{n}.png").convert("RGB") for n in ("matching", "oblique", "clay")]
+    views = [
+        Image.open(out / f"view_{n}.png").convert("RGB") for n in ("matching", "oblique", "clay")
+    ]
     gap = 4
     width = sum(v.width for v in views) + gap * (len(views) - 1)
     height = views[0].height + 18

@@ -331,3 +331,80 @@ def test_generate_through_the_worker(pipeline, scene_data):
     depth, edges, kind = pipeline.read_depth_image(bpy.data.images[obj[pipeline.PROP_DEPTH]])
     assert depth.shape == (120, 160) and edges is not None and kind == "disparity"
     assert len(obj.data.polygons) > 1000
+
+
+def test_export_operator_writes_the_chosen_format(pipeline, scene_data, tmp_path):
+    out = pipeline.build_from_depth(
+        bpy.context.scene, scene_data["photo_image"], scene_data["disparity"], max_vertices=32
+    )
+    bpy.context.view_layer.objects.active = out["object"]
+    target = tmp_path / "exported.obj"
+    assert bpy.ops.sddr.export(filepath=str(target), format="OBJ") == {"FINISHED"}
+    assert target.read_text().count("\nf ") == len(out["mesh_data"].faces)
+    with pytest.raises(RuntimeError, match="already exists"):
+        bpy.ops.sddr.export(filepath=str(target), format="OBJ")
+    assert bpy.ops.sddr.export(filepath=str(target), format="OBJ", overwrite=True) == {"FINISHED"}
+
+
+class _Layout:
+    """Stands in for a UILayout headless: records calls and checks every property exists."""
+
+    def __init__(self, calls: list):
+        self.calls = calls
+
+    def prop(self, data, name, **kwargs):
+        assert name in data.bl_rna.properties, f"{type(data).__name__} has no {name!r}"
+        self.calls.append(("prop", name))
+
+    def operator(self, idname, **kwargs):
+        module, name = idname.split(".")
+        assert hasattr(getattr(bpy.ops, module), name), idname
+        self.calls.append(("operator", idname))
+        return _Anything()
+
+    def template_ID(self, data, name, **kwargs):
+        assert name in data.bl_rna.properties
+        self.calls.append(("template_ID", name))
+
+    def __getattr__(self, name):
+        if name in ("row", "column", "box", "split"):
+            return lambda *a, **k: _Layout(self.calls)
+        return _Anything()
+
+
+class _Anything:
+    def __call__(self, *a, **k):
+        return self
+
+    def __getattr__(self, name):
+        return self
+
+    def __setattr__(self, name, value):
+        pass
+
+
+def test_panels_and_preferences_draw_existing_properties(pipeline, addon):
+    import types
+
+    from bl_ext.user_default.sddr_depth import panels, preferences
+
+    s = bpy.context.scene.sddr
+    s.last_error, s.last_fix, s.last_error_code = "x", "run: pip install sddr", "python_missing"
+    calls: list = []
+    for depth_source in ("PREDICT", "FILE"):
+        s.depth_source = depth_source
+        for cls in (panels.SDDR_PT_main, panels.SDDR_PT_mesh, panels.SDDR_PT_export):
+            cls.draw(types.SimpleNamespace(layout=_Layout(calls)), bpy.context)
+    assert ("operator", "sddr.generate") in calls and ("prop", "depth_path") in calls
+    assert ("operator", "sddr.copy_fix") in calls and ("operator", "sddr.rebuild") in calls
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+
+    class PrefsProxy:  # the real preferences, with a recording layout
+        layout = _Layout(calls)
+
+        def __getattr__(self, name):
+            return getattr(prefs, name)
+
+    preferences.SDDR_AP_preferences.draw(PrefsProxy(), bpy.context)
+    assert ("operator", "sddr.check_python") in calls
+    s.clear_error()

@@ -186,8 +186,8 @@ def test_no_cut_on_a_slanted_plane(slope):
 
 def test_edge_map_lowers_the_threshold_only_where_it_is_strong():
     d = np.ones((10, 40), np.float32)
-    d[:, 10:] = 1.0 / 1.04  # a 4 % step at column 10 (below the 5 % threshold)
-    d[:, 30:] = 1.0 / (1.04 * 1.04)  # and another at column 30
+    d[:, 10:] = 1.0 / 1.025  # a 2.5 % step at column 10 (below the 3 % threshold)
+    d[:, 30:] = 1.0 / (1.025 * 1.025)  # and another at column 30
     edges = np.zeros_like(d)
     edges[:, 9:11] = 1.0  # SDDR saw the first one only
     metric = {"max_vertices": 40, "cut": True, "mapping": "scale"}  # z = 1 / d exactly

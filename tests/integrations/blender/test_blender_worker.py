@@ -202,11 +202,10 @@ def test_protocol_by_hand(photo, tmp_path):
     kinds = [m["type"] for m in msgs]
     assert "pong" in kinds and "result" in kinds
     assert any(m["type"] == "error" and m["error"] == "ProtocolError" for m in msgs)
-    assert [m for m in msgs if m["type"] == "result"][0]["id"] == "r1"
+    assert next(m for m in msgs if m["type"] == "result")["id"] == "r1"
 
 
 def test_in_process_job_success_and_cancel(photo, tmp_path):
-    sys.path.insert(0, str(STANDIN.parent))
     job = worker.InProcessJob(request(photo, tmp_path, ref("Smooth")), timeout=120).wait(120)
     assert job.state == "done"
     assert np.load(job.result["depth"]).shape == (48, 64)
