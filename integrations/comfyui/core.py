@@ -346,11 +346,11 @@ class StageProgress:
     Each image gets ``steps`` units. In one-stage mode they are split between the stages
     ``predict-low`` (30 %), ``predict-high`` (40 %) and ``refine`` (30 %); two-stage mode gives
     those 25 % and the coarse-to-fine ``window`` stage 75 %; fusing external maps
-    (``mode="fuse"``) has only ``refine``.
+    (``mode="fuse"``) has only ``refine``, loading a model (``mode="load"``) only ``download``.
 
     Args:
         images: batch size.
-        mode: ``"one-stage"``, ``"two-stage"`` or ``"fuse"``.
+        mode: ``"one-stage"``, ``"two-stage"``, ``"fuse"`` or ``"load"``.
         update: ``update(value, total)``, e.g. ``ProgressBar.update_absolute``.
         steps: units per image.
     """
@@ -366,6 +366,8 @@ class StageProgress:
     def __post_init__(self) -> None:
         if self.mode == "fuse":
             parts = [("refine", 1.0)]
+        elif self.mode == "load":
+            parts = [("download", 1.0)]
         else:
             first = [("predict-low", 0.3), ("predict-high", 0.4), ("refine", 0.3)]
             scale = 0.25 if self.mode == "two-stage" else 1.0

