@@ -78,8 +78,9 @@ def sddr_progress(stage: str, done: int, total: int) -> None:
     """Receive progress while :func:`sddr_core.refine` runs.
 
     Fired at the start (``done == 0``) and after each unit of work of a stage. Stages are
-    ``"predict-low"``, ``"predict-high"``, ``"refine"`` and, in two-stage mode,
-    ``"window"`` (one unit per window across all levels). ``total`` never changes within a
+    ``"predict-low"``, ``"predict-high"``, ``"refine"``, in two-stage mode ``"window"``
+    (one unit per window across all levels), and ``"download"`` (files of a predictor's
+    weights fetched on first use). ``total`` never changes within a
     stage of one call.
 
     :param stage: name of the current stage.

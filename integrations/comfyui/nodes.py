@@ -38,9 +38,6 @@ INSTALL_HINT = (
 UNAVAILABLE = "(sddr is not installed)"
 #: The predictor preselected in new Load Depth Predictor nodes (small, fast, Apache-2.0).
 DEFAULT_PREDICTOR = "depth-anything-v2-small"
-#: Registered predictors the nodes cannot create: "simulated" needs a ground-truth depth map,
-#: which no ComfyUI input provides (it serves sddr's demo, evaluation and training).
-HIDDEN_PREDICTORS = frozenset({"simulated"})
 DEFAULT_REFINER = "default"
 DEVICES = ("auto", "cpu")
 
@@ -80,7 +77,9 @@ def _predictor_options() -> tuple[list[str], str]:
     if sddr is None:
         return [UNAVAILABLE], INSTALL_HINT
     try:
-        specs = [s for s in sddr.list_predictors() if s.name not in HIDDEN_PREDICTORS]
+        # Predictors that need more than a name (``simulated`` needs a ground-truth map, which
+        # no ComfyUI input provides) cannot be loaded by a node.
+        specs = [s for s in sddr.list_predictors() if not s.needs]
     except Exception as exc:  # a broken plugin must not hide the node
         log.error("sddr: listing predictors failed: %s", exc)
         return [UNAVAILABLE], f"Listing sddr predictors failed: {exc}"

@@ -72,6 +72,9 @@ class PredictorSpec:
         weights_present: optional ``() -> bool`` telling whether weights are available
             offline; ``None`` means "needs no weights".
         source: what provides it (a model id, a plugin name); filled for listings.
+        needs: factory options without a default: a host that can only pass a name (a
+            ComfyUI combo box) should not offer this predictor. ``simulated`` needs
+            ``("ground_truth",)``.
     """
 
     name: str
@@ -82,6 +85,7 @@ class PredictorSpec:
     description: str = ""
     weights_present: Callable[[], bool] | None = None
     source: str = ""
+    needs: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -376,10 +376,29 @@ def _not_found(model_id: str, reason: str, cache_dir: Path, hook_dirs: list[Path
     return WeightsError("\n".join(lines))
 
 
+def _progress_tqdm() -> type:
+    """A tqdm class that also reports through the ``sddr_progress`` hook (stage
+    ``"download"``, in files) and honours ``sddr_should_cancel``, so hosts such as ComfyUI
+    show the download in their own progress bar and can cancel it."""
+    from tqdm.auto import tqdm
+
+    from sddr_core.progress import check_cancel, report
+
+    class HookedTqdm(tqdm):
+        def update(self, n: float | None = 1) -> bool | None:
+            check_cancel("download")
+            out = super().update(n)
+            report("download", int(self.n), int(self.total or 0))
+            return out
+
+    return HookedTqdm
+
+
 def _download(model_id: str, cache_dir: Path) -> Path:
     import huggingface_hub
 
     log.info("sddr: downloading %s into %s", model_id, cache_dir)
+    tqdm_class = _progress_tqdm()
     patterns = [
         "config.json",
         "preprocessor_config.json",
@@ -388,7 +407,11 @@ def _download(model_id: str, cache_dir: Path) -> Path:
     ]
     snap = Path(
         huggingface_hub.snapshot_download(
-            model_id, cache_dir=str(cache_dir), allow_patterns=patterns, library_name="sddr"
+            model_id,
+            cache_dir=str(cache_dir),
+            allow_patterns=patterns,
+            library_name="sddr",
+            tqdm_class=tqdm_class,
         )
     )
     if not _has_weights(snap):  # older repos ship only pytorch_model.bin
@@ -398,6 +421,7 @@ def _download(model_id: str, cache_dir: Path) -> Path:
                 cache_dir=str(cache_dir),
                 allow_patterns=["pytorch_model.bin"],
                 library_name="sddr",
+                tqdm_class=tqdm_class,
             )
         )
     return snap

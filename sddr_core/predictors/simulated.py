@@ -136,5 +136,6 @@ def sddr_register_predictors() -> list[PredictorSpec]:
             licence="Apache-2.0 (built-in)",
             description="ground truth degraded by the SDDR noise model (demo, eval, training)",
             source="sddr_core",
+            needs=("ground_truth",),
         )
     ]

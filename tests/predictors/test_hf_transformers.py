@@ -517,6 +517,46 @@ def test_download_goes_to_the_cache_with_safetensors_first(
     assert "pytorch_model.bin" not in downloads[0]["allow_patterns"]
 
 
+def test_download_reports_progress_and_honours_cancel(
+    weights_root: Path, hermetic_hub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    import sddr_core
+    from sddr_core.plugins import temporary_plugin
+
+    def fake_download(repo_id: str, **kwargs: object) -> str:
+        bar = kwargs["tqdm_class"](total=3)  # as huggingface_hub does, one unit per file
+        for _ in range(3):
+            bar.update(1)
+        bar.close()
+        target = Path(str(kwargs["cache_dir"])) / "fake-snapshot"
+        if not target.exists():
+            shutil.copytree(weights_root / "Depth-Anything-V2-Small-hf", target)
+        return str(target)
+
+    class Listener:
+        def __init__(self, cancel: bool) -> None:
+            self.events: list[tuple[str, int, int]] = []
+            self.cancel = cancel
+
+        @sddr_core.hookimpl
+        def sddr_progress(self, stage, done, total):
+            self.events.append((stage, done, total))
+
+        @sddr_core.hookimpl
+        def sddr_should_cancel(self, stage):
+            return True if self.cancel and stage == "download" else None
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    listener = Listener(cancel=False)
+    with temporary_plugin(listener):
+        hf._download(DA_ID, hermetic_hub / "hub")
+    assert listener.events == [("download", 1, 3), ("download", 2, 3), ("download", 3, 3)]
+    with temporary_plugin(Listener(cancel=True)), pytest.raises(sddr_core.CancelledError):
+        hf._download(DA_ID, hermetic_hub / "hub")
+
+
 # ------------------------------------------------------------------------------------------
 # Broken weights and missing dependencies
 # ------------------------------------------------------------------------------------------
