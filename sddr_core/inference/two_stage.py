@@ -26,7 +26,7 @@ from sddr_core.errors import InputError, ShapeError
 from sddr_core.inference.one_stage import DEFAULT_MAX_HIGH_RESOLUTION
 from sddr_core.ops.align import apply_scale_shift
 from sddr_core.ops.edges import edge_map
-from sddr_core.ops.resize import resize_map, working_shape
+from sddr_core.ops.resize import resize_long_side, resize_map, working_shape
 from sddr_core.ops.resolution import adaptive_resolution, edge_density
 from sddr_core.predictors.base import Box, DepthPredictor, predict_region
 from sddr_core.progress import check_cancel, report
@@ -114,9 +114,7 @@ def feather_mask(shape: tuple[int, int], ramps: tuple[int, int, int, int]) -> np
     return np.outer(axis(h, top, bottom), axis(w, left, right)).astype(np.float32)
 
 
-def window_resolution(
-    predictor: DepthPredictor, window: np.ndarray, image_density: float
-) -> int:
+def window_resolution(predictor: DepthPredictor, window: np.ndarray, image_density: float) -> int:
     """Adaptive predictor resolution (long side) for a window's RGB crop.
 
     METHOD.md section 4: base ``mean(native, window long side)`` scaled by the square root of
@@ -130,13 +128,20 @@ def window_resolution(
     return adaptive_resolution(
         native,
         int(round(base)),
-        edge_density(window),
+        _edge_density(window),
         reference_density=max(float(image_density), 1e-6),
         multiple=int(getattr(predictor, "size_multiple", 1) or 1),
         min_factor=1.0,
         max_factor=3.0,
         cap=max(cap, native),
     )
+
+
+def _edge_density(rgb: np.ndarray) -> float:
+    """:func:`~sddr_core.ops.edge_density` of a thumbnail (long side 512, where it measures
+    anyway): avoids full-size float and grey copies of a large photo or window."""
+    thumb = resize_long_side(rgb, min(512, max(rgb.shape[:2])), kind="image")
+    return edge_density(thumb)
 
 
 def _to_grid(box: Box, image_shape: tuple[int, int], grid_shape: tuple[int, int]) -> Box:
@@ -153,7 +158,7 @@ def _fuse_all(refiner: Refiner, lows: list[np.ndarray], highs: list[np.ndarray])
     batch = getattr(refiner, "fuse_batch", None)
     if callable(batch):
         return list(batch(lows, highs))
-    return [refiner.fuse(lo, hi) for lo, hi in zip(lows, highs)]
+    return [refiner.fuse(lo, hi) for lo, hi in zip(lows, highs, strict=True)]
 
 
 def coarse_to_fine(
@@ -205,7 +210,7 @@ def coarse_to_fine(
     image_shape = image.shape[:2]
     grid = initial.shape
     total = sum(int(s) ** 2 for s in levels)
-    density = edge_density(image)
+    density = _edge_density(image)
     multiple = int(getattr(refiner, "size_multiple", 1) or 1)
     max_side = int(getattr(refiner, "max_working_side", max(grid)) or max(grid))
 
@@ -215,31 +220,31 @@ def coarse_to_fine(
     resolutions: list[int] = []
     done = 0
     report("window", 0, total)
-    for splits, overlap in zip(levels, overlaps):
+    for splits, overlap in zip(levels, overlaps, strict=True):
         splits = int(splits)
         boxes = window_boxes(image_shape, splits, float(overlap))
         num = np.zeros(grid, dtype=np.float32)
         den = np.zeros(grid, dtype=np.float32)
+        # One working shape for all windows of a level (they differ by rounding only): the
+        # refiner batches them together and compiles kernels for one shape.
+        level_cells = [_to_grid(box, image_shape, grid) for box in boxes]
+        ch = max(c[2] - c[0] for c in level_cells)
+        cw = max(c[3] - c[1] for c in level_cells)
+        shape = working_shape(ch, cw, min(max(ch, cw), max_side), multiple)
         for start in range(0, len(boxes), batch_size):
-            chunk = boxes[start : start + batch_size]
-            lows, highs, cells = [], [], []
-            for box in chunk:
+            cells = level_cells[start : start + batch_size]
+            lows, highs = [], []
+            for box, (t, l, b, r) in zip(boxes[start : start + batch_size], cells, strict=True):
                 check_cancel("window")
-                top, left, bottom, right = box
-                res = window_resolution(predictor, image[top:bottom, left:right], density)
+                res = window_resolution(predictor, image[box[0] : box[2], box[1] : box[3]], density)
                 resolutions.append(res)
                 pred = predict_region(predictor, image, box, res)
-                cell = _to_grid(box, image_shape, grid)
-                crop = current[cell[0] : cell[2], cell[1] : cell[3]]
-                long_side = min(max(crop.shape), max_side)
-                shape = working_shape(crop.shape[0], crop.shape[1], long_side, multiple)
-                lows.append(resize_map(crop, shape))
+                lows.append(resize_map(current[t:b, l:r], shape))
                 highs.append(resize_map(pred, shape))
-                cells.append(cell)
                 del pred
             fusions = _fuse_all(refiner, lows, highs)
             del lows, highs
-            for fusion, cell in zip(fusions, cells):
+            for fusion, cell in zip(fusions, cells, strict=True):
                 t, l, b, r = cell
                 crop = current[t:b, l:r]
                 fused = resize_map(np.asarray(fusion.depth, dtype=np.float32), crop.shape)

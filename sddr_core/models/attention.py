@@ -56,7 +56,7 @@ class Attention(nn.Module):
             self.norm = nn.LayerNorm(dim)
 
     def _reduce(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        b, n, c = x.shape
+        b, _, c = x.shape
         h, w = size
         grid = x.transpose(1, 2).reshape(b, c, h, w)
         r = self.sr_ratio

@@ -97,7 +97,9 @@ class Decoder(nn.Module):
         super().__init__()
         c = list(channels)
         self.start = nn.Sequential(
-            nn.Conv2d(2 * c[-1], c[-1], 1), nn.GroupNorm(group_count(c[-1]), c[-1]), nn.LeakyReLU(0.2)
+            nn.Conv2d(2 * c[-1], c[-1], 1),
+            nn.GroupNorm(group_count(c[-1]), c[-1]),
+            nn.LeakyReLU(0.2),
         )
         self.levels = nn.ModuleList(DecoderLevel(c[i + 1], c[i]) for i in range(len(c) - 1))
         self.side_levels = tuple(int(i) for i in side_levels)
@@ -128,7 +130,7 @@ class Decoder(nn.Module):
                 decoded[i] = x
         omegas.reverse()
         side = []
-        for conv, i in zip(self.side, self.side_levels):
+        for conv, i in zip(self.side, self.side_levels, strict=True):
             feat = decoded[i]
             base = F.adaptive_avg_pool2d(low_n, feat.shape[-2:])
             side.append(base + conv(feat))

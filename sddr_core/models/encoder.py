@@ -113,7 +113,7 @@ class MixFFN(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        b, n, _ = x.shape
+        b = x.shape[0]
         x = self.fc1(x)
         grid = x.transpose(1, 2).reshape(b, -1, *size)
         x = self.dwconv(grid).flatten(2).transpose(1, 2)

@@ -53,8 +53,10 @@ def position_encoding_2d(
     ey = torch.stack((py.sin(), py.cos()), dim=-1).flatten(1)  # (h, 2q)
     ex = torch.stack((px.sin(), px.cos()), dim=-1).flatten(1)  # (w, 2q)
     grid = torch.cat(
-        (ey[:, None, :].expand(height, width, 2 * quarter),
-         ex[None, :, :].expand(height, width, 2 * quarter)),
+        (
+            ey[:, None, :].expand(height, width, 2 * quarter),
+            ex[None, :, :].expand(height, width, 2 * quarter),
+        ),
         dim=-1,
     )
     return grid.reshape(height * width, dim).to(dtype)
@@ -102,9 +104,7 @@ class BranchInteraction(nn.Module):
         )
         self.norm = nn.LayerNorm(dim)
 
-    def forward(
-        self, low: torch.Tensor, high: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, low: torch.Tensor, high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, c, h, w = low.shape
         pos = position_encoding_2d(h, w, c, device=low.device, dtype=low.dtype)
         tokens = torch.cat(

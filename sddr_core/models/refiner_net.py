@@ -72,7 +72,7 @@ class SDDRConfig:
                     f"SDDRConfig.{field} has {len(getattr(self, field))} entries but "
                     f"embed_dims has {n}: give one per MiT stage."
                 )
-        for dim, heads in zip(self.embed_dims, self.num_heads):
+        for dim, heads in zip(self.embed_dims, self.num_heads, strict=True):
             if dim % heads:
                 raise ValueError(f"SDDRConfig: stage width {dim} not divisible by {heads} heads.")
         if self.embed_dims[-1] % 4 or self.embed_dims[-1] % self.interaction_heads:
@@ -85,7 +85,9 @@ class SDDRConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SDDRConfig:
@@ -221,4 +223,3 @@ def create_model(config: str | SDDRConfig | dict[str, Any] | None = None) -> SDD
     else:
         cfg = config
     return SDDRNet(cfg)
-

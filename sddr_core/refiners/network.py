@@ -72,8 +72,12 @@ __all__ = [
     "save_refiner",
 ]
 
-#: The bundled default checkpoint (supplied by training; may be absent).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "sddr_default.safetensors"
+#: File stem of the default checkpoint, and its model id for the ``sddr_weight_dirs`` hook.
+DEFAULT_NAME = "sddr_default"
+
+#: The bundled default checkpoint (supplied by training; may be absent). See
+#: :func:`default_checkpoint` for the other places searched.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / f"{DEFAULT_NAME}.safetensors"
 
 #: Largest working side used when memory allows; the same bound as the Poisson refiner and
 #: the predictors' default high resolution.
@@ -90,8 +94,31 @@ ARCHITECTURE = "SDDRNet"
 
 
 def default_checkpoint() -> Path:
-    """Path of the bundled default checkpoint (it may not exist)."""
-    return Path(DEFAULT_CHECKPOINT)
+    """Path of the default checkpoint (it may not exist).
+
+    The bundled file when present; otherwise the first ``sddr_default.safetensors`` found
+    directly in, or in a ``sddr_default`` sub-folder of, the folders offered by the
+    ``sddr_weight_dirs`` hook (model id ``"sddr_default"``; ComfyUI offers ``models/sddr``)
+    or listed in ``SDDR_WEIGHTS_DIR``; otherwise the bundled path.
+    """
+    bundled = Path(DEFAULT_CHECKPOINT)
+    if bundled.is_file():
+        return bundled
+    name = f"{DEFAULT_NAME}.safetensors"
+    folders: list[str] = []
+    try:
+        from sddr_core.plugins import get_plugin_manager
+
+        for offered in get_plugin_manager().hook.sddr_weight_dirs(model_id=DEFAULT_NAME):
+            folders.extend(offered or [])
+    except Exception:  # a broken host plugin must not hide the bundled fallback
+        folders = []
+    folders += [f for f in os.environ.get("SDDR_WEIGHTS_DIR", "").split(os.pathsep) if f]
+    for folder in folders:
+        for candidate in (Path(folder) / name, Path(folder) / DEFAULT_NAME / name):
+            if candidate.is_file():
+                return candidate
+    return bundled
 
 
 def _available_memory(device: torch.device) -> int | None:
@@ -125,7 +152,8 @@ class NetworkRefiner:
     """A :class:`~sddr_core.Refiner` running an :class:`~sddr_core.models.SDDRNet`.
 
     Args:
-        model: the network (moved to ``device`` and put in eval mode).
+        model: the network, moved to ``device``; it runs in eval mode and is returned to
+            its previous mode after each pass (so a trainer can share it).
         device: torch device (``None``: CUDA if available, else CPU).
         name: registry name shown in results.
         max_working_side: the largest working side; ``None`` chooses it from the memory
@@ -155,7 +183,7 @@ class NetworkRefiner:
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise InputError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}.")
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device)
         self.name = name
         self.precision = precision
         self.meta = dict(meta or {})
@@ -178,7 +206,7 @@ class NetworkRefiner:
         full-size pass). Results are in input order."""
         if len(lows) != len(highs):
             raise InputError(f"fuse_batch got {len(lows)} low and {len(highs)} high maps.")
-        pairs = [self._check_pair(lo, hi) for lo, hi in zip(lows, highs)]
+        pairs = [self._check_pair(lo, hi) for lo, hi in zip(lows, highs, strict=True)]
         out: list[Fusion | None] = [None] * len(pairs)
         by_shape: dict[tuple[int, int], list[int]] = {}
         for i, (lo, _) in enumerate(pairs):
@@ -190,7 +218,7 @@ class NetworkRefiner:
             for start in range(0, len(idx), per_pass):
                 chunk = idx[start : start + per_pass]
                 results = self._forward([pairs[i] for i in chunk])
-                for i, res in zip(chunk, results):
+                for i, res in zip(chunk, results, strict=True):
                     out[i] = res
         return [f for f in out if f is not None]
 
@@ -227,20 +255,25 @@ class NetworkRefiner:
         ph, pw = _padded_shape((h, w), self.size_multiple)
         low = torch.from_numpy(np.stack([p[0] for p in pairs]))[:, None]
         high = torch.from_numpy(np.stack([p[1] for p in pairs]))[:, None]
-        with torch.inference_mode(), self._autocast():
-            low = _pad(low.to(self.device), ph, pw)
-            high = _pad(high.to(self.device), ph, pw)
-            out = self.model(low, high, edges=False)
-            depth = out["depth"][..., :h, :w].float()
-            omega = F.interpolate(
-                out["omegas"][0].float(), size=(ph, pw), mode="bilinear", align_corners=False
-            )[..., :h, :w].clamp_(0.0, 1.0)
-            depth_np = depth[:, 0].cpu().numpy()
-            omega_np = omega[:, 0].cpu().numpy()
-        del out, low, high
+        training = self.model.training  # a model shared with a trainer keeps its mode
+        self.model.eval()
+        try:
+            with torch.inference_mode(), self._autocast():
+                low = _pad(low.to(self.device), ph, pw)
+                high = _pad(high.to(self.device), ph, pw)
+                out = self.model(low, high, edges=False)
+                depth = out["depth"][..., :h, :w].float()
+                omega = F.interpolate(
+                    out["omegas"][0].float(), size=(ph, pw), mode="bilinear", align_corners=False
+                )[..., :h, :w].clamp_(0.0, 1.0)
+                depth_np = depth[:, 0].cpu().numpy()
+                omega_np = omega[:, 0].cpu().numpy()
+            del out, low, high
+        finally:
+            self.model.train(training)
         return [
             Fusion(np.ascontiguousarray(d, dtype=np.float32), np.ascontiguousarray(o))
-            for d, o in zip(depth_np, omega_np)
+            for d, o in zip(depth_np, omega_np, strict=True)
         ]
 
     def describe(self) -> str:
@@ -377,7 +410,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict
     ]
     if missing or unexpected or wrong:
         parts = []
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+        for label, items in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("wrong shape", wrong),
+        ):
             if items:
                 more = f" and {len(items) - 3} more" if len(items) > 3 else ""
                 parts.append(f"{label}: {', '.join(items[:3])}{more}")
@@ -400,9 +437,8 @@ def load_network(
 ) -> NetworkRefiner:
     """A :class:`NetworkRefiner` from a checkpoint file (``options`` go to its constructor)."""
     model, meta = read_checkpoint(path)
-    return NetworkRefiner(
-        model, device=device, name=name or Path(path).stem, meta=meta, **options
-    )
+    model.eval()
+    return NetworkRefiner(model, device=device, name=name or Path(path).stem, meta=meta, **options)
 
 
 def _looks_like_path(s: str) -> bool:

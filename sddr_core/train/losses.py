@@ -34,8 +34,8 @@ __all__ = [
     "LOSS_WEIGHTS",
     "edge_regions",
     "fusion_loss",
-    "gradient_matching_loss",
     "grad_loss",
+    "gradient_matching_loss",
     "gt_loss",
     "normalize_label",
     "resize_area",
@@ -198,7 +198,7 @@ def gt_loss(
     valid = _full_mask(target, mask)
     loss = _ssi_term(depth, target, valid, alpha)
     tgt = torch.where(valid, target, torch.zeros_like(target))
-    for s, w in zip(side, side_weights):
+    for s, w in zip(side, side_weights, strict=False):
         _check_map(s, "side output")
         size = s.shape[-2:]
         m = resize_area(valid.float(), size) > 0.999

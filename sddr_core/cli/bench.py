@@ -1,0 +1,557 @@
+"""``sddr bench speed``: parameters, FLOPs, latency, peak memory and call counts.
+
+For each working size ``s`` (default 512, 1024, 2048) on an ``s × s`` synthetic photo:
+
+- ``network``: one pass of the refinement network at ``s × s`` (:class:`NetworkRefiner.fuse`);
+- ``poisson``: one training-free Poisson fusion at ``s × s``;
+- ``one-stage`` / ``two-stage``: :func:`sddr_core.refine` end to end with the network
+  (predictor calls included; high resolution ``s``, so the working size is ``s``);
+- ``one-stage-poisson`` / ``two-stage-poisson``: the same with the Poisson refiner;
+- ``predictor``: one high-resolution pass (long side ``s``) of the stand-in predictor, the
+  reference of the "× predictor" column (total time of the row / this time).
+
+The stand-in predictor (:class:`StandInPredictor`) is a small convolutional network (about
+24 k parameters, about 1.6 k multiply-adds per input pixel, output at 1/4 resolution
+upsampled), so that the benchmark runs offline; real predictors cost far more (Depth
+Anything V2 Small: 25 M parameters), which makes refinement relatively cheaper than the
+ratios printed here.
+
+Measurement conventions (also printed with the table):
+
+- latency: wall clock (``perf_counter``; CUDA synchronised), median over the timed runs. A
+  first run shorter than a third of ``--budget`` seconds is a discarded warm-up (oneDNN /
+  cuDNN set-up); runs repeat up to ``--repeats`` times while within ``--budget`` seconds.
+  ``runs`` shows how many were timed; ``1*`` means the single run includes the warm-up.
+- peak memory on the CPU: growth of the resident set size (RSS) over its value just before
+  the run, from ``/proc/self/statm`` sampled every millisecond and from ``ru_maxrss``
+  (whichever is larger): everything the process touched (numpy, torch, OpenCV, SciPy).
+  On CUDA: ``torch.cuda.max_memory_allocated`` growth (tensors only, not the allocator's
+  cache or the CUDA context).
+- GMACs: multiply-adds of all network passes of the row, counted by
+  :func:`sddr_core.models.count_flops` (FlopCounterMode; FLOPs = 2 × MACs) at the padded
+  shapes the refiner really ran; ``—`` for rows without the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "METHODS",
+    "BenchRow",
+    "PeakMemory",
+    "StandInPredictor",
+    "format_table",
+    "register",
+    "run_speed",
+    "synthetic_photo",
+]
+
+METHODS: tuple[str, ...] = (
+    "network",
+    "poisson",
+    "one-stage",
+    "two-stage",
+    "one-stage-poisson",
+    "two-stage-poisson",
+    "predictor",
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="speed and memory benchmarks",
+        description="Benchmarks of sddr (see `sddr bench speed --help`).",
+    )
+    bench_sub = p.add_subparsers(dest="bench_command", metavar="BENCHMARK")
+    s = bench_sub.add_parser(
+        "speed",
+        help="parameters, GFLOPs, latency, peak memory and call counts per working size",
+        description="Time the refinement network, Poisson fusion, and one-/two-stage "
+        "refinement at several working sizes on a synthetic photo, with a small stand-in "
+        "predictor. Prints a table (Markdown with --markdown).",
+    )
+    s.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048], metavar="PX",
+                   help="working sizes (square; default: %(default)s)")  # fmt: skip
+    s.add_argument("--repeats", type=int, default=3,
+                   help="timed runs per measurement, at most (default: %(default)s)")  # fmt: skip
+    s.add_argument("--budget", type=float, default=40.0, metavar="SECONDS",
+                   help="stop repeating after this long (default: %(default)s)")  # fmt: skip
+    s.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    s.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    s.add_argument("--refiner", default=None, metavar="CKPT",
+                   help="network checkpoint (.safetensors); default: a randomly initialised "
+                   "--variant (speed does not depend on the weights)")  # fmt: skip
+    s.add_argument("--variant", default="sddr-b0", help="network variant (default: %(default)s)")
+    s.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    s.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    s.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    s.set_defaults(func=run_speed_cmd)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+# -- the stand-in predictor and the photo ------------------------------------------------------
+
+
+class StandInPredictor:
+    """A tiny convolutional depth predictor for timing (not for quality).
+
+    Two stride-2 convolutions (3→16→32), two 3×3 convolutions (32→32), a 3×3 head (32→1),
+    ReLU, output upsampled ×4: 23,873 parameters, about 1.57 k multiply-adds per input pixel.
+    Native resolution 518 (as Depth Anything V2), disparity.
+    """
+
+    name = "stand-in"
+    native_resolution = 518
+    kind = "disparity"
+    size_multiple = 1
+
+    def __init__(self, device: Any = None) -> None:
+        import torch
+        from torch import nn
+
+        from sddr_core.device import resolve_device
+
+        self.device = resolve_device(device)
+        gen = torch.Generator().manual_seed(0)
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 1, 3, padding=1),
+        )  # fmt: skip
+        with torch.no_grad():
+            for prm in self.net.parameters():
+                prm.copy_(torch.randn(prm.shape, generator=gen) * 0.1)
+        self.net.to(self.device).eval()
+        self.calls = 0
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    def predict(self, image: np.ndarray, resolution: int) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        from sddr_core.ops.resize import resize_long_side
+
+        self.calls += 1
+        x = resize_long_side(np.ascontiguousarray(image), int(resolution), kind="image")
+        t = torch.from_numpy(x).permute(2, 0, 1)[None].to(self.device)
+        with torch.inference_mode():
+            y = self.net(t)
+            y = F.interpolate(y, size=x.shape[:2], mode="bilinear", align_corners=False)
+            out = y[0, 0].float().cpu().numpy()
+        return out - out.min() + 1.0
+
+
+def synthetic_photo(size: int, seed: int = 0) -> np.ndarray:
+    """A float32 RGB ``(size, size, 3)`` test photo: gradients, boxes, discs and texture."""
+    rng = np.random.default_rng(seed)
+    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    img = np.stack([0.3 + 0.4 * xx, 0.5 - 0.3 * yy, 0.4 + 0.1 * np.sin(20 * xx)], axis=-1)
+    for _ in range(12):
+        cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.03, 0.15)
+        colour = rng.uniform(0, 1, 3).astype(np.float32)
+        if rng.random() < 0.5:
+            mask = (np.abs(xx - cx) < r) & (np.abs(yy - cy) < r)
+        else:
+            mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+        img[mask] = colour
+    img += rng.normal(0, 0.02, img.shape).astype(np.float32)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _maxrss_bytes() -> int:
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+class PeakMemory:
+    """Context manager measuring the peak memory growth of a block (see the module
+    docstring for what is counted on the CPU and on CUDA); ``growth`` in bytes."""
+
+    def __init__(self, device: Any, interval: float = 0.001) -> None:
+        self.cuda = getattr(device, "type", str(device)) == "cuda"
+        self.device = device
+        self.interval = interval
+        self.growth = 0
+        self._stop = threading.Event()
+        self._peak = 0
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._peak = max(self._peak, _rss_bytes())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+            return self
+        self._base = _rss_bytes()
+        self._maxrss_before = _maxrss_bytes()
+        self._peak = self._base
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize(self.device)
+            self.growth = int(torch.cuda.max_memory_allocated(self.device) - self._base)
+            return
+        self._stop.set()
+        self._thread.join()
+        peak = max(self._peak, _rss_bytes())
+        maxrss = _maxrss_bytes()
+        if maxrss > self._maxrss_before:  # the kernel's own high-water mark moved: use it
+            peak = max(peak, maxrss)
+        self.growth = int(max(0, peak - self._base))
+
+
+@dataclass
+class BenchRow:
+    """One line of the table (times in seconds, memory in bytes)."""
+
+    size: int
+    method: str
+    runs: int
+    warm: bool
+    median_s: float
+    times_s: list[float]
+    peak_bytes: int
+    predictor_calls: int
+    network_calls: int
+    gmacs: float | None
+    vs_predictor: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _timed(
+    fn: Callable[[], Any], device: Any, repeats: int, budget: float
+) -> tuple[list[float], bool, int, Any]:
+    """Run ``fn`` (see the module docstring for the warm-up rule); returns
+    ``(times, warm, peak_bytes, last_result)``."""
+    import torch
+
+    def once() -> tuple[float, int, Any]:
+        with PeakMemory(device) as mem:
+            t = time.perf_counter()
+            out = fn()
+            if getattr(device, "type", "") == "cuda":
+                torch.cuda.synchronize(device)
+            dt = time.perf_counter() - t
+        return dt, mem.growth, out
+
+    first, peak, out = once()
+    if first >= budget / 3 or repeats < 1:
+        return [first], False, peak, out
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < max(repeats, 1) and (not times or spent < budget):
+        dt, mem, out = once()
+        times.append(dt)
+        spent += dt
+        peak = max(peak, mem)
+    return times, True, peak, out
+
+
+class _Recording:
+    """Wraps a network refiner to record the padded shapes of its passes (for MACs)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.size_multiple = inner.size_multiple
+        self.max_working_side = inner.max_working_side
+        self.shapes: list[tuple[int, int, int]] = []  # (batch, h, w) per forward pass
+
+    def _record(self, shapes: Sequence[tuple[int, int]]) -> None:
+        from sddr_core.refiners.network import _padded_shape
+
+        budget = max(self.max_working_side, 32) ** 2
+        groups: dict[tuple[int, int], int] = {}
+        for s in shapes:
+            p = _padded_shape(s, self.size_multiple)
+            groups[p] = groups.get(p, 0) + 1
+        for (h, w), n in groups.items():
+            per_pass = max(1, budget // (h * w))
+            for start in range(0, n, per_pass):
+                self.shapes.append((min(per_pass, n - start), h, w))
+
+    def fuse(self, low: np.ndarray, high: np.ndarray) -> Any:
+        self._record([low.shape])
+        return self.inner.fuse(low, high)
+
+    def fuse_batch(self, lows: Sequence[np.ndarray], highs: Sequence[np.ndarray]) -> Any:
+        self._record([lo.shape for lo in lows])
+        return self.inner.fuse_batch(lows, highs)
+
+
+def _task(
+    method: str,
+    rec: _Recording,
+    poisson: Any,
+    predictor: StandInPredictor,
+    photo: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    size: int,
+) -> Callable[[], Any]:
+    """The callable timed for ``method``."""
+    from sddr_core.inference import refine
+
+    if method == "network":
+        return lambda: rec.fuse(low, high)
+    if method == "poisson":
+        return lambda: poisson.fuse(low, high)
+    if method == "predictor":
+        return lambda: predictor.predict(photo, size)
+    mode = "two-stage" if method.startswith("two") else "one-stage"
+    ref = poisson if method.endswith("poisson") else rec
+    return lambda: refine(photo, predictor, mode=mode, refiner=ref, high_resolution=size)
+
+
+def run_speed(
+    sizes: Sequence[int] = (512, 1024, 2048),
+    *,
+    repeats: int = 3,
+    budget: float = 40.0,
+    methods: Sequence[str] = METHODS,
+    device: Any = None,
+    refiner: str | None = None,
+    variant: str = "sddr-b0",
+    log: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], list[BenchRow]]:
+    """Run the speed benchmark; returns ``(header, rows)`` (see the module docstring)."""
+    import torch
+
+    from sddr_core import __version__
+    from sddr_core.device import resolve_device
+    from sddr_core.models import count_flops, count_parameters, create_model
+    from sddr_core.refiners.network import NetworkRefiner, load_network
+    from sddr_core.refiners.poisson import PoissonRefiner
+
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        from sddr_core.errors import InputError
+
+        raise InputError(f"unknown benchmark method(s) {unknown}; choose from {list(METHODS)}.")
+    log = log or (lambda msg: None)
+    dev = resolve_device(device)
+    if refiner:
+        net = load_network(refiner, device=dev, max_working_side=max(sizes))
+    else:
+        torch.manual_seed(0)
+        net = NetworkRefiner(create_model(variant), device=dev, max_working_side=max(sizes))
+    poisson = PoissonRefiner(max_working_side=max(sizes))
+    predictor = StandInPredictor(dev)
+    flops_cache: dict[tuple[int, int, int], int] = {}
+
+    def macs_of(shapes: Sequence[tuple[int, int, int]]) -> float:
+        total = 0
+        for key in shapes:
+            if key not in flops_cache:
+                flops_cache[key] = count_flops(net.model, key[1], key[2], batch=key[0]).macs
+            total += flops_cache[key]
+        return total / 1e9
+
+    header = {
+        "sddr_version": __version__,
+        "torch": torch.__version__,
+        "device": _device_name(dev),
+        "threads": torch.get_num_threads(),
+        "network": getattr(net.model.config, "name", variant),
+        "weights": refiner or "random initialisation",
+        "parameters": count_parameters(net.model),
+        "precision": "fp32" if dev.type != "cuda" else "autocast " + _autocast_name(),
+        "predictor": f"stand-in conv net, {predictor.num_parameters()} parameters, "
+        "~1.57 k MACs per input pixel, native 518",
+        "network_flops": {},
+        "repeats": repeats,
+        "budget_s": budget,
+    }
+    rows: list[BenchRow] = []
+    for size in sizes:
+        photo = synthetic_photo(size)
+        fc = count_flops(net.model, size)
+        header["network_flops"][size] = {"gmacs": fc.gmacs, "gflops": fc.gflops}
+        rng = np.random.default_rng(size)
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+        low = (1.0 + (xx > 0.5) + 0.2 * yy).astype(np.float32)
+        high = (2.0 * low + rng.normal(0, 0.02, low.shape)).astype(np.float32)
+        predictor_time = None
+        for method in methods:
+            log(f"  {size}px {method} ...")
+            rec = _Recording(net)
+            fn = _task(method, rec, poisson, predictor, photo, low, high, size)
+            times, warm, peak, out = _timed(fn, dev, repeats, budget)
+            if method in ("network", "poisson"):
+                predictor_calls, fusions = 0, 1
+            elif method == "predictor":
+                predictor_calls, fusions = 1, 0
+            else:
+                predictor_calls, fusions = out.info["predictor_calls"], out.info["refiner_calls"]
+            uses_net = method in ("network", "one-stage", "two-stage")
+            passes = len(times) + (1 if warm else 0)  # the warm-up was recorded too
+            per_run = rec.shapes[: len(rec.shapes) // passes] if uses_net else []
+            row = BenchRow(
+                size=size,
+                method=method,
+                runs=len(times),
+                warm=warm,
+                median_s=float(statistics.median(times)),
+                times_s=[round(t, 4) for t in times],
+                peak_bytes=peak,
+                predictor_calls=predictor_calls,
+                network_calls=fusions if uses_net else 0,
+                gmacs=macs_of(per_run) if uses_net else None,
+                extra={} if uses_net else {"poisson_calls": fusions},
+            )
+            rows.append(row)
+            if method == "predictor":
+                predictor_time = row.median_s
+            log(f"    {row.median_s:.3f} s, {row.peak_bytes / 2**20:.0f} MB")
+        if predictor_time:
+            for row in rows:
+                if row.size == size and row.method != "predictor":
+                    row.vs_predictor = row.median_s / predictor_time
+    return header, rows
+
+
+def _device_name(dev: Any) -> str:
+    import platform
+
+    import torch
+
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import os
+
+    return f"CPU {cpu} ({os.cpu_count()} cores)"
+
+
+def _autocast_name() -> str:
+    import torch
+
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def format_table(
+    header: dict[str, Any], rows: Sequence[BenchRow], *, markdown: bool = False
+) -> str:
+    """The header lines and the table (plain text or Markdown)."""
+    lines = [
+        f"sddr {header['sddr_version']}, torch {header['torch']}, {header['device']}, "
+        f"{header['threads']} threads, {header['precision']}",
+        f"network {header['network']} ({header['weights']}): "
+        f"{header['parameters'] / 1e6:.2f} M parameters; per pass "
+        + ", ".join(
+            f"{s}²: {v['gflops']:.1f} GFLOPs = {v['gmacs']:.2f} GMACs"
+            for s, v in header["network_flops"].items()
+        ),
+        f"predictor: {header['predictor']}",
+    ]
+    cols = ["size", "method", "runs", "median s", "peak MB", "predictor calls",
+            "network calls", "GMACs", "× predictor"]  # fmt: skip
+    table = []
+    for r in rows:
+        runs = f"{r.runs}" if r.warm else f"{r.runs}*"
+        net_calls = str(r.network_calls)
+        if r.extra.get("poisson_calls"):
+            net_calls = f"0 (+{r.extra['poisson_calls']} Poisson)"
+        table.append([
+            str(r.size), r.method, runs, f"{r.median_s:.3f}", f"{r.peak_bytes / 2**20:.0f}",
+            str(r.predictor_calls), net_calls,
+            "—" if r.gmacs is None else f"{r.gmacs:.1f}",
+            "—" if r.vs_predictor is None else f"{r.vs_predictor:.1f}",
+        ])  # fmt: skip
+    if markdown:
+        out = [*(f"- {line}" for line in lines), ""]
+        out.append("| " + " | ".join(cols) + " |")
+        out.append("|" + "|".join("---" for _ in cols) + "|")
+        out += ["| " + " | ".join(row) + " |" for row in table]
+        return "\n".join(out)
+    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(cols)]
+    out = [*lines, ""]
+    out.append("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in table]
+    return "\n".join(out)
+
+
+def run_speed_cmd(args: argparse.Namespace) -> int:
+    import torch
+
+    from sddr_core.errors import InputError
+
+    if any(s < 64 or s % 32 for s in args.sizes):
+        raise InputError(f"--sizes must be multiples of 32 of at least 64, got {args.sizes}.")
+    if args.repeats < 1 or args.budget <= 0:
+        raise InputError("--repeats must be at least 1 and --budget positive.")
+    if args.threads:
+        torch.set_num_threads(int(args.threads))
+    start = time.perf_counter()
+    header, rows = run_speed(
+        args.sizes,
+        repeats=args.repeats,
+        budget=args.budget,
+        methods=args.methods,
+        device=args.device,
+        refiner=args.refiner,
+        variant=args.variant,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    header["wall_s"] = round(time.perf_counter() - start, 1)
+    print(format_table(header, rows, markdown=args.markdown))
+    print(f"\n(total {header['wall_s']:.0f} s)")
+    if args.json:
+        from sddr_core.io.files import atomic_write
+
+        data = json.dumps({"header": header, "rows": [asdict(r) for r in rows]}, indent=2)
+        atomic_write(args.json, lambda fh: fh.write(data.encode()), overwrite=args.overwrite)
+    return 0
