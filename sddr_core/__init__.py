@@ -72,16 +72,19 @@ __all__ = [
     "load_refiner",
     "refine",
     "refine_depths",
-    "refine_depths",
+    "save_refiner",
 ]
 
+_LAZY = {
+    # torch-heavy; loaded on first use so `import sddr_core` and `sddr --help` stay fast
+    "load_refiner": "sddr_core.refiners.network",
+    "save_refiner": "sddr_core.refiners.network",
+}
 
-def load_refiner(name_or_path: str | None = None, *, device: object = None) -> Refiner:
-    """Load a refiner by registered name or ``.safetensors`` path (``None``: the default).
 
-    The network refiner's result exposes its torch module as ``.model``. A missing default
-    checkpoint falls back to the Poisson refiner with a warning.
-    """
-    from sddr_core.refiners.network import load_refiner as _load
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
 
-    return _load(name_or_path, device=device)
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sddr_core' has no attribute {name!r}")
