@@ -26,4 +26,4 @@ def test_hook_is_documented(spec):
     assert f"def {spec.__name__}(" in section
     for p in inspect.signature(spec).parameters:
         assert p in section, f"{spec.__name__}: parameter {p} not in the docs ({params})"
-    assert spec.__doc__ and ":return:" in spec.__doc__ or "->" in str(inspect.signature(spec))
+    assert (spec.__doc__ and ":return:" in spec.__doc__) or "->" in str(inspect.signature(spec))

@@ -23,8 +23,9 @@ Measurement conventions (also printed with the table):
   cuDNN set-up); runs repeat up to ``--repeats`` times while within ``--budget`` seconds.
   ``runs`` shows how many were timed; ``1*`` means the single run includes the warm-up.
 - peak memory on the CPU: growth of the resident set size (RSS) over its value just before
-  the run, from ``/proc/self/statm`` sampled every millisecond and from ``ru_maxrss``
-  (whichever is larger): everything the process touched (numpy, torch, OpenCV, SciPy).
+  the run (after ``gc.collect()`` and glibc's ``malloc_trim``), from ``/proc/self/statm``
+  sampled every millisecond and from ``ru_maxrss`` (whichever is larger): everything the
+  process touched (numpy, torch, OpenCV, SciPy).
   On CUDA: ``torch.cuda.max_memory_allocated`` growth (tensors only, not the allocator's
   cache or the CUDA context).
 - GMACs: multiply-adds of all network passes of the row, counted by
@@ -192,6 +193,19 @@ def _maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
+def _release_free_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``), so
+    the RSS before a run does not include memory kept from earlier runs."""
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    # not glibc: the baseline may then include memory kept by the allocator
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class PeakMemory:
     """Context manager measuring the peak memory growth of a block (see the module
     docstring for what is counted on the CPU and on CUDA); ``growth`` in bytes."""
@@ -217,6 +231,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
             return self
+        _release_free_memory()
         self._base = _rss_bytes()
         self._maxrss_before = _maxrss_bytes()
         self._peak = self._base
@@ -443,7 +458,7 @@ def run_speed(
             rows.append(row)
             if method == "predictor":
                 predictor_time = row.median_s
-            log(f"    {row.median_s:.3f} s, {row.peak_bytes / 2**20:.0f} MB")
+            log(f"    {row.median_s:.3f} s, {row.peak_bytes / 2**20:.0f} MiB")
         if predictor_time:
             for row in rows:
                 if row.size == size and row.method != "predictor":
@@ -496,7 +511,7 @@ def format_table(
         ),
         f"predictor: {header['predictor']}",
     ]
-    cols = ["size", "method", "runs", "median s", "peak MB", "predictor calls",
+    cols = ["size", "method", "runs", "median s", "peak MiB", "predictor calls",
             "network calls", "GMACs", "× predictor"]  # fmt: skip
     table = []
     for r in rows:
@@ -533,6 +548,10 @@ def run_speed_cmd(args: argparse.Namespace) -> int:
         raise InputError(f"--sizes must be multiples of 32 of at least 64, got {args.sizes}.")
     if args.repeats < 1 or args.budget <= 0:
         raise InputError("--repeats must be at least 1 and --budget positive.")
+    if args.json:
+        from sddr_core.io.files import check_writable
+
+        check_writable(args.json, overwrite=args.overwrite)  # fail before, not after, the run
     if args.threads:
         torch.set_num_threads(int(args.threads))
     start = time.perf_counter()

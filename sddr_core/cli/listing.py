@@ -20,9 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(lines)
 
 
@@ -31,10 +31,7 @@ def run_predictors(args: argparse.Namespace) -> int:
 
     rows = []
     for s in list_predictors(args.pattern):
-        if s.weights_present is None:
-            present = "n/a"
-        else:
-            present = "yes" if s.weights_present() else "no"
+        present = "n/a" if s.weights_present is None else "yes" if s.weights_present() else "no"
         rows.append([s.name, s.kind, str(s.native_resolution), s.licence, present])
     print(_table(rows, ["name", "kind", "native", "licence", "weights"]))
     return 0

@@ -105,7 +105,7 @@ class SDDRConfig:
 
     @classmethod
     def tiny(cls) -> SDDRConfig:
-        """A very small architecture for tests (``"sddr-tiny"``, about 20 k parameters)."""
+        """A very small architecture for tests (``"sddr-tiny"``, about 54 k parameters)."""
         return CONFIGS["sddr-tiny"]
 
 

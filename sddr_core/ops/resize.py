@@ -11,7 +11,8 @@ __all__ = ["resize_long_side", "resize_map", "round_to_multiple", "working_shape
 
 
 def round_to_multiple(x: float, multiple: int, *, minimum: int | None = None) -> int:
-    """Round ``x`` to the nearest multiple of ``multiple`` (at least ``minimum`` or one multiple)."""
+    """Round ``x`` to the nearest multiple of ``multiple`` (at least ``minimum``, and at least
+    one multiple)."""
     m = max(int(multiple), 1)
     out = max(int(round(x / m)) * m, m)
     if minimum is not None:

@@ -28,9 +28,9 @@ def edge_density(image: np.ndarray, *, threshold: float = 0.04, size: int = 512)
         threshold: Sobel magnitude (per pixel, on a 0..1 scale) counted as an edge.
         size: long side at which to measure, so the number does not depend on image size.
     """
-    gray = image if image.ndim == 2 else cv2.cvtColor(image.astype(np.float32), cv2.COLOR_RGB2GRAY)
-    small = resize_long_side(gray, min(size, max(gray.shape)), kind="depth")
-    return float((sobel_magnitude(small) > threshold).mean())
+    small = resize_long_side(image, min(size, max(image.shape[:2])), kind="image")
+    gray = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    return float((sobel_magnitude(gray) > threshold).mean())
 
 
 def adaptive_resolution(

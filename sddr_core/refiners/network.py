@@ -49,15 +49,16 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from sddr_core.errors import InputError, ShapeError, WeightsError
 from sddr_core.hookspecs import hookimpl
 from sddr_core.refiners.base import Fusion, Refiner, RefinerSpec
+
+if TYPE_CHECKING:  # torch is imported on first use: registering the plugin stays cheap
+    import torch
 
 __all__ = [
     "BYTES_PER_PIXEL",
@@ -125,6 +126,8 @@ def _available_memory(device: torch.device) -> int | None:
     """Bytes of memory free for the refiner on ``device``, or ``None`` if unknown."""
     try:
         if device.type == "cuda":
+            import torch
+
             free, _total = torch.cuda.mem_get_info(device)
             return int(free)
         with open("/proc/meminfo") as fh:
@@ -240,6 +243,8 @@ class NetworkRefiner:
     def _autocast(self) -> Any:
         import contextlib
 
+        import torch
+
         if self.device.type != "cuda" or self.precision == "fp32":
             return contextlib.nullcontext()
         if self.precision == "fp16":
@@ -251,6 +256,9 @@ class NetworkRefiner:
         return torch.autocast("cuda", dtype=dtype)
 
     def _forward(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[Fusion]:
+        import torch
+        import torch.nn.functional as F
+
         h, w = pairs[0][0].shape
         ph, pw = _padded_shape((h, w), self.size_multiple)
         low = torch.from_numpy(np.stack([p[0] for p in pairs]))[:, None]
@@ -298,6 +306,8 @@ def _padded_shape(shape: tuple[int, int], multiple: int) -> tuple[int, int]:
 def _pad(x: torch.Tensor, ph: int, pw: int) -> torch.Tensor:
     """Pad ``(B, 1, h, w)`` at the bottom/right to ``(ph, pw)``: reflect where the map is
     large enough, else replicate."""
+    import torch.nn.functional as F
+
     h, w = x.shape[-2:]
     dh, dw = ph - h, pw - w
     if not (dh or dw):
@@ -362,6 +372,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict
         WeightsError: missing, corrupt or truncated file, not an sddr checkpoint, unknown
             architecture or config, or weights that do not match the architecture.
     """
+    import torch
     from safetensors import safe_open
 
     from sddr_core.models.refiner_net import SDDRConfig, SDDRNet

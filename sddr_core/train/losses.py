@@ -161,11 +161,15 @@ def resize_area(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
 
 
 def _ssi_term(
-    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None, alpha: float
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor | None,
+    alpha: float,
+    trim: float,
 ) -> torch.Tensor:
     p = ssi_normalize(pred, mask)
     t = ssi_normalize(target, mask)
-    return trimmed_mae_loss(p, t, mask) + alpha * gradient_matching_loss(p, t, mask)
+    return trimmed_mae_loss(p, t, mask, trim) + alpha * gradient_matching_loss(p, t, mask)
 
 
 def gt_loss(
@@ -176,6 +180,7 @@ def gt_loss(
     side: Sequence[torch.Tensor] = (),
     side_weights: Sequence[float] = (0.5, 0.25),
     alpha: float = 0.5,
+    trim: float = 0.2,
 ) -> torch.Tensor:
     """L_gt: scale-and-shift-invariant trimmed MAE + ``alpha`` × gradient matching.
 
@@ -187,6 +192,10 @@ def gt_loss(
             downsampled to each (a pixel is valid when its whole footprint is).
         side_weights: weight of each side output's term (the output's weight is 1).
         alpha: weight of gradient matching.
+        trim: fraction of the largest residuals the MAE drops (MiDaS: 0.2, for real ground
+            truth with outliers). Exact ground truth (procedural scenes) needs none, and
+            trimming lets a network ignore whole regions such as a frame along the image
+            border: it costs nothing there, so it is never learned away.
 
     Returns:
         Scalar tensor; 0 for a prediction that is an affine function of the target.
@@ -196,14 +205,14 @@ def gt_loss(
     if depth.shape != target.shape:
         raise ShapeError(f"depth {tuple(depth.shape)} and target {tuple(target.shape)} differ.")
     valid = _full_mask(target, mask)
-    loss = _ssi_term(depth, target, valid, alpha)
+    loss = _ssi_term(depth, target, valid, alpha, trim)
     tgt = torch.where(valid, target, torch.zeros_like(target))
     for s, w in zip(side, side_weights, strict=False):
         _check_map(s, "side output")
         size = s.shape[-2:]
         m = resize_area(valid.float(), size) > 0.999
         t = resize_area(tgt, size)
-        loss = loss + w * _ssi_term(s, t, m, alpha)
+        loss = loss + w * _ssi_term(s, t, m, alpha, trim)
     return loss
 
 
@@ -374,6 +383,7 @@ def total_loss(
     weights: Sequence[float] = LOSS_WEIGHTS,
     use_grad: bool = True,
     use_fusion: bool = True,
+    trim: float = 0.2,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """``L = L_gt + 0.5·L_grad + 0.1·L_fusion`` from a network output dict.
 
@@ -386,11 +396,12 @@ def total_loss(
         g_pred: edge map of ``out["depth"]`` when ``out`` has no ``edges``.
         weights: weights of the three terms.
         use_grad, use_fusion: switch terms off (ablations).
+        trim: the trimmed fraction of L_gt's MAE (see :func:`gt_loss`).
 
     Returns:
         ``(loss, parts)`` with ``parts`` the float value of each term.
     """
-    l_gt = gt_loss(out["depth"], target, mask, side=out.get("side", ()))
+    l_gt = gt_loss(out["depth"], target, mask, side=out.get("side", ()), trim=trim)
     loss = weights[0] * l_gt
     parts = {"l_gt": float(l_gt.detach())}
     if g_s is not None:

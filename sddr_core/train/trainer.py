@@ -302,6 +302,14 @@ class Trainer:
         self.best_score = float(state["best_score"])
         self.elapsed = float(state["elapsed"])
         self.labelled_at = int(state.get("labelled_at", -1))
+        # the logs may hold rows written after the state was saved: rewrite them from it
+        for name, columns, rows in (
+            ("metrics.csv", _TRAIN_COLUMNS, self.history),
+            ("val.csv", _VAL_COLUMNS, self.val_history),
+        ):
+            (self.out / name).unlink(missing_ok=True)
+            for row in rows:
+                _append_csv(self.out / name, columns, row)
         return True
 
     # -- logs -------------------------------------------------------------------------------
@@ -404,6 +412,7 @@ class Trainer:
             weights=t.loss_weights,
             use_grad=t.use_grad,
             use_fusion=t.use_fusion,
+            trim=t.gt_trim,
         )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from helpers import make_scene
 
 from sddr_core.datasets.base import Sample, SampleList
 from sddr_core.refiners.base import Fusion
+
+from helpers import make_scene
 
 
 def tiny_dataset(n: int = 2, h: int = 48, w: int = 64) -> SampleList:

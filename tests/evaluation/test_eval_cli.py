@@ -3,11 +3,12 @@
 import json
 
 import numpy as np
-from helpers import make_scene
 from PIL import Image
 
 from sddr_core.cli.main import main
 from sddr_core.io.depth import write_depth
+
+from helpers import make_scene
 
 
 def _folder_dataset(root):

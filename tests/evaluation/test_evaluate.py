@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from helpers import ToyPredictor
 from PIL import Image
 
 from sddr_core.errors import InputError, OutputExistsError
@@ -20,6 +19,8 @@ from sddr_core.evaluation import (
     parse_methods,
 )
 from sddr_core.evaluation.report import METRICS, SampleResult
+
+from helpers import ToyPredictor
 
 
 def test_evaluate_writes_tables_and_figures(tmp_path, tiny, sim_options):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import ToyPredictor, luminance_predictor, make_scene
 from PIL import Image
 
 import sddr_core
 from sddr_core import InputError, PredictorError, RefinedDepth, refine
 from sddr_core.predictors.simulated import SimulatedPredictor
+
+from helpers import ToyPredictor, luminance_predictor, make_scene
 
 
 def _check(result: RefinedDepth, h: int, w: int) -> None:

@@ -180,3 +180,17 @@ def test_default_budget_within_paper():
     assert fc.gmacs > 1.0  # sanity: the counter saw the convolutions and matmuls
     # non-square sizes count too, and cost grows with area
     assert count_flops(net, 512, 1024).flops < fc.flops
+
+
+def test_mixed_precision_runs():
+    """bfloat16 autocast on the CPU stands in for the CUDA autocast of the refiner: the
+    dtype mixing inside the network works and outputs stay float32 and close."""
+    low, high = scene(2, 64, 96)
+    net = tiny()
+    with torch.inference_mode():
+        ref = net(low, high)["depth"]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = net(low, high)
+    assert out["depth"].dtype == torch.float32 and torch.isfinite(out["depth"]).all()
+    assert all(o.dtype == torch.float32 for o in out["omegas"] + out["side"])
+    assert (out["depth"] - ref).abs().max() < 0.05 * ref.std()

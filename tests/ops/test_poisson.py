@@ -33,7 +33,7 @@ def test_flat_noise_is_not_trusted():
     flat = np.ones((64, 64), np.float32) + rng.normal(0, 1e-3, (64, 64)).astype(np.float32)
     omega = trust_map(flat)
     assert omega.shape == flat.shape and omega.dtype == np.float32
-    assert 0 <= omega.min() and omega.max() <= 1
+    assert omega.min() >= 0 and omega.max() <= 1
 
 
 def test_shape_mismatch():

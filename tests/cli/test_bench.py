@@ -17,9 +17,10 @@ from sddr_core.errors import InputError
 
 def test_bench_speed_cli_prints_table_and_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
+    methods = ["network", "poisson", "one-stage", "two-stage", "predictor"]
     code = main(["bench", "speed", "--sizes", "64", "--repeats", "1", "--budget", "5",
                  "--variant", "sddr-tiny", "--device", "cpu", "--json", str(out),
-                 "--methods", "network", "poisson", "one-stage", "two-stage", "predictor"])  # fmt: skip
+                 "--methods", *methods])  # fmt: skip
     assert code == 0
     text = capsys.readouterr().out
     for word in ("network", "poisson", "one-stage", "two-stage", "predictor", "GMACs"):
@@ -34,8 +35,9 @@ def test_bench_speed_cli_prints_table_and_json(tmp_path, capsys):
     assert all(r["median_s"] > 0 and r["peak_bytes"] >= 0 for r in data["rows"])
     assert rows["network"]["vs_predictor"] > 0
     assert data["header"]["parameters"] < 100_000
-    with pytest.raises(SystemExit):  # an existing --json file is never replaced silently
-        main(["bench", "speed", "--sizes", "64", "--methods", "poisson", "--json", str(out)])
+    # an existing --json file is never replaced silently, and that is known before the run
+    assert main(["bench", "speed", "--sizes", "64", "--json", str(out)]) == 1
+    assert "overwrite" in capsys.readouterr().err
 
 
 def test_bench_rejects_bad_sizes():
@@ -44,7 +46,7 @@ def test_bench_rejects_bad_sizes():
 
         from sddr_core.cli.bench import run_speed_cmd
 
-        run_speed_cmd(Namespace(sizes=[100], repeats=1, budget=1.0, threads=None))
+        run_speed_cmd(Namespace(sizes=[100], repeats=1, budget=1.0, threads=None, json=None))
 
 
 def test_markdown_table():
