@@ -355,7 +355,7 @@ def test_refine_workflow_writes_16bit_depth_of_the_input_size(engine: Engine) ->
     }
     prompt["8"] = {
         "class_type": "SddrSaveDepth",
-        "inputs": {"depth": ["4", 1], "filename_prefix": "sddr_test/depth", "format": "npy"},
+        "inputs": {"depth": ["4", 1], "filename_prefix": "sddr_test/raw", "format": "npy"},
     }
     entry = engine.run(prompt)
     rgb = np.asarray(Image.open(engine.base / "input" / "scene.png").convert("RGB"))
