@@ -44,6 +44,10 @@ class SimulatedPredictor:
         kind: convention of ``ground_truth`` and of the predictions.
         native_resolution: the simulated model's training resolution (long side).
         strength: noise strength; 1 is the default used for evaluation, 0 gives blur only.
+        inconsistency: strength of the local inconsistency noise ε_cons alone (per-region
+            scale and shift); None: ``strength``.
+        deformation: strength of the edge deformation bumps of ε_edge alone (the resolution
+            blur is always applied); None: ``strength``.
         seed: makes the noise reproducible; the same (seed, box, resolution) gives the same
             prediction.
         affine: apply a random global scale and shift per call, as relative predictors do.
@@ -61,6 +65,8 @@ class SimulatedPredictor:
         seed: int = 0,
         affine: bool = True,
         name: str = "simulated",
+        inconsistency: float | None = None,
+        deformation: float | None = None,
     ) -> None:
         gt = np.asarray(ground_truth, dtype=np.float32)
         if gt.ndim != 2 or min(gt.shape) < 8:
@@ -72,6 +78,10 @@ class SimulatedPredictor:
         self.kind: DepthKind = check_kind(kind)
         self.native_resolution = int(native_resolution)
         self.strength = float(strength)
+        self.inconsistency = float(strength if inconsistency is None else inconsistency)
+        self.deformation = float(strength if deformation is None else deformation)
+        if min(self.strength, self.inconsistency, self.deformation) < 0:
+            raise InputError("noise strengths must be non-negative.")
         self.seed = int(seed)
         self.affine = bool(affine)
         self.name = name
@@ -96,12 +106,14 @@ class SimulatedPredictor:
         # The whole image is seen at `resolution`; a window of it at the same pixel density.
         x = resolution_blur(gt, int(resolution), sigma=2.0)
         over = max(0.0, resolution / self.native_resolution - 1.0)
-        if over > 0 and self.strength > 0:
-            s = self.strength * min(over, 2.0)
+        if over > 0 and (self.inconsistency > 0 or self.deformation > 0):
+            factor = min(over, 2.0)
             edges = depth_edges(x)
             patch = max(16, self.native_resolution // 3)
-            x = local_inconsistency(x, s, rng, patch=patch, stride=patch // 2, edges=edges)
-            x = edge_bumps(x, s, rng, edges=edges)
+            x = local_inconsistency(
+                x, self.inconsistency * factor, rng, patch=patch, stride=patch // 2, edges=edges
+            )
+            x = edge_bumps(x, self.deformation * factor, rng, edges=edges)
         if self.affine:
             x = x * float(rng.uniform(0.5, 2.0)) + float(rng.normal(0.0, 0.1)) * float(x.std())
         return x.astype(np.float32)
@@ -110,7 +122,8 @@ class SimulatedPredictor:
         h, w = self.ground_truth.shape
         return (
             f"SimulatedPredictor({w}x{h}, kind={self.kind!r}, native_resolution="
-            f"{self.native_resolution}, strength={self.strength})"
+            f"{self.native_resolution}, strength={self.strength}, inconsistency="
+            f"{self.inconsistency}, deformation={self.deformation})"
         )
 
 

@@ -10,7 +10,7 @@ checkpoint)::
                  strength, depth_fraction, folders, folder_fraction, predictor
     [train]      steps, batch_size, lr, weight_decay, warmup, min_lr_ratio, grad_clip,
                  gt_only_steps, label_every, label_levels, label_overlaps, loss_weights,
-                 gt_trim, use_grad, use_fusion, log_every
+                 gt_trim, gt_frame, anchor_weight, use_grad, use_fusion, log_every
     [val]        every, scenes, long_side, strength, native_ratio, seed
     [checkpoint] every, keep
 """
@@ -120,6 +120,11 @@ class TrainingConfig:
         loss_weights: weights of (L_gt, L_grad, L_fusion).
         gt_trim: fraction of the largest residuals L_gt's MAE drops (MiDaS: 0.2, for noisy
             real ground truth; 0 for exact procedural ground truth).
+        gt_frame: ``"low"``: L_gt normalises the prediction with the low input's median and
+            deviation (pins the output to the low input's scale and shift, [ours]);
+            ``"self"``: with its own (MiDaS, fully invariant; the output drifts).
+        anchor_weight: weight of :func:`sddr_core.train.losses.anchor_loss` (0 = off; it is
+            logged as a drift measure either way).
         use_grad, use_fusion: switch L_grad / L_fusion off (ablations).
         log_every: steps between rows of the metrics log.
     """
@@ -137,6 +142,8 @@ class TrainingConfig:
     label_overlaps: tuple[float, ...] = (0.2, 0.25)
     loss_weights: tuple[float, float, float] = (1.0, 0.5, 0.1)
     gt_trim: float = 0.2
+    gt_frame: str = "low"
+    anchor_weight: float = 0.0
     use_grad: bool = True
     use_fusion: bool = True
     log_every: int = 10
@@ -333,6 +340,7 @@ def _validate(cfg: TrainConfig, p: Path) -> None:
         (len(t.label_levels) == len(t.label_overlaps), "[train] one overlap per label level"),
         (len(t.loss_weights) == 3, "[train] loss_weights has three entries"),
         (0 <= t.gt_trim < 1, "[train] gt_trim in [0, 1)"),
+        (t.gt_frame in ("low", "self"), "[train] gt_frame is 'low' or 'self'"),
         (cfg.val.scenes >= 0 and cfg.val.long_side >= 32, "[val] scenes >= 0, long_side >= 32"),
         (cfg.checkpoint.every >= 0, "[checkpoint] every must be >= 0"),
     ]

@@ -1,6 +1,8 @@
 """The SDDR training losses (METHOD.md section 5), as pure torch functions.
 
-``L = L_gt + 0.5·L_grad + 0.1·L_fusion``:
+``L = L_gt + 0.5·L_grad + 0.1·L_fusion``. [ours]: L_gt can normalise the prediction with
+the low input's statistics (``frame``) so the output stays in the low input's scale and shift,
+which a fully invariant L_gt leaves free to drift; :func:`anchor_loss` measures that drift.
 
 - :func:`gt_loss` (L_gt): MiDaS-style scale-and-shift-invariant loss against ground truth:
   median / mean-absolute-deviation normalisation of prediction and target, a trimmed MAE that
@@ -32,6 +34,7 @@ from sddr_core.errors import ShapeError
 __all__ = [
     "FUSION_QUANTILES",
     "LOSS_WEIGHTS",
+    "anchor_loss",
     "edge_regions",
     "fusion_loss",
     "grad_loss",
@@ -160,14 +163,30 @@ def resize_area(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+def _frame_normalize(x: torch.Tensor, frame: torch.Tensor, mask: torch.Tensor | None):
+    """``x`` normalised with the median and mean absolute deviation of ``frame``."""
+    valid = _full_mask(frame, mask)
+    out = []
+    for b in range(x.shape[0]):
+        v = frame[b][valid[b]].detach()
+        if v.numel() == 0:
+            out.append(torch.zeros_like(x[b]))
+            continue
+        med = v.median() if v.numel() % 2 else _even_median(v)
+        scale = (v - med).abs().mean().clamp_min(1e-6)
+        out.append((x[b] - med) / scale)
+    return torch.stack(out)
+
+
 def _ssi_term(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None,
     alpha: float,
     trim: float,
+    frame: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    p = ssi_normalize(pred, mask)
+    p = ssi_normalize(pred, mask) if frame is None else _frame_normalize(pred, frame, mask)
     t = ssi_normalize(target, mask)
     return trimmed_mae_loss(p, t, mask, trim) + alpha * gradient_matching_loss(p, t, mask)
 
@@ -181,6 +200,7 @@ def gt_loss(
     side_weights: Sequence[float] = (0.5, 0.25),
     alpha: float = 0.5,
     trim: float = 0.2,
+    frame: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """L_gt: scale-and-shift-invariant trimmed MAE + ``alpha`` × gradient matching.
 
@@ -196,6 +216,12 @@ def gt_loss(
             truth with outliers). Exact ground truth (procedural scenes) needs none, and
             trimming lets a network ignore whole regions such as a frame along the image
             border: it costs nothing there, so it is never learned away.
+        frame: optional ``(B, 1, H, W)`` map (the low input) whose median and mean absolute
+            deviation normalise the *prediction* instead of its own ([ours]). The target is
+            still normalised by its own statistics, so the loss stays invariant to the scale
+            and shift of the ground truth and of the inputs (the network normalises both),
+            but the output is pinned to the low input's scale and shift, which the refiner
+            promises and which a fully invariant loss leaves free to drift.
 
     Returns:
         Scalar tensor; 0 for a prediction that is an affine function of the target.
@@ -205,15 +231,47 @@ def gt_loss(
     if depth.shape != target.shape:
         raise ShapeError(f"depth {tuple(depth.shape)} and target {tuple(target.shape)} differ.")
     valid = _full_mask(target, mask)
-    loss = _ssi_term(depth, target, valid, alpha, trim)
+    loss = _ssi_term(depth, target, valid, alpha, trim, frame)
     tgt = torch.where(valid, target, torch.zeros_like(target))
     for s, w in zip(side, side_weights, strict=False):
         _check_map(s, "side output")
         size = s.shape[-2:]
         m = resize_area(valid.float(), size) > 0.999
         t = resize_area(tgt, size)
-        loss = loss + w * _ssi_term(s, t, m, alpha, trim)
+        f = None if frame is None else resize_area(frame, size)
+        loss = loss + w * _ssi_term(s, t, m, alpha, trim, f)
     return loss
+
+
+def anchor_loss(
+    depth: torch.Tensor, low: torch.Tensor, *, side: Sequence[torch.Tensor] = ()
+) -> torch.Tensor:
+    """Keeps the output in the scale and shift of the low input ([ours], not in the paper).
+
+    L_gt is invariant to the output's scale and shift, so nothing else pins them; but the
+    refiner promises its result in the low input's scale, and a network left free drifts
+    (a large learned constant, which zero padding turns into a frame along the image border,
+    and which half-precision inference cannot represent). With ``m, s`` the median and mean
+    absolute deviation of ``low``, the output normalised as ``(D − m) / s`` should have
+    median 0 and deviation 1: the loss is ``|median| + |log deviation|``, averaged over
+    images and over the output and ``side`` outputs.
+
+    Shapes: ``depth`` and ``low`` ``(B, 1, H, W)``; ``side`` ``(B, 1, h_i, w_i)``.
+    Returns a scalar, 0 when the output has the low input's median and deviation.
+    """
+    _check_map(depth, "depth")
+    _check_map(low, "low")
+    terms = []
+    for x in (depth, *side):
+        lo = low if x.shape == low.shape else resize_area(low, x.shape[-2:])
+        flat_low = lo.flatten(1)
+        m = flat_low.median(dim=1).values[:, None]
+        s = (flat_low - m).abs().mean(dim=1).clamp_min(1e-6)[:, None]
+        xn = (x.flatten(1) - m) / s
+        med = xn.median(dim=1).values
+        dev = (xn - med[:, None]).abs().mean(dim=1).clamp_min(1e-6)
+        terms.append((med.abs() + dev.log().abs()).mean())
+    return torch.stack(terms).mean()
 
 
 def normalize_label(g_s: np.ndarray, top: float = 0.05) -> np.ndarray:
@@ -384,6 +442,9 @@ def total_loss(
     use_grad: bool = True,
     use_fusion: bool = True,
     trim: float = 0.2,
+    low: torch.Tensor | None = None,
+    anchor_weight: float = 0.0,
+    low_frame: bool = False,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """``L = L_gt + 0.5·L_grad + 0.1·L_fusion`` from a network output dict.
 
@@ -397,11 +458,16 @@ def total_loss(
         weights: weights of the three terms.
         use_grad, use_fusion: switch terms off (ablations).
         trim: the trimmed fraction of L_gt's MAE (see :func:`gt_loss`).
+        low, anchor_weight: the low input ``(B, 1, H, W)`` and the weight of
+            :func:`anchor_loss` (added when both are given and the weight is positive).
+        low_frame: normalise the prediction in L_gt with ``low``'s statistics (see
+            :func:`gt_loss`'s ``frame``).
 
     Returns:
         ``(loss, parts)`` with ``parts`` the float value of each term.
     """
-    l_gt = gt_loss(out["depth"], target, mask, side=out.get("side", ()), trim=trim)
+    frame = low if (low_frame and low is not None) else None
+    l_gt = gt_loss(out["depth"], target, mask, side=out.get("side", ()), trim=trim, frame=frame)
     loss = weights[0] * l_gt
     parts = {"l_gt": float(l_gt.detach())}
     if g_s is not None:
@@ -418,5 +484,13 @@ def total_loss(
             l_fus = fusion_loss(out["omegas"], g_s)
             loss = loss + weights[2] * l_fus
             parts["l_fusion"] = float(l_fus.detach())
+    if low is not None:
+        if anchor_weight > 0:
+            l_anchor = anchor_loss(out["depth"], low, side=out.get("side", ()))
+            loss = loss + anchor_weight * l_anchor
+        else:  # still worth watching: how far the output strays from the low input's frame
+            with torch.no_grad():
+                l_anchor = anchor_loss(out["depth"], low)
+        parts["l_anchor"] = float(l_anchor.detach())
     parts["loss"] = float(loss.detach())
     return loss, parts

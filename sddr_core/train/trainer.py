@@ -38,7 +38,8 @@ from sddr_core.train.losses import total_loss
 __all__ = ["TrainResult", "Trainer", "ValidationSet", "train"]
 
 _TRAIN_COLUMNS = (
-    "step", "phase", "lr", "loss", "l_gt", "l_grad", "l_fusion", "sec_per_step", "elapsed_s"
+    "step", "phase", "lr", "loss", "l_gt", "l_grad", "l_fusion", "l_anchor", "sec_per_step",
+    "elapsed_s",
 )  # fmt: skip
 _VAL_COLUMNS = ("step", "d3r", "delta1", "abs_rel", "boundary_f1", "ord", "score", "elapsed_s")
 
@@ -413,6 +414,9 @@ class Trainer:
             use_grad=t.use_grad,
             use_fusion=t.use_fusion,
             trim=t.gt_trim,
+            low=batch["low"],
+            anchor_weight=t.anchor_weight,
+            low_frame=t.gt_frame == "low",
         )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -455,7 +459,7 @@ class Trainer:
             bar.set_postfix(loss=f"{parts['loss']:.3f}", phase=parts["phase"])
             if self.step % t.log_every == 0 or self.step == t.steps:
                 row = {"step": self.step, "phase": parts["phase"], "lr": parts["lr"]}
-                for k in ("loss", "l_gt", "l_grad", "l_fusion"):
+                for k in ("loss", "l_gt", "l_grad", "l_fusion", "l_anchor"):
                     vals = [w[k] for w in window if k in w]
                     row[k] = float(np.mean(vals)) if vals else ""
                 row["sec_per_step"] = float(np.mean([w["dt"] for w in window]))
@@ -507,7 +511,7 @@ def plot_curve(data: dict[str, Any], path: Path) -> Path:
     train = data.get("train", [])
     if train:
         steps = [r["step"] for r in train]
-        for k in ("loss", "l_gt", "l_grad", "l_fusion"):
+        for k in ("loss", "l_gt", "l_grad", "l_fusion", "l_anchor"):
             pts = [
                 (s, r[k]) for s, r in zip(steps, train, strict=False) if r.get(k) not in ("", None)
             ]

@@ -160,3 +160,31 @@ def test_total_loss_backpropagates_into_the_network():
     assert all(torch.isfinite(gr).all() for gr in grads)
     _only_gt, parts_gt = total_loss(out, t)
     assert set(parts_gt) == {"l_gt", "loss"}
+
+
+def test_anchor_loss_pins_the_output_to_the_low_inputs_scale():
+    from sddr_core.train.losses import anchor_loss
+
+    low = _scene()
+    sides = _sides(low)
+    assert anchor_loss(low, low, side=sides).item() < 1e-5
+    # L_gt cannot see a global scale or shift; the anchor does
+    drifted = 3.0 * low + 50.0
+    assert gt_loss(drifted, low).item() < 1e-5
+    assert anchor_loss(drifted, low).item() > 1.0
+    x = drifted.clone().requires_grad_()
+    anchor_loss(x, low).backward()
+    assert x.grad.abs().sum() > 0
+    out = {"depth": drifted, "side": [], "omegas": []}
+    loss, parts = total_loss(out, low, low=low, anchor_weight=0.1)
+    assert parts["l_anchor"] > 1.0 and loss.item() == pytest.approx(0.1 * parts["l_anchor"], 1e-4)
+
+
+def test_gt_loss_in_the_low_inputs_frame_pins_scale_and_shift():
+    t = _scene()
+    low = 2.0 * t + 1.0  # an affine copy of the truth, as a perfect predictor gives
+    assert gt_loss(low, t, frame=low).item() < 1e-5
+    assert gt_loss(low, 5.0 * t - 3.0, frame=low).item() < 1e-5  # target's scale: free
+    assert gt_loss(low + 5.0, t).item() < 1e-5  # the invariant loss ignores a drift ...
+    assert gt_loss(low + 5.0, t, frame=low).item() > 1.0  # ... the framed one does not
+    assert gt_loss(3.0 * low, t, frame=low).item() > 1.0
