@@ -33,3 +33,31 @@ def scene() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def toy_predictor() -> ToyPredictor:
     return ToyPredictor()
+
+
+@pytest.fixture
+def fast_cpu_torch():
+    """One torch thread and no oneDNN for tiny-model tests on a shared CPU.
+
+    oneDNN compiles a kernel per convolution shape (about 50 ms each on the dev machine), which
+    dominates tests that run tiny networks at many sizes; the native kernels need no warm-up.
+    Both settings are restored afterwards. Use with
+    ``pytestmark = pytest.mark.usefixtures("fast_cpu_torch")``.
+    """
+    import warnings
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ctx = torch.backends.mkldnn.flags(enabled=False)
+        ctx.__enter__()
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ctx.__exit__(None, None, None)
+        torch.set_num_threads(threads)

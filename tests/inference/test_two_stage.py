@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import tracemalloc
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,20 +38,7 @@ from helpers import ToyPredictor, luminance_predictor, make_scene
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _fast_cpu_torch():
-    """One thread, no oneDNN (its per-shape warm-up dominates tiny-model tests)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        ctx = torch.backends.mkldnn.flags(enabled=False)
-        ctx.__enter__()
-    yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        ctx.__exit__(None, None, None)
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("fast_cpu_torch")
 
 
 def tiny_refiner(**options) -> NetworkRefiner:

@@ -14,6 +14,8 @@ from sddr_core.ops import edge_map as edge_map_np
 from sddr_core.ops import normalize_robust as normalize_np
 from sddr_core.ops import sobel_magnitude as sobel_np
 
+pytestmark = pytest.mark.usefixtures("fast_cpu_torch")
+
 
 def depth_scene(h: int = 96, w: int = 160, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)

@@ -22,6 +22,9 @@ PAPER_PARAMS = 16.8e6
 PAPER_GFLOPS = 16.7
 
 
+pytestmark = pytest.mark.usefixtures("fast_cpu_torch")
+
+
 def tiny(seed: int = 0) -> SDDRNet:
     torch.manual_seed(seed)
     return SDDRNet(SDDRConfig.tiny()).eval()

@@ -29,21 +29,7 @@ from sddr_core.refiners.network import (
 from sddr_core.refiners.poisson import PoissonRefiner
 from sddr_core.registry import create_refiner, default_refiner_name, get_refiner_spec
 
-
-@pytest.fixture(autouse=True)
-def _fast_cpu_torch():
-    """One thread, no oneDNN (its per-shape warm-up dominates tiny-model tests)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        ctx = torch.backends.mkldnn.flags(enabled=False)
-        ctx.__enter__()
-    yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        ctx.__exit__(None, None, None)
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("fast_cpu_torch")
 
 
 def tiny_net(seed: int = 0) -> SDDRNet:
