@@ -78,7 +78,8 @@ class DataConfig:
         refresh_every: every this many steps, ``refresh_fraction`` of the pool is replaced by
             new scenes.
         native_range: the simulated predictor's native resolution, as a fraction of ``crop``
-            (drawn uniformly): ``crop / native`` is the working-to-native ratio.
+            (drawn uniformly): ``crop / native`` is the working-to-native ratio. Values
+            above 1 give an already sharp low input (as two-stage windows pass on).
         high_factor: high resolution as a multiple of native (drawn uniformly), as the
             adaptive rule chooses at inference (1.5 to 3).
         strength: noise strength range of the simulated predictor.
@@ -329,7 +330,7 @@ def _validate(cfg: TrainConfig, p: Path) -> None:
     checks = [
         (d.crop >= 32, f"[data] crop must be at least 32, got {d.crop}"),
         (d.pool_size >= t.batch_size, "[data] pool_size must be at least [train] batch_size"),
-        (0 < d.native_range[0] <= d.native_range[1] <= 1.0, "[data] native_range in (0, 1]"),
+        (0 < d.native_range[0] <= d.native_range[1] <= 4.0, "[data] native_range in (0, 4]"),
         (1.0 <= d.high_factor[0] <= d.high_factor[1], "[data] high_factor must be >= 1"),
         (0 <= d.strength[0] <= d.strength[1], "[data] strength must be a range >= 0"),
         (0 <= d.depth_fraction <= 1, "[data] depth_fraction in [0, 1]"),

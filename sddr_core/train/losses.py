@@ -23,6 +23,7 @@ Shapes follow kornia's convention: ``(B, 1, H, W)`` maps, masks bool of the same
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -329,7 +330,9 @@ def edge_regions(
     pts = np.stack([ys, xs], 1).astype(np.float64)
     rng = np.random.default_rng(seed)
     init = pts[rng.choice(len(pts), n_regions, replace=False)]
-    _, lab = kmeans2(pts, init, iter=10, minit="matrix", seed=rng)
+    with warnings.catch_warnings():  # an empty cluster is fine: its region stays empty
+        warnings.simplefilter("ignore", UserWarning)
+        _, lab = kmeans2(pts, init, iter=10, minit="matrix", seed=rng)
     r = max(2, int(round(0.02 * max(h, w)))) if dilate is None else int(dilate)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     for n in range(n_regions):

@@ -516,7 +516,8 @@ def plot_curve(data: dict[str, Any], path: Path) -> Path:
                 (s, r[k]) for s, r in zip(steps, train, strict=False) if r.get(k) not in ("", None)
             ]
             if pts:
-                axes[0].plot(*zip(*pts, strict=False), label=k)
+                label = "drift from low's frame (l_anchor)" if k == "l_anchor" else k
+                axes[0].plot(*zip(*pts, strict=False), label=label)
         axes[0].set_yscale("log")
         axes[0].set_xlabel("step")
         axes[0].set_title("training loss")

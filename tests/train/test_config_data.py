@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         "tiny.toml",
         "default.toml",
+        "default_stage2.toml",
         *(f"ablation/{v}.toml" for v in ("gt_only", "grad", "fusion", "all")),
     ],
 )
