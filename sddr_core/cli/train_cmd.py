@@ -46,7 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SECTION.KEY=VALUE",
         help="override any config value (repeatable), e.g. --set train.lr=1e-4",
     )
-    p.add_argument("--no-resume", action="store_true", help="start over even if a state exists")
+    p.add_argument(
+        "--no-resume", action="store_true", help="start over instead of resuming OUT_DIR's run"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="with --no-resume: replace OUT_DIR's run"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_resume:
         overrides["run.resume"] = False
     cfg = load_config(args.config, overrides)
-    result = train(cfg, progress=not args.no_progress)
+    result = train(cfg, progress=not args.no_progress, overwrite=args.overwrite)
     print(f"trained {result.steps} steps in {result.wall_s:.0f} s -> {result.out_dir}")
     if result.val:
         last = result.val[-1]

@@ -157,12 +157,13 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 class Trainer:
     """One training run (see the module docstring); :meth:`run` does it all."""
 
-    def __init__(self, cfg: TrainConfig, *, progress: bool = True) -> None:
+    def __init__(self, cfg: TrainConfig, *, progress: bool = True, overwrite: bool = False) -> None:
         from sddr_core.device import resolve_device
         from sddr_core.models.refiner_net import SDDRNet
 
         self.cfg = cfg
         self.progress = progress
+        self.overwrite = overwrite
         if cfg.run.threads > 0:
             torch.set_num_threads(int(cfg.run.threads))
         self.device = resolve_device(cfg.run.device)
@@ -287,6 +288,21 @@ class Trainer:
         _atomic_torch_save(state, self.out / "state.pt")
         self.write_logs()
 
+    def _check_fresh_start(self) -> None:
+        """Starting over (``resume`` off) in a folder that holds a run needs ``overwrite``;
+        with it, that run's logs are removed (its checkpoints are replaced as steps pass)."""
+        if self.cfg.run.resume or not (self.out / "state.pt").exists():
+            return
+        if not self.overwrite:
+            from sddr_core.errors import OutputExistsError
+
+            raise OutputExistsError(
+                f"{self.out} already holds a training run (state.pt); resume it (leave "
+                "run.resume on), pass --overwrite to start over there, or choose another --out."
+            )
+        for name in ("metrics.csv", "val.csv", "metrics.json", "state.pt", "best.safetensors"):
+            (self.out / name).unlink(missing_ok=True)
+
     def try_resume(self) -> bool:
         path = self.out / "state.pt"
         if not (self.cfg.run.resume and path.is_file()):
@@ -374,7 +390,7 @@ class Trainer:
             }
         refiner = self._refiner()
         try:
-            metrics = val.evaluate(lambda lo, hi: _fuse_padded(refiner, lo, hi))
+            metrics = val.evaluate(lambda lo, hi: _fuse(refiner, lo, hi))
         finally:
             self.model.train()
         metrics["score"] = metrics["d3r"] + (1.0 - metrics["delta1"])
@@ -432,6 +448,7 @@ class Trainer:
 
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
+        self._check_fresh_start()
         resumed = self.try_resume()
         if not resumed:
             self.pool.fill()
@@ -496,7 +513,7 @@ class Trainer:
         )
 
 
-def _fuse_padded(refiner: Any, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def _fuse(refiner: Any, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return refiner.fuse(low, high).depth
 
 
@@ -543,6 +560,11 @@ def plot_curve(data: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
-    """Run (or resume) the training described by ``cfg``; see :class:`Trainer`."""
-    return Trainer(cfg, progress=progress).run()
+def train(cfg: TrainConfig, *, progress: bool = True, overwrite: bool = False) -> TrainResult:
+    """Run (or resume) the training described by ``cfg``; see :class:`Trainer`.
+
+    Raises:
+        OutputExistsError: ``run.resume`` is off, ``run.out_dir`` holds a run and
+            ``overwrite`` is False.
+    """
+    return Trainer(cfg, progress=progress, overwrite=overwrite).run()

@@ -44,3 +44,9 @@ def test_tiny_training_run_end_to_end_and_resume(tmp_path, capsys):
     assert main([*args, "--steps", "10", "--no-progress"]) == 0
     rows = _rows(out / "metrics.csv")
     assert [int(r["step"]) for r in rows] == [2, 4, 6, 8, 10]
+
+    # starting over in the same folder needs --overwrite
+    assert main([*args, "--steps", "2", "--no-resume", "--no-progress"]) == 1
+    assert "already holds a training run" in capsys.readouterr().err
+    assert main([*args, "--steps", "2", "--no-resume", "--overwrite", "--no-progress"]) == 0
+    assert [int(r["step"]) for r in _rows(out / "metrics.csv")] == [2]
