@@ -11,8 +11,9 @@ from sddr_core.errors import InputError
 def _parse_set(items: list[str]) -> dict[str, object]:
     """``SECTION.KEY=VALUE`` strings to a dict; values are parsed as TOML values (numbers,
     booleans, lists, quoted strings), or kept as plain strings."""
-    import tomllib
+    from sddr_core.train.config import toml_module
 
+    tomllib = toml_module()
     out: dict[str, object] = {}
     for item in items:
         key, sep, raw = item.partition("=")

@@ -259,12 +259,30 @@ def _coerce(cls: type, values: dict[str, Any], where: str) -> Any:
     return cls(**kw)
 
 
+def toml_module() -> Any:
+    """``tomllib`` (Python 3.11+), else the ``tomli`` backport, else :class:`InputError`."""
+    try:
+        import tomllib
+
+        return tomllib
+    except ModuleNotFoundError:
+        try:
+            import tomli
+
+            return tomli
+        except ModuleNotFoundError:
+            raise InputError(
+                "reading TOML configs on Python 3.10 needs the tomli package (a dependency of sddr "
+                "there): "
+                "`pip install tomli`, or use Python 3.11+ (or a YAML config with PyYAML)."
+            ) from None
+
+
 def _read(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     if suffix == ".toml":
-        import tomllib
-
+        tomllib = toml_module()
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

@@ -100,3 +100,12 @@ def test_pool_mixes_in_a_folder_of_real_ground_truth(tmp_path):
     assert not batch["gt"][batch["mask"]].isnan().any()
     with pytest.raises(InputError, match="nothing to train on"):
         open_folder(tmp_path / "depth")
+
+
+def test_cli_set_values_are_parsed_as_toml():
+    from sddr_core.cli.train_cmd import _parse_set
+
+    got = _parse_set(["train.lr=1e-4", "data.native_range=[0.3, 1.0]", "run.name=abc"])
+    assert got == {"train.lr": 1e-4, "data.native_range": [0.3, 1.0], "run.name": "abc"}
+    with pytest.raises(InputError, match=r"SECTION\.KEY=VALUE"):
+        _parse_set(["lr=1"])
