@@ -36,6 +36,7 @@ a predictor object, class or plain function ``f(image, resolution)`` of your own
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import importlib
 import importlib.util
@@ -352,7 +353,7 @@ def _error_message(job_id: Any, exc: BaseException) -> dict:
 FINAL = ("result", "error", "cancelled")
 
 
-class Job:
+class Job(abc.ABC):
     """One request in flight. Call :meth:`poll` often (a timer); it never blocks.
 
     Attributes:
@@ -404,11 +405,13 @@ class Job:
         if not self.finished:
             self.state, self.error = "error", error
 
-    def poll(self) -> list[dict]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def poll(self) -> list[dict]:
+        """Handle what arrived since the last call (never blocks); returns the messages."""
 
-    def cancel(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Ask the job to stop; it ends as cancelled."""
 
     def wait(self, timeout: float | None = None, interval: float = 0.02) -> Job:
         """Block until the job finishes (tests, background mode); returns ``self``."""
