@@ -21,6 +21,7 @@ __all__ = [
     "OneStageResult",
     "choose_resolutions",
     "fuse_at",
+    "fuse_stage",
     "one_stage",
     "working_size_for",
 ]
@@ -76,6 +77,28 @@ def fuse_at(refiner: Refiner, low: np.ndarray, high: np.ndarray, shape: tuple[in
     return Fusion(np.asarray(fusion.depth, dtype=np.float32), fusion.omega)
 
 
+def fuse_stage(
+    refiner: Refiner,
+    low: np.ndarray,
+    high: np.ndarray,
+    image_shape: tuple[int, int],
+    timings: dict[str, float],
+) -> Fusion:
+    """The ``"refine"`` stage: honour cancellation, report progress, fuse ``low`` and ``high``
+    at the working size for ``image_shape`` (see :func:`working_size_for`) and record the time
+    in ``timings["refine"]``."""
+    import time
+
+    check_cancel("refine")
+    report("refine", 0, 1)
+    t = time.perf_counter()
+    shape = working_size_for(image_shape, high.shape, refiner)
+    fusion = fuse_at(refiner, low, high, shape)
+    timings["refine"] = time.perf_counter() - t
+    report("refine", 1, 1)
+    return fusion
+
+
 @dataclass
 class OneStageResult:
     """Outputs of :func:`one_stage` at the working size, plus the raw predictions."""
@@ -109,11 +132,7 @@ def one_stage(
         maps[stage] = run_predictor(predictor, image, res)
         timings[stage] = time.perf_counter() - t
         report(stage, 1, 1)
-    check_cancel("refine")
-    report("refine", 0, 1)
-    t = time.perf_counter()
-    shape = working_size_for(image.shape[:2], maps["predict-high"].shape, refiner)
-    fusion = fuse_at(refiner, maps["predict-low"], maps["predict-high"], shape)
-    timings["refine"] = time.perf_counter() - t
-    report("refine", 1, 1)
+    fusion = fuse_stage(
+        refiner, maps["predict-low"], maps["predict-high"], image.shape[:2], timings
+    )
     return OneStageResult(fusion, maps["predict-low"], maps["predict-high"], low_res, high_res)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from sddr_core.errors import InputError
-from sddr_core.inference.one_stage import one_stage
+from sddr_core.inference.one_stage import fuse_stage, one_stage
 from sddr_core.inference.result import RefinedDepth
 from sddr_core.io.images import load_image
 from sddr_core.ops.edges import edge_map
@@ -131,14 +131,33 @@ def refine(
         info["refiner_calls"] += c2f.windows
     else:
         edges_work = edge_map(work)
+    return _result(
+        (h, w), work, edges_work, first.low, first.high, omega, pred.kind, timings, info, start
+    )
+
+
+def _result(
+    size: tuple[int, int],
+    depth: np.ndarray,
+    edges: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    omega: np.ndarray | None,
+    kind: str,
+    timings: dict[str, float],
+    info: dict[str, Any],
+    start: float,
+) -> RefinedDepth:
+    """A :class:`RefinedDepth` with every map resized to ``size``; ``timings["total"]``
+    counts from ``start``."""
     result = RefinedDepth(
-        depth=resize_map(work, (h, w)),
-        kind=pred.kind,
-        edges=resize_map(edges_work, (h, w)),
-        low=resize_map(first.low, (h, w)),
-        high=resize_map(first.high, (h, w)),
+        depth=resize_map(depth, size),
+        kind=kind,  # type: ignore[arg-type]
+        edges=resize_map(edges, size),
+        low=resize_map(low, size),
+        high=resize_map(high, size),
         timings=timings,
-        omega=None if omega is None else resize_map(omega, (h, w)),
+        omega=None if omega is None else resize_map(omega, size),
         info=info,
     )
     timings["total"] = time.perf_counter() - start
@@ -170,7 +189,6 @@ def refine_depths(
         A :class:`RefinedDepth` at ``size`` (``timings`` has ``refine`` and ``total``).
     """
     from sddr_core.predictors.base import check_kind
-    from sddr_core.progress import check_cancel, report
 
     start = time.perf_counter()
     maps = []
@@ -189,31 +207,25 @@ def refine_depths(
     if size is None:
         size = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
     h, w = int(size[0]), int(size[1])
-    from sddr_core.inference.one_stage import fuse_at, working_size_for
-
-    check_cancel("refine")
-    report("refine", 0, 1)
-    t = time.perf_counter()
-    shape = working_size_for((h, w), maps[1].shape, ref)
-    fusion = fuse_at(ref, maps[0], maps[1], shape)
-    report("refine", 1, 1)
-    timings = {"refine": time.perf_counter() - t}
-    result = RefinedDepth(
-        depth=resize_map(fusion.depth, (h, w)),
-        kind=kind,  # type: ignore[arg-type]
-        edges=resize_map(edge_map(fusion.depth), (h, w)),
-        low=resize_map(maps[0], (h, w)),
-        high=resize_map(maps[1], (h, w)),
-        timings=timings,
-        omega=None if fusion.omega is None else resize_map(fusion.omega, (h, w)),
-        info={
-            "predictor": "external",
-            "refiner": ref.name,
-            "mode": "fuse",
-            "working_size": f"{shape[1]}x{shape[0]}",
-            "predictor_calls": 0,
-            "refiner_calls": 1,
-        },
+    timings: dict[str, float] = {}
+    fusion = fuse_stage(ref, maps[0], maps[1], (h, w), timings)
+    info = {
+        "predictor": "external",
+        "refiner": ref.name,
+        "mode": "fuse",
+        "working_size": f"{fusion.depth.shape[1]}x{fusion.depth.shape[0]}",
+        "predictor_calls": 0,
+        "refiner_calls": 1,
+    }
+    return _result(
+        (h, w),
+        fusion.depth,
+        edge_map(fusion.depth),
+        maps[0],
+        maps[1],
+        fusion.omega,
+        kind,
+        timings,
+        info,
+        start,
     )
-    timings["total"] = time.perf_counter() - start
-    return result
