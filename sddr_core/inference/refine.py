@@ -13,6 +13,7 @@ from sddr_core.inference.one_stage import fuse_stage, one_stage
 from sddr_core.inference.result import RefinedDepth
 from sddr_core.io.images import load_image
 from sddr_core.ops.edges import edge_map
+from sddr_core.ops.maps import as_depth_map
 from sddr_core.ops.resize import resize_map
 from sddr_core.predictors.base import DepthPredictor, as_predictor
 from sddr_core.refiners.base import Refiner
@@ -191,17 +192,15 @@ def refine_depths(
     from sddr_core.predictors.base import check_kind
 
     start = time.perf_counter()
-    maps = []
-    for name, m in (("low", low), ("high", high)):
-        arr = m.detach().float().cpu().numpy() if hasattr(m, "detach") else np.asarray(m)
-        arr = np.squeeze(np.asarray(arr, dtype=np.float32))
-        if arr.ndim == 3 and arr.shape[-1] in (3, 4):
-            arr = arr[..., 0]
-        if arr.ndim != 2 or min(arr.shape) < 8:
-            raise InputError(f"{name} depth must be a (H, W) map of at least 8x8, got {arr.shape}.")
-        if not np.isfinite(arr).all():
-            raise InputError(f"{name} depth has NaN or inf values; fill or mask them first.")
-        maps.append(arr)
+    maps = [
+        as_depth_map(
+            m,
+            what=f"{name} depth",
+            min_side=8,
+            fix="Pass a (H, W) map of at least 8x8 with NaN and inf filled or masked first.",
+        )
+        for name, m in (("low", low), ("high", high))
+    ]
     kind = check_kind(kind)
     ref = as_refiner(refiner, device=device)
     if size is None:

@@ -9,6 +9,7 @@ from sddr_core.ops.align import (
     normalize_robust,
 )
 from sddr_core.ops.edges import edge_map, sobel_magnitude
+from sddr_core.ops.maps import as_depth_map
 from sddr_core.ops.poisson import poisson_fuse, trust_map
 from sddr_core.ops.resize import (
     resize_long_side,
@@ -21,6 +22,7 @@ from sddr_core.ops.resolution import adaptive_resolution, edge_density
 __all__ = [
     "adaptive_resolution",
     "apply_scale_shift",
+    "as_depth_map",
     "depth_to_disparity",
     "disparity_to_depth",
     "edge_density",

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from sddr_core.errors import InputError, PredictorError
+from sddr_core.ops.maps import as_depth_map
 
 DepthKind = Literal["disparity", "depth"]
 Box = tuple[int, int, int, int]  # (top, left, bottom, right) in full-image pixels
@@ -175,30 +176,13 @@ def as_predictor(predictor: Any, **options: Any) -> DepthPredictor:
 
 def _validate_output(out: Any, predictor: DepthPredictor, where: str) -> np.ndarray:
     name = getattr(predictor, "name", type(predictor).__name__)
-    if hasattr(out, "detach"):  # torch tensor
-        out = out.detach().float().cpu().numpy()
-    try:
-        arr = np.asarray(out, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise PredictorError(
-            f"predictor {name!r} returned {type(out).__name__} for {where}, which is not an "
-            "array: predict() must return a (H, W) array of depth or disparity."
-        ) from exc
-    arr = np.squeeze(arr)
-    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
-        arr = arr[..., 0]
-    if arr.ndim != 2 or min(arr.shape) < 2:
-        raise PredictorError(
-            f"predictor {name!r} returned shape {tuple(np.shape(out))} for {where}; expected a "
-            "2-D (H, W) map with both sides at least 2 pixels. Fix its predict() method."
-        )
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise PredictorError(
-            f"predictor {name!r} returned {int(bad.sum())} non-finite values (NaN or inf) for "
-            f"{where}. Check the model's weights and input normalisation."
-        )
-    return arr
+    return as_depth_map(
+        out,
+        what=f"the output of predictor {name!r} for {where}",
+        error=PredictorError,
+        fix="predict() must return a finite (H, W) array of depth or disparity: check the "
+        "model's weights, input normalisation and predict() method.",
+    )
 
 
 def run_predictor(predictor: DepthPredictor, image: np.ndarray, resolution: int) -> np.ndarray:

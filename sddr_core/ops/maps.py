@@ -1,0 +1,65 @@
+"""Turning whatever a caller or a predictor hands over into a checked 2-D float32 map.
+
+Predictor outputs (:func:`sddr_core.predictors.base.run_predictor`) and depth maps given to
+:func:`sddr_core.refine_depths` go through the same :func:`as_depth_map`, so both accept the
+same layouts (numpy or torch, squeezable batch/channel axes, grey images stored as RGB) and
+refuse the same things (wrong rank, tiny maps, NaN or inf) with a clear :class:`SddrError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sddr_core.errors import InputError, SddrError
+
+__all__ = ["as_depth_map"]
+
+
+def as_depth_map(
+    value: Any,
+    *,
+    what: str,
+    min_side: int = 2,
+    error: type[SddrError] = InputError,
+    fix: str = "",
+) -> np.ndarray:
+    """``value`` as a finite float32 ``(H, W)`` array.
+
+    Accepts numpy arrays, torch tensors (detached and moved to the CPU) and anything
+    :func:`numpy.asarray` takes. Axes of length 1 are squeezed; an ``(H, W, 3|4)`` map keeps
+    its first channel (a grey depth image stored as RGB).
+
+    Args:
+        value: the map.
+        what: how to name it in messages (e.g. ``"low depth"``).
+        min_side: smallest accepted height and width.
+        error: the :class:`SddrError` subclass to raise.
+        fix: a sentence appended to every message saying what to do.
+
+    Raises:
+        ``error``: not an array, not 2-D, a side below ``min_side`` or non-finite values.
+    """
+    tail = f" {fix}" if fix else ""
+    original = value
+    if hasattr(value, "detach"):  # torch tensor
+        value = value.detach().float().cpu().numpy()
+    try:
+        arr = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise error(
+            f"{what} is a {type(original).__name__}, not an array of numbers.{tail}"
+        ) from exc
+    arr = np.squeeze(arr)
+    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        arr = arr[..., 0]
+    if arr.ndim != 2 or min(arr.shape) < min_side:
+        raise error(
+            f"{what} has shape {tuple(np.shape(arr))}; expected a 2-D (H, W) map with both "
+            f"sides at least {min_side} pixels.{tail}"
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise error(f"{what} has {int(bad.sum())} non-finite values (NaN or inf).{tail}")
+    return arr
