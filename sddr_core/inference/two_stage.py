@@ -26,6 +26,7 @@ from sddr_core.errors import InputError, ShapeError
 from sddr_core.inference.one_stage import DEFAULT_MAX_HIGH_RESOLUTION
 from sddr_core.ops.align import apply_scale_shift
 from sddr_core.ops.edges import edge_map
+from sddr_core.ops.local_range import clamp_to_local_range
 from sddr_core.ops.resize import resize_long_side, resize_map, working_shape
 from sddr_core.ops.resolution import adaptive_resolution, edge_density
 from sddr_core.predictors.base import Box, DepthPredictor, predict_region
@@ -39,6 +40,10 @@ __all__ = [
     "window_boxes",
     "window_resolution",
 ]
+
+#: Default ``range_radius`` of :func:`coarse_to_fine` in working-size pixels, chosen on the
+#: 50 held-out procedural scenes (docs/MODEL_CARD.md, "Two-stage: holding windows in range").
+DEFAULT_RANGE_RADIUS = 1
 
 #: Weight of the previous estimate in the merge: it only shows where no window reaches.
 _PREVIOUS_WEIGHT = 1e-3
@@ -171,6 +176,7 @@ def coarse_to_fine(
     overlaps: Sequence[float] = (0.2, 0.25),
     batch_size: int = 4,
     keep_levels: bool = False,
+    range_radius: int | None = DEFAULT_RANGE_RADIUS,
 ) -> CoarseToFine:
     """Coarse-to-fine refinement of ``initial`` with windows of ``levels`` (s × s each).
 
@@ -185,6 +191,12 @@ def coarse_to_fine(
         overlaps: overlap fraction of neighbouring windows at each level.
         batch_size: windows predicted and fused together (memory versus speed).
         keep_levels: also return ``G_0 … G_S``.
+        range_radius: each window's fusion is clipped into the local range (a disc of this
+            many working-size pixels) of its two inputs, the crop of the current estimate
+            and the window prediction aligned to it (``None``: off). The current estimate is
+            already sharp, and a refiner that sharpens it again overshoots at its edges; as
+            every pixel is fused once per level the halos add up. See
+            :mod:`sddr_core.ops.local_range`.
 
     Returns:
         A :class:`CoarseToFine` at ``initial``'s size.
@@ -202,6 +214,8 @@ def coarse_to_fine(
         raise ShapeError(f"initial must be a (h, w) map, got shape {initial.shape}.")
     if len(levels) != len(overlaps):
         raise InputError(f"got {len(levels)} levels but {len(overlaps)} overlaps: give one each.")
+    if range_radius is not None and range_radius < 0:
+        raise InputError(f"range_radius must be >= 0 or None, got {range_radius}.")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}.")
     if any(int(s) < 2 for s in levels):
@@ -243,6 +257,11 @@ def coarse_to_fine(
                 highs.append(resize_map(pred, shape))
                 del pred
             fusions = _fuse_all(refiner, lows, highs)
+            if range_radius is not None:
+                fusions = [
+                    _hold_in_range(f, lo, hi, range_radius)
+                    for f, lo, hi in zip(fusions, lows, highs, strict=True)
+                ]
             del lows, highs
             for fusion, cell in zip(fusions, cells, strict=True):
                 t, l, b, r = cell
@@ -269,6 +288,13 @@ def coarse_to_fine(
         level_edges=level_edges,
         resolutions=resolutions,
     )
+
+
+def _hold_in_range(fusion: Fusion, low: np.ndarray, high: np.ndarray, radius: int) -> Fusion:
+    """``fusion`` clipped into the local range of ``low`` and ``high`` aligned to it."""
+    high = apply_scale_shift(high, low)
+    depth = clamp_to_local_range(np.asarray(fusion.depth, np.float32), (low, high), radius)
+    return Fusion(depth, fusion.omega)
 
 
 def _ramps(

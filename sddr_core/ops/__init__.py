@@ -9,6 +9,7 @@ from sddr_core.ops.align import (
     normalize_robust,
 )
 from sddr_core.ops.edges import edge_map, sobel_magnitude
+from sddr_core.ops.local_range import clamp_to_local_range, local_range
 from sddr_core.ops.maps import as_depth_map
 from sddr_core.ops.poisson import poisson_fuse, trust_map
 from sddr_core.ops.resize import (
@@ -23,11 +24,13 @@ __all__ = [
     "adaptive_resolution",
     "apply_scale_shift",
     "as_depth_map",
+    "clamp_to_local_range",
     "depth_to_disparity",
     "disparity_to_depth",
     "edge_density",
     "edge_map",
     "fit_scale_shift",
+    "local_range",
     "normalize_minmax",
     "normalize_robust",
     "poisson_fuse",
