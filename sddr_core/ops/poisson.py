@@ -13,6 +13,8 @@ a Jacobi preconditioner, started from L.
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import scipy.sparse as sp
@@ -134,5 +136,14 @@ def poisson_fuse(
     b += np.bincount(q, weights=g, minlength=n)
 
     precond = sp.diags(1.0 / diag)
-    x, _info = spla.cg(A, b, x0=L.ravel(), rtol=tol, maxiter=max_iter, M=precond)
+    x, info = spla.cg(A, b, x0=L.ravel(), rtol=tol, maxiter=max_iter, M=precond)
+    if info > 0:
+        residual = float(np.linalg.norm(A @ x - b) / max(np.linalg.norm(b), 1e-30))
+        warnings.warn(
+            f"Poisson fusion stopped after {max_iter} conjugate-gradient iterations with "
+            f"relative residual {residual:.1e} (asked for {tol:.0e}); the result may keep some "
+            "of the low input's blur. Raise max_iter, or use the network refiner.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return x.reshape(h, w).astype(np.float32), omega.astype(np.float32)

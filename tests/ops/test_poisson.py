@@ -46,3 +46,12 @@ def test_explicit_omega_zero_returns_low():
     low = cv2.GaussianBlur(gt, (0, 0), 3)
     out, _ = poisson_fuse(low, 2 * gt, np.zeros_like(gt))
     np.testing.assert_allclose(out, low, atol=1e-3)
+
+
+def test_unconverged_solve_warns_instead_of_passing_silently():
+    rng = np.random.default_rng(0)
+    low = rng.random((48, 48)).astype(np.float32)
+    high = rng.random((48, 48)).astype(np.float32)
+    with pytest.warns(RuntimeWarning, match="stopped after 2 conjugate-gradient iterations"):
+        out, _ = poisson_fuse(low, high, tol=1e-12, max_iter=2)
+    assert np.isfinite(out).all()
