@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
         "default.toml",
         "default_stage2.toml",
         *(f"ablation/{v}.toml" for v in ("gt_only", "grad", "fusion", "all")),
+        "experiments/stage3_range_labels.toml",
     ],
 )
 def test_shipped_configs_load(name):
