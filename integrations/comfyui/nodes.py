@@ -197,6 +197,15 @@ def _default_refiner(device: torch.device) -> Any:
     return MODEL_CACHE.get(key, lambda: sddr.inference.as_refiner(None, device=device))
 
 
+def _refiner_or_default(refiner: Any, device: Any) -> tuple[Any, Any]:
+    """(refiner, device) from a Load Refiner output, or the cached default refiner on
+    ``device`` (ComfyUI's torch device when ``None``) when the input is not connected."""
+    if refiner is not None:
+        return _unwrap(refiner)
+    dev = device or mm.get_torch_device()
+    return _default_refiner(dev), dev
+
+
 def _release(*models: Any) -> None:
     """After a run: move the models off the GPU and give its cache back."""
     offload = mm.unet_offload_device()
@@ -491,11 +500,7 @@ class RefineDepth(io.ComfyNode):
         low = core.resolution_or_none(low_resolution, "low_resolution")
         high = core.resolution_or_none(high_resolution, "high_resolution")
         pred, pred_dev = _unwrap(predictor)
-        if refiner is None:
-            dev = pred_dev or mm.get_torch_device()
-            ref, ref_dev = _default_refiner(dev), dev
-        else:
-            ref, ref_dev = _unwrap(refiner)
+        ref, ref_dev = _refiner_or_default(refiner, pred_dev)
 
         def work(before_image: Any) -> list[Any]:
             return core.refine_batch(
@@ -570,11 +575,7 @@ class RefineExternalDepth(io.ComfyNode):
         highs = core.map_batch_to_arrays(high_depth, "high_depth")
         n = len(core.pair_batches(lows, highs))
         size = None if reference_image is None else tuple(reference_image.shape[1:3])
-        if refiner is None:
-            dev = mm.get_torch_device()
-            ref, ref_dev = _default_refiner(dev), dev
-        else:
-            ref, ref_dev = _unwrap(refiner)
+        ref, ref_dev = _refiner_or_default(refiner, None)
 
         def work(before_image: Any) -> list[Any]:
             return core.refine_external_batch(

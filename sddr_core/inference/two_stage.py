@@ -293,7 +293,7 @@ def coarse_to_fine(
 def _hold_in_range(fusion: Fusion, low: np.ndarray, high: np.ndarray, radius: int) -> Fusion:
     """``fusion`` clipped into the local range of ``low`` and ``high`` aligned to it."""
     high = apply_scale_shift(high, low)
-    depth = clamp_to_local_range(np.asarray(fusion.depth, np.float32), (low, high), radius)
+    depth = clamp_to_local_range(fusion.depth, (low, high), radius)
     return Fusion(depth, fusion.omega)
 
 

@@ -46,17 +46,17 @@ def as_depth_map(
     if hasattr(value, "detach"):  # torch tensor
         value = value.detach().float().cpu().numpy()
     try:
-        arr = np.asarray(value, dtype=np.float32)
+        given = np.asarray(value, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise error(
             f"{what} is a {type(original).__name__}, not an array of numbers.{tail}"
         ) from exc
-    arr = np.squeeze(arr)
+    arr = np.squeeze(given)
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
         arr = arr[..., 0]
     if arr.ndim != 2 or min(arr.shape) < min_side:
         raise error(
-            f"{what} has shape {tuple(np.shape(arr))}; expected a 2-D (H, W) map with both "
+            f"{what} has shape {given.shape}; expected a 2-D (H, W) map with both "
             f"sides at least {min_side} pixels.{tail}"
         )
     bad = ~np.isfinite(arr)

@@ -23,6 +23,7 @@ def test_accepts_numpy_torch_and_squeezable_layouts():
         ("text", "not an array"),
         (np.zeros((4,)), "shape (4,)"),
         (np.zeros((2, 3, 5, 7)), "2-D"),
+        (np.zeros((1, 9)), "shape (1, 9)"),
         (np.zeros((1, 9)), "at least 2"),
         (np.array([[1.0, np.nan], [0.0, np.inf]]), "2 non-finite"),
     ],
