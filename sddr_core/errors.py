@@ -7,12 +7,16 @@ ComfyUI nodes, the Blender add-on) can show it to a person unchanged.
 
 from __future__ import annotations
 
+import contextvars
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 __all__ = [
     "CancelledError",
+    "ImageTooLargeError",
     "InputError",
+    "OutputError",
     "OutputExistsError",
     "PredictorError",
     "SddrError",
@@ -20,6 +24,8 @@ __all__ = [
     "UnknownNameError",
     "UnsupportedFormatError",
     "WeightsError",
+    "command_line_syntax",
+    "option",
 ]
 
 
@@ -37,6 +43,15 @@ class ShapeError(InputError):
 
 class UnsupportedFormatError(InputError):
     """A file type or extension that sddr cannot read or write."""
+
+
+class ImageTooLargeError(InputError):
+    """An image has more pixels than the configured limit (see the message for the option)."""
+
+
+class OutputError(SddrError):
+    """An output location cannot be used: it is a file where a folder is needed, lies under
+    a file, or is not writable."""
 
 
 class OutputExistsError(SddrError, FileExistsError):
@@ -68,3 +83,38 @@ class PredictorError(SddrError):
 
 class CancelledError(SddrError):
     """Refinement was stopped because a plugin (a UI's Cancel button) asked for it."""
+
+
+# ---------------------------------------------------------------------------------------
+# Messages in the caller's language: ``--weights DIR`` on the command line, ``weights=``
+# in Python.
+# ---------------------------------------------------------------------------------------
+
+_CLI_SYNTAX: contextvars.ContextVar[bool] = contextvars.ContextVar("sddr_cli_syntax", default=False)
+
+
+@contextmanager
+def command_line_syntax() -> Iterator[None]:
+    """Within this block, :func:`option` spells options as command-line flags (the ``sddr``
+    command wraps every sub-command in it)."""
+    token = _CLI_SYNTAX.set(True)
+    try:
+        yield
+    finally:
+        _CLI_SYNTAX.reset(token)
+
+
+def option(name: str, value: object = True) -> str:
+    """How the caller sets option ``name`` to ``value``, for error messages.
+
+    ``option("refiner", "poisson")`` is ``refiner='poisson'`` from Python and
+    ``--refiner poisson`` from the command line; ``option("overwrite")`` is
+    ``overwrite=True`` / ``--overwrite``. A value in angle brackets (``"<folder>"``) is a
+    placeholder.
+    """
+    if _CLI_SYNTAX.get():
+        flag = "--" + name.replace("_", "-")
+        return flag if value is True else f"{flag} {value}"
+    if isinstance(value, str):
+        return f"{name}={value!r}"
+    return f"{name}={value}"
