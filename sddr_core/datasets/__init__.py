@@ -4,6 +4,8 @@
   parses the ``--dataset`` specs ``motorcycle``, ``middlebury:PATH``, ``folder:PATH`` and
   ``procedural:N``;
 - :mod:`.middlebury`: the Middlebury 2014 / 2021 stereo layout;
+- :mod:`.middlebury2006`: Middlebury 2006 stereo pairs with both disparity maps, and the
+  documented train / validation split :data:`MIDDLEBURY2006_SPLIT`;
 - :mod:`.folder`: a generic ``rgb/`` + ``depth/`` or ``disparity/`` (+ ``mask/``) folder;
 - :mod:`.motorcycle`: scikit-image's Middlebury Motorcycle scene (evaluation only);
 - :mod:`.procedural`: unlimited seeded synthetic scenes for training and held-out validation.
@@ -19,10 +21,12 @@ from sddr_core.datasets.base import (
 )
 from sddr_core.datasets.folder import FolderDataset
 from sddr_core.datasets.middlebury import MiddleburyDataset
+from sddr_core.datasets.middlebury2006 import MIDDLEBURY2006_SPLIT, load_middlebury2006
 from sddr_core.datasets.motorcycle import MotorcycleDataset, load_motorcycle
 
 __all__ = [
     "DATASET_SPECS",
+    "MIDDLEBURY2006_SPLIT",
     "Dataset",
     "FolderDataset",
     "MiddleburyDataset",
@@ -31,5 +35,6 @@ __all__ = [
     "Sample",
     "SampleList",
     "load_dataset",
+    "load_middlebury2006",
     "load_motorcycle",
 ]

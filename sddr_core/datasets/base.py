@@ -8,13 +8,17 @@ Specs (``sddr eval --dataset SPEC``):
                               (:mod:`sddr_core.datasets.motorcycle`, evaluation only)
 ``middlebury:PATH``           one Middlebury scene folder or a root of many
                               (:mod:`sddr_core.datasets.middlebury`)
+``middlebury2006:PATH[@S]``   Middlebury 2006 scenes (view1/view5.png, disp1/disp5.png),
+                              all of them or the ``@train`` / ``@val`` side of
+                              :data:`~sddr_core.datasets.middlebury2006.MIDDLEBURY2006_SPLIT`
+                              (:mod:`sddr_core.datasets.middlebury2006`)
 ``folder:PATH``               the generic ``rgb/`` + ``depth/`` or ``disparity/`` layout
                               (:mod:`sddr_core.datasets.folder`)
 ``procedural:N``              ``N`` held-out procedural scenes
                               (:mod:`sddr_core.datasets.procedural`, when installed)
 ``PATH``                      a folder, its layout detected: a ``calib.txt`` in it or its
-                              sub-folders means Middlebury, an ``rgb/`` sub-folder the
-                              generic layout
+                              sub-folders means Middlebury, ``view1.png`` + ``disp1.png``
+                              Middlebury 2006, an ``rgb/`` sub-folder the generic layout
 ============================  ==========================================================
 """
 
@@ -45,6 +49,8 @@ GtKind = Literal["depth", "disparity"]
 DATASET_SPECS: dict[str, str] = {
     "motorcycle": "Middlebury 2014 Motorcycle from scikit-image (evaluation only)",
     "middlebury:PATH": "a Middlebury scene (im0.png, disp0.pfm, calib.txt) or a root of scenes",
+    "middlebury2006:PATH[@train|@val]": "Middlebury 2006 scenes (view1.png, view5.png, "
+    "disp1.png, disp5.png), all or one side of the documented split",
     "folder:PATH": "rgb/NAME.png + depth/NAME.* or disparity/NAME.*, optional mask/NAME.png",
     "procedural:N": "N held-out procedural scenes (needs sddr_core.datasets.procedural)",
     "PATH": "a folder; Middlebury or the generic layout, detected",
@@ -178,14 +184,15 @@ class SampleList:
         return f"SampleList({self.name!r}, {len(self)} samples)"
 
 
-_SCHEMES = ("motorcycle", "middlebury", "folder", "procedural")
+_SCHEMES = ("motorcycle", "middlebury", "middlebury2006", "folder", "procedural")
 
 
 def load_dataset(spec: str | Path | Dataset) -> Dataset:
     """The dataset a ``--dataset SPEC`` string names (see the module docstring).
 
     Args:
-        spec: ``"motorcycle"``, ``"middlebury:PATH"``, ``"folder:PATH"``,
+        spec: ``"motorcycle"``, ``"middlebury:PATH"``, ``"middlebury2006:PATH[@train|@val]"``,
+            ``"folder:PATH"``,
             ``"procedural:N"``, a folder path, or a dataset object (returned as is).
 
     Returns:
@@ -213,6 +220,8 @@ def load_dataset(spec: str | Path | Dataset) -> Dataset:
             from sddr_core.datasets.middlebury import MiddleburyDataset
 
             return MiddleburyDataset(rest)
+        if scheme == "middlebury2006":
+            return _middlebury2006(rest)
         if scheme == "folder":
             from sddr_core.datasets.folder import FolderDataset
 
@@ -239,11 +248,37 @@ def _detect(path: Path) -> Dataset:
 
     if find_scenes(path):
         return MiddleburyDataset(path)
+    from sddr_core.datasets.middlebury2006 import find_scenes_2006, load_middlebury2006
+
+    if find_scenes_2006(path):
+        return load_middlebury2006(path)
     raise InputError(
         f"cannot tell the layout of {path}: it has neither an rgb/ sub-folder (the generic "
         "layout, see sddr_core.datasets.folder) nor Middlebury scene folders (im0.png, "
-        "disp0.pfm or disp0GT.pfm, calib.txt). Use folder:PATH or middlebury:PATH to say which."
+        "disp0.pfm or disp0GT.pfm, calib.txt) nor Middlebury 2006 ones (view1.png, view5.png, "
+        "disp1.png, disp5.png). Use folder:PATH, middlebury:PATH or middlebury2006:PATH to "
+        "say which."
     )
+
+
+def _middlebury2006(arg: str) -> Dataset:
+    """``PATH``, ``PATH@train`` or ``PATH@val`` (``@all`` = no split)."""
+    from sddr_core.datasets.middlebury2006 import MIDDLEBURY2006_SPLIT, load_middlebury2006
+
+    path, at, split = arg.rpartition("@")
+    if not at:
+        return load_middlebury2006(arg)
+    if split not in (*MIDDLEBURY2006_SPLIT, "all"):
+        if Path(arg).expanduser().exists():  # an "@" that belongs to the path
+            return load_middlebury2006(arg)
+        raise InputError(
+            f"middlebury2006:{arg}: unknown split {split!r}; use middlebury2006:PATH, "
+            + ", ".join(f"PATH@{s}" for s in MIDDLEBURY2006_SPLIT)
+            + " or PATH@all."
+        )
+    if not path:
+        raise InputError(f"middlebury2006:{arg} lacks the folder before '@{split}'.")
+    return load_middlebury2006(path, scenes=None if split == "all" else split)
 
 
 def _procedural(arg: str) -> Dataset:
