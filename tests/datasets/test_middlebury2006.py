@@ -78,7 +78,7 @@ def test_right_view(tmp_path):
 def test_missing_file_and_size_mismatch(tmp_path):
     folder = write_scene(tmp_path / "wood1")
     (folder / "disp5.png").unlink()
-    with pytest.raises(InputError, match="disp5.png"):
+    with pytest.raises(InputError, match=r"disp5\.png"):
         load_scene_2006(folder)
     write_scene(tmp_path / "wood2")
     Image.fromarray(np.zeros((H + 1, W), np.uint8)).save(tmp_path / "wood2" / "disp1.png")
