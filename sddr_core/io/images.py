@@ -3,28 +3,103 @@
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sddr_core.errors import InputError, ShapeError, UnsupportedFormatError
+from sddr_core.errors import (
+    ImageTooLargeError,
+    InputError,
+    ShapeError,
+    UnsupportedFormatError,
+    option,
+)
 
-__all__ = ["MIN_IMAGE_SIDE", "load_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "MIN_IMAGE_SIDE", "load_image", "max_pixels"]
 
 #: Smallest accepted image side, in pixels.
 MIN_IMAGE_SIDE = 8
+
+#: Largest accepted image, in pixels (width x height), unless raised. Refining holds about
+#: 60 bytes a pixel at once (the float RGB image, the output maps at full size and their
+#: temporaries), so this default keeps a refine under about 8 GB of memory.
+DEFAULT_MAX_PIXELS = 120_000_000
+
+#: Environment variable that raises (or lowers) the limit, in pixels; ``sddr refine
+#: --max-pixels`` sets it for one run.
+MAX_PIXELS_ENV = "SDDR_MAX_PIXELS"
+
+# Pillow's own decompression-bomb limit is a process-wide global; sddr applies its own limit
+# (above), so it lifts Pillow's while it opens a file, under this lock.
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+def max_pixels() -> int:
+    """The image size limit in pixels: ``$SDDR_MAX_PIXELS`` if set, else
+    :data:`DEFAULT_MAX_PIXELS`.
+
+    Raises:
+        InputError: the variable is set but is not a positive integer.
+    """
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(raw))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise InputError(
+            f"{MAX_PIXELS_ENV}={os.environ[MAX_PIXELS_ENV]!r} is not a positive number of "
+            f"pixels. Set it to e.g. 200000000, or unset it for the default "
+            f"({DEFAULT_MAX_PIXELS})."
+        )
+    return value
+
+
+def _check_pixels(width: int, height: int, what: str) -> None:
+    """Refuse an image over :func:`max_pixels` before any pixel is decoded or converted."""
+    limit = max_pixels()
+    if width * height > limit:
+        need = width * height
+        raise ImageTooLargeError(
+            f"{what} is {width}x{height} = {need / 1e6:.0f} Mpx, over sddr's limit of "
+            f"{limit / 1e6:.0f} Mpx (refining needs about {60 * need / 2**30:.0f} GB of memory "
+            f"at this size). Downscale it first, or raise the limit with "
+            f"{option('max_pixels', need)} (environment variable {MAX_PIXELS_ENV}) on a "
+            "machine with that much memory."
+        )
 
 
 def _read_file(path: Path) -> np.ndarray:
     if not path.exists():
         raise InputError(f"image file {str(path)!r} does not exist: check the path.")
     if path.is_dir():
-        raise InputError(f"{str(path)!r} is a folder, not an image file.")
+        raise InputError(
+            f"{str(path)!r} is a folder, not an image file. Pass the images inside it "
+            f"(e.g. {str(path / '*.png')!r})."
+        )
+    from PIL import Image
+
+    with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # sddr's own limit applies, see _check_pixels
+        try:
+            return _decode_file(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _decode_file(path: Path) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
+            _check_pixels(im.width, im.height, f"image {str(path)!r}")
             if im.mode in ("I;16", "I;16B", "I;16L", "I", "F") or path.suffix.lower() in (
                 ".png",
                 ".tif",
@@ -47,6 +122,10 @@ def _read_file(path: Path) -> np.ndarray:
             f"cannot read {str(path)!r} as an image: not a format Pillow or OpenCV knows "
             "(use PNG, JPEG, TIFF, WebP, BMP or EXR)."
         ) from None
+    except PermissionError as exc:
+        raise InputError(
+            f"cannot read image {str(path)!r}: permission denied. Check the file's permissions."
+        ) from exc
     except OSError as exc:
         raise UnsupportedFormatError(
             f"cannot read image {str(path)!r}: {exc}. The file may be truncated or corrupt."
@@ -56,7 +135,13 @@ def _read_file(path: Path) -> np.ndarray:
 def _read_with_cv2(path: Path) -> np.ndarray | None:
     import cv2
 
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # e.g. over OpenCV's own CV_IO_MAX_IMAGE_PIXELS
+        raise ImageTooLargeError(
+            f"OpenCV cannot read image {str(path)!r}: {str(exc).strip()}. If it is very "
+            "large, downscale it first."
+        ) from exc
     if arr is None:
         return None
     if arr.ndim == 3:
@@ -115,6 +200,7 @@ def load_image(image: Any) -> np.ndarray:
     elif hasattr(image, "getbands") and hasattr(image, "convert"):  # PIL image
         from PIL import ImageOps
 
+        _check_pixels(image.width, image.height, "the image")
         im = ImageOps.exif_transpose(image)
         if im.mode in ("I;16", "I;16B", "I;16L", "I"):
             arr = np.asarray(im).astype(np.float32) / 65535.0
@@ -123,14 +209,22 @@ def load_image(image: Any) -> np.ndarray:
         else:
             arr = np.asarray(im.convert("RGB"))
     elif hasattr(image, "detach") and hasattr(image, "cpu"):  # torch tensor
+        shape = tuple(image.shape)
+        if len(shape) >= 2:  # (.., 3, H, W) or (.., H, W, 3): the two largest sides
+            h, w = sorted(shape)[-2:]
+            _check_pixels(w, h, "the image tensor")
         arr = _from_tensor(image)
     elif isinstance(image, np.ndarray):
+        if image.ndim >= 2:
+            _check_pixels(image.shape[1], image.shape[0], "the image array")
         arr = image
     else:
         raise InputError(
             f"cannot use a {type(image).__name__} as an image: pass a file path, a PIL image, "
             "a numpy array (H, W, 3) or a torch tensor (3, H, W)."
         )
+    if arr.ndim >= 2:  # files OpenCV decoded (EXR) are checked here
+        _check_pixels(arr.shape[1], arr.shape[0], "the image")
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim == 3 and arr.shape[2] == 4:

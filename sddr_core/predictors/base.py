@@ -8,6 +8,7 @@ inconsistent), then fuses the two.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -42,9 +43,12 @@ class DepthPredictor(Protocol):
         native_resolution: the long side, in pixels, the model was trained at.
         kind: ``"disparity"`` (near = large, e.g. Depth Anything, MiDaS) or ``"depth"``.
 
-    ``predict(image, resolution)`` receives float32 RGB ``(H, W, 3)`` in ``[0, 1]`` at full
-    size and the long side to process at; it resizes internally as its model needs and may
-    return a map of any size (sddr resizes it). Relative (affine-invariant) output is fine.
+    ``predict(image, resolution)`` receives float32 RGB ``(H, W, 3)`` in ``[0, 1]`` already
+    resized so its long side is ``resolution`` (the long side to process at), and may return
+    a map of any size with the image's aspect ratio (sddr resizes it). Relative
+    (affine-invariant) output is fine. A predictor that needs the full-size image (e.g. to
+    look up data by pixel position) sets ``wants_full_image = True``; predictors that define
+    ``predict_region`` get the full-size image too (they already handle it there).
 
     A predictor may also define ``predict_region(image, box, resolution)``, called for the
     windows of two-stage refinement with the *full* image and a ``(top, left, bottom,
@@ -174,21 +178,128 @@ def as_predictor(predictor: Any, **options: Any) -> DepthPredictor:
     )
 
 
-def _validate_output(out: Any, predictor: DepthPredictor, where: str) -> np.ndarray:
-    name = getattr(predictor, "name", type(predictor).__name__)
-    return as_depth_map(
-        out,
-        what=f"the output of predictor {name!r} for {where}",
-        error=PredictorError,
-        fix="predict() must return a finite (H, W) array of depth or disparity: check the "
-        "model's weights, input normalisation and predict() method.",
-    )
+_FIX = (
+    "predict() must return a finite (H, W) array of depth or disparity: check the model's "
+    "weights, input normalisation and predict() method."
+)
+
+
+def _name(predictor: Any) -> str:
+    return str(getattr(predictor, "name", type(predictor).__name__))
+
+
+def _validate_output(
+    out: Any,
+    predictor: DepthPredictor,
+    where: str,
+    input_shape: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """The predictor's output as a checked float32 ``(h, w)`` map.
+
+    Besides :func:`~sddr_core.ops.maps.as_depth_map`'s checks, refuses what would pass
+    silently and give wrong depth: a colour map whose channels differ, a map transposed
+    against the ``input_shape`` ``(H, W)`` it was computed from, and non-positive values
+    from a ``kind="depth"`` predictor. A constant map only warns (there is nothing to
+    refine, and its preview and hint are flat).
+    """
+    name = _name(predictor)
+    what = f"the output of predictor {name!r} for {where}"
+    arr = out
+    if hasattr(arr, "detach"):
+        arr = arr.detach().float().cpu().numpy()
+    try:
+        raw = np.squeeze(np.asarray(arr))
+    except (TypeError, ValueError):
+        raw = None  # as_depth_map names the problem below
+    if raw is not None and raw.ndim == 3 and raw.shape[-1] in (3, 4) and raw.dtype != object:
+        rgb = raw[..., :3].astype(np.float32)
+        if not (
+            np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])
+        ):
+            raise PredictorError(
+                f"{what} has shape {raw.shape} with different values in its channels: it "
+                "looks like a colourised image, not a depth map. Return the raw (H, W) "
+                "depth or disparity (before any colour map)."
+            )
+    depth = as_depth_map(out, what=what, error=PredictorError, fix=_FIX)
+    if input_shape is not None:
+        h, w = input_shape
+        oh, ow = depth.shape
+        aspect, out_aspect = np.log(h / w), np.log(oh / ow)
+        if abs(out_aspect + aspect) < 0.05 and abs(out_aspect - aspect) > 0.2:
+            raise PredictorError(
+                f"{what} is {ow}x{oh} (width x height) but the image it was given is {w}x{h}: "
+                "the map is transposed (rows and columns swapped). Return it as (height, "
+                "width), e.g. with .T or np.transpose, or check how predict() reshapes it."
+            )
+    kind = getattr(predictor, "kind", "disparity")
+    if kind == "depth" and float(depth.min()) <= 0.0:
+        raise PredictorError(
+            f"{what} has values <= 0 (min {float(depth.min()):.4g}) but the predictor says "
+            "kind='depth', where every pixel must be a positive distance. If it returns "
+            "disparity or relative inverse depth, declare kind='disparity' (--kind disparity "
+            "on the command line); otherwise fix its output."
+        )
+    if float(depth.max()) == float(depth.min()):
+        warnings.warn(
+            f"{what} is constant ({float(depth.min()):.4g} everywhere): the predictor saw no "
+            "depth in the image, so the refined map is flat too. Check the model's input "
+            "(an all-black or blank image?) and weights.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return depth
+
+
+def _wants_full_image(predictor: Any) -> bool:
+    flag = getattr(predictor, "wants_full_image", None)
+    if flag is not None:
+        return bool(flag)
+    return hasattr(predictor, "predict_region")
+
+
+def _call(predictor: Any, method: str, *args: Any) -> Any:
+    """``predictor.<method>(*args)`` with every failure but sddr's own (and interrupts)
+    turned into a :class:`PredictorError` that keeps the original as its cause."""
+    from sddr_core.errors import SddrError
+
+    try:
+        return getattr(predictor, method)(*args)
+    except SddrError:
+        raise
+    except MemoryError as exc:
+        raise PredictorError(
+            f"predictor {_name(predictor)!r} ran out of memory. Use a smaller resolution "
+            "(--high-resolution / high_resolution=), a smaller model, or another device."
+        ) from exc
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        raise PredictorError(
+            f"predictor {_name(predictor)!r} failed in {method}(): {detail}. This is an error "
+            "in the predictor (or its model), not in sddr: check its code and weights; the "
+            "original error is chained below this one."
+        ) from exc
 
 
 def run_predictor(predictor: DepthPredictor, image: np.ndarray, resolution: int) -> np.ndarray:
-    """Call ``predictor.predict`` and validate its output: a finite float32 ``(h, w)`` map."""
-    out = predictor.predict(image, int(resolution))
-    return _validate_output(out, predictor, f"resolution {resolution}")
+    """Call ``predictor.predict`` and validate its output: a finite float32 ``(h, w)`` map.
+
+    The image is resized so its long side is ``resolution`` first (the predictor never holds
+    a full-size copy of a huge image), unless the predictor opts in to the full image (see
+    :class:`DepthPredictor`).
+
+    Raises:
+        PredictorError: the predictor raised (the original exception is the cause) or
+            returned something unusable.
+    """
+    resolution = int(resolution)
+    given = image
+    if not _wants_full_image(predictor) and max(image.shape[:2]) != resolution:
+        from sddr_core.ops.resize import resize_long_side
+
+        given = resize_long_side(image, resolution)
+    out = _call(predictor, "predict", given, resolution)
+    return _validate_output(out, predictor, f"resolution {resolution}", image.shape[:2])
 
 
 def predict_region(
@@ -201,7 +312,14 @@ def predict_region(
     """
     top, left, bottom, right = box
     if hasattr(predictor, "predict_region"):
-        out = predictor.predict_region(image, box, int(resolution))
+        out = _call(predictor, "predict_region", image, box, int(resolution))
     else:
-        out = predictor.predict(np.ascontiguousarray(image[top:bottom, left:right]), resolution)
-    return _validate_output(out, predictor, f"window {box} at resolution {resolution}")
+        crop = image[top:bottom, left:right]
+        if not _wants_full_image(predictor) and max(crop.shape[:2]) != int(resolution):
+            from sddr_core.ops.resize import resize_long_side
+
+            crop = resize_long_side(crop, int(resolution))
+        out = _call(predictor, "predict", np.ascontiguousarray(crop), int(resolution))
+    return _validate_output(
+        out, predictor, f"window {box} at resolution {resolution}", (bottom - top, right - left)
+    )
