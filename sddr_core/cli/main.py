@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from sddr_core.errors import SddrError
+from sddr_core.errors import SddrError, command_line_syntax
 
 __all__ = ["build_parser", "main"]
 
@@ -15,6 +15,7 @@ __all__ = ["build_parser", "main"]
 #: sets ``func`` to a ``(args) -> int`` callable.
 COMMAND_MODULES: tuple[str, ...] = (
     "sddr_core.cli.refine_cmd",
+    "sddr_core.cli.fuse_cmd",
     "sddr_core.cli.listing",
     "sddr_core.cli.demo",
     "sddr_core.cli.eval_cmd",
@@ -52,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with command_line_syntax():  # messages say --weights DIR, not weights=
+            return int(args.func(args) or 0)
     except SddrError as exc:
         print(f"sddr: error: {exc}", file=sys.stderr)
         return 1

@@ -14,9 +14,95 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from sddr_core.errors import InputError, OutputExistsError, SddrError
+from sddr_core.errors import InputError, OutputError, OutputExistsError, SddrError
 
-__all__ = ["atomic_write", "check_writable"]
+__all__ = ["atomic_write", "check_output_folder", "check_writable", "write_together"]
+
+
+def check_output_folder(path: str | os.PathLike[str]) -> Path:
+    """Refuse early an output folder that cannot hold files; return it as an absolute path.
+
+    The folder itself need not exist yet (writers create it), but it must not be a file,
+    must not lie under a file, and its nearest existing ancestor must be writable.
+
+    Raises:
+        OutputError: with what is wrong and what to do.
+    """
+    out = Path(path).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise OutputError(
+            f"The output folder {out} is an existing file. Give a folder with -o/--out "
+            "(it is created if missing), e.g. the file's name without its extension."
+        )
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(
+            f"Cannot create the output folder {out}: {probe} is a file, not a folder. Choose "
+            "an output folder elsewhere."
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"Cannot write into {probe}: permission denied. Choose an output folder you can "
+            "write to (e.g. under your home folder), or fix its permissions."
+        )
+    return out
+
+
+def write_together(
+    writes: list[tuple[str | os.PathLike[str], Callable[[Path], object]]],
+    *,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write several files as one unit: all of them, or none.
+
+    Each ``writer(tmp)`` writes a temporary file ``tmp`` beside its destination (with the
+    same extension, so writers that pick the format by extension work). Only when every
+    writer has succeeded are the files moved into place; an error or an interrupt before
+    that leaves no new file behind, and one during the moves removes the new files already
+    moved (files replaced with ``overwrite=True`` cannot be brought back).
+
+    Args:
+        writes: ``(destination, writer)`` pairs.
+        overwrite: replace existing destinations instead of refusing.
+
+    Returns:
+        The absolute destination paths, in order.
+
+    Raises:
+        OutputExistsError: a destination exists and ``overwrite`` is False (nothing written).
+        SddrError: a file cannot be written (nothing left behind).
+    """
+    dests = [check_writable(dest, overwrite=overwrite) for dest, _ in writes]
+    temps: list[Path] = []
+    done: list[Path] = []
+    try:
+        for dest, (_, writer) in zip(dests, writes, strict=True):
+            tmp = dest.with_name(f".{dest.stem}.{secrets.token_hex(6)}.tmp{dest.suffix}")
+            temps.append(tmp)
+            writer(tmp)
+        for tmp, dest in zip(temps, dests, strict=True):
+            existed = dest.exists()
+            try:
+                _commit(tmp, dest, overwrite=overwrite)
+            except OSError as exc:
+                if isinstance(exc, OutputExistsError):
+                    raise
+                raise SddrError(
+                    f"Cannot write {dest}: {exc.strerror or exc}. Check that the folder is "
+                    "writable and the disk has space, or write somewhere else."
+                ) from exc
+            if not existed:
+                done.append(dest)
+    except BaseException:
+        for dest in done:
+            dest.unlink(missing_ok=True)
+        raise
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+    return dests
 
 
 def check_writable(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
