@@ -251,6 +251,9 @@ def _standin(home: Path) -> Path:
 # ------------------------------------------------------------------------------------------
 
 
+PIP_WHEEL = (sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation")
+
+
 def build_sddr_wheel(out_dir: Path) -> Path:
     """Build ``sddr-<version>-py3-none-any.whl`` from this repository into ``out_dir`` (what a
     release publishes; the registry route resolves the pack's requirements against it)."""
@@ -258,8 +261,7 @@ def build_sddr_wheel(out_dir: Path) -> Path:
     for old in out_dir.glob("sddr-*.whl"):
         old.unlink()
     _run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + ["-w", str(out_dir), str(REPO)],
+        [*PIP_WHEEL, "-w", str(out_dir), str(REPO)],
         "building the sddr wheel",
     )
     wheels = sorted(out_dir.glob("sddr-*.whl"))
@@ -334,9 +336,10 @@ def install_registry_pack(paths: EnginePaths, custom_nodes: Path) -> Path:
         zf.extractall(target)
     pip = [str(paths.python), "-m", "pip"]
     subprocess.run([*pip, "uninstall", "-y", "-q", "sddr"], capture_output=True, check=False)
+    constraints = ["-c", str(REPO / "constraints.txt")]
+    reqs = ["-r", str(target / "requirements.txt")]
     _run(
-        [*pip, "install", "-q", "--no-index", "--find-links", str(dist)]
-        + ["-c", str(REPO / "constraints.txt"), "-r", str(target / "requirements.txt")],
+        [*pip, "install", "-q", "--no-index", "--find-links", str(dist), *constraints, *reqs],
         "installing the pack's requirements.txt (registry route)",
     )
     return target
