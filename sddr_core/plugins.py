@@ -37,6 +37,7 @@ __all__ = [
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "sddr_core.predictors.simulated",
     "sddr_core.predictors.hf_transformers",
+    "sddr_core.predictors.stereo",
     "sddr_core.refiners.poisson",
     "sddr_core.refiners.network",
 )

@@ -15,7 +15,13 @@ from sddr_core.errors import InputError
 from sddr_core.evaluation.methods import MethodOutput, parse_methods, run_methods
 from sddr_core.evaluation.report import REPORT_FILES, EvalReport, SampleResult
 
-__all__ = ["FIGURES_DIR", "evaluate", "evaluate_sample", "needs_ground_truth"]
+__all__ = [
+    "FIGURES_DIR",
+    "evaluate",
+    "evaluate_sample",
+    "needs_ground_truth",
+    "needs_sample",
+]
 
 #: Sub-folder of ``out_dir`` holding one comparison figure per sample.
 FIGURES_DIR = "figures"
@@ -30,6 +36,15 @@ def needs_ground_truth(name: str) -> bool:
     return bool(spec.extra.get("needs_ground_truth", spec.name == "simulated"))
 
 
+def needs_sample(name: str) -> bool:
+    """Whether the registered predictor ``name`` is built per sample from the whole sample
+    (its spec sets ``extra["needs_sample"]``: the stereo predictors, which match the sample's
+    stereo pair); the factory then receives ``sample=``."""
+    from sddr_core.registry import get_predictor_spec
+
+    return bool(get_predictor_spec(name).extra.get("needs_sample", False))
+
+
 class _PredictorSource:
     """Gives the predictor for each sample: one shared object, or one built per sample from
     its ground truth."""
@@ -37,7 +52,10 @@ class _PredictorSource:
     def __init__(self, predictor: Any, options: dict[str, Any], device: Any) -> None:
         from sddr_core.predictors.base import as_predictor
 
-        self.per_sample = isinstance(predictor, str) and needs_ground_truth(predictor)
+        self.from_sample = isinstance(predictor, str) and needs_sample(predictor)
+        self.per_sample = self.from_sample or (
+            isinstance(predictor, str) and needs_ground_truth(predictor)
+        )
         self.options = dict(options)
         self.device = device
         if self.per_sample:
@@ -63,6 +81,8 @@ class _PredictorSource:
             return self.shared
         from sddr_core.registry import create_predictor
 
+        if self.from_sample:
+            return create_predictor(self.name, sample=sample, device=self.device, **self.options)
         kind = self.options.get("kind", self.spec.kind)
         options = {k: v for k, v in self.options.items() if k != "kind"}
         return create_predictor(
