@@ -7,22 +7,25 @@ Solves, on the pixel grid, the quadratic energy
 with ``a_p = λ (1 − Ω_p) + ε`` and target gradients ``g = Ω̄ ∇H + (1 − Ω̄) ∇L``: inside the
 high-frequency regions Ω the result takes the gradients (edges) of the high-resolution
 prediction H, elsewhere it keeps the values of the low-resolution prediction L. The normal
-equations are a sparse symmetric positive definite system solved by conjugate gradients with
-a Jacobi preconditioner, started from L.
+equations ``(diag(a) + L_grid) D = a L − div g`` are a sparse symmetric positive definite
+system, solved from ``D = L`` by conjugate gradients preconditioned with a geometric multigrid
+V-cycle (:mod:`sddr_core.ops.multigrid`): about ten iterations at any size, linear time.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 import cv2
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from sddr_core.errors import ShapeError
+from sddr_core.errors import InputError, ShapeError
 from sddr_core.ops.align import apply_scale_shift
 from sddr_core.ops.edges import edge_map
+from sddr_core.ops.multigrid import ScreenedPoisson, grid_laplacian
 
 __all__ = ["poisson_fuse", "trust_map"]
 
@@ -68,6 +71,9 @@ def trust_map(
     return cv2.GaussianBlur(omega, (0, 0), sigmaX=1.0).clip(0.0, 1.0)
 
 
+Solver = Literal["multigrid", "jacobi-cg"]
+
+
 def poisson_fuse(
     low: np.ndarray,
     high: np.ndarray,
@@ -77,6 +83,7 @@ def poisson_fuse(
     anchor_weight: float = 1e-3,
     tol: float = 1e-5,
     max_iter: int = 2000,
+    solver: Solver = "multigrid",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fuse low-resolution values with high-resolution gradients.
 
@@ -88,62 +95,66 @@ def poisson_fuse(
             both inputs).
         value_weight: λ, how strongly flat regions keep the values of ``low``.
         anchor_weight: ε, a weak pull to ``low`` everywhere (keeps large Ω regions anchored).
-        tol, max_iter: conjugate-gradient stopping rule (relative residual).
+        tol, max_iter: conjugate-gradient stopping rule: relative residual
+            ``‖b − A x‖ ≤ tol · ‖b‖`` of the normal equations, at most ``max_iter``
+            iterations.
+        solver: ``"multigrid"`` (default): conjugate gradients preconditioned by a geometric
+            multigrid V-cycle (:class:`sddr_core.ops.multigrid.ScreenedPoisson`), about 10
+            iterations on any map; ``"jacobi-cg"``: the earlier Jacobi-preconditioned
+            conjugate gradients of scipy (hundreds of iterations; kept as a reference). Both
+            minimise the same energy to the same stopping rule.
 
     Returns:
         ``(depth, omega)``: the fused float32 map in the scale of ``low``, and Ω.
+
+    Warns:
+        RuntimeWarning: the solver stopped at ``max_iter`` before reaching ``tol``.
     """
     if low.shape != high.shape or low.ndim != 2:
         raise ShapeError(
             f"poisson_fuse needs two (H, W) maps of one size, got {low.shape} and {high.shape}."
         )
+    if solver not in ("multigrid", "jacobi-cg"):
+        raise InputError(f"solver must be 'multigrid' or 'jacobi-cg', got {solver!r}.")
     h, w = low.shape
     L = low.astype(np.float64)
     Hh = apply_scale_shift(high, low).astype(np.float64)
     if omega is None:
         omega = trust_map(high, low)
     om = omega.astype(np.float64)
-    n = h * w
-    idx = np.arange(n).reshape(h, w)
 
-    # Edges between horizontal and vertical neighbours, with blended target gradients.
-    rows, cols, gvals = [], [], []
-    for axis in (1, 0):
-        p = idx[:, :-1] if axis == 1 else idx[:-1, :]
-        q = idx[:, 1:] if axis == 1 else idx[1:, :]
-        sl_p = (slice(None), slice(None, -1)) if axis == 1 else (slice(None, -1), slice(None))
-        sl_q = (slice(None), slice(1, None)) if axis == 1 else (slice(1, None), slice(None))
-        om_e = 0.5 * (om[sl_p] + om[sl_q])
-        g = om_e * (Hh[sl_q] - Hh[sl_p]) + (1.0 - om_e) * (L[sl_q] - L[sl_p])
-        rows.append(p.ravel())
-        cols.append(q.ravel())
-        gvals.append(g.ravel())
-    p = np.concatenate(rows)
-    q = np.concatenate(cols)
-    g = np.concatenate(gvals)
+    # Target gradients on horizontal (gx: D[:, j+1] - D[:, j]) and vertical edges, blending
+    # those of the aligned high input (weight Ω on the edge) and of the low input.
+    om_x = 0.5 * (om[:, :-1] + om[:, 1:])
+    gx = om_x * np.diff(Hh, axis=1) + (1.0 - om_x) * np.diff(L, axis=1)
+    om_y = 0.5 * (om[:-1, :] + om[1:, :])
+    gy = om_y * np.diff(Hh, axis=0) + (1.0 - om_y) * np.diff(L, axis=0)
 
-    a = value_weight * (1.0 - om.ravel()) + anchor_weight
-    deg = np.bincount(p, minlength=n) + np.bincount(q, minlength=n)
-    diag = a + deg
-    off = sp.coo_matrix(
-        (np.full(2 * p.size, -1.0), (np.concatenate([p, q]), np.concatenate([q, p]))),
-        shape=(n, n),
-    )
-    A = (sp.diags(diag) + off).tocsr()
-    # Right-hand side: a L + divergence of the target gradient field.
-    b = a * L.ravel()
-    b -= np.bincount(p, weights=g, minlength=n)
-    b += np.bincount(q, weights=g, minlength=n)
+    a = value_weight * (1.0 - om) + anchor_weight
+    # Right-hand side of the normal equations: a L − div(g).
+    b = a * L
+    b[:, :-1] -= gx
+    b[:, 1:] += gx
+    b[:-1, :] -= gy
+    b[1:, :] += gy
 
-    precond = sp.diags(1.0 / diag)
-    x, info = spla.cg(A, b, x0=L.ravel(), rtol=tol, maxiter=max_iter, M=precond)
-    if info > 0:
-        residual = float(np.linalg.norm(A @ x - b) / max(np.linalg.norm(b), 1e-30))
+    if solver == "multigrid":
+        system = ScreenedPoisson(a)
+        x, info = system.solve(b, L, tol=tol, max_iter=max_iter)
+        converged, iterations, residual = info.converged, info.iterations, info.residual
+    else:
+        A = (sp.diags(a.ravel()) + grid_laplacian((h, w))).tocsr()
+        precond = sp.diags(1.0 / A.diagonal())
+        flat, status = spla.cg(A, b.ravel(), x0=L.ravel(), rtol=tol, maxiter=max_iter, M=precond)
+        x = flat.reshape(h, w)
+        converged, iterations = status == 0, max_iter if status > 0 else -1
+        residual = float(np.linalg.norm(A @ flat - b.ravel()) / max(np.linalg.norm(b), 1e-30))
+    if not converged:
         warnings.warn(
-            f"Poisson fusion stopped after {max_iter} conjugate-gradient iterations with "
+            f"Poisson fusion stopped after {iterations} conjugate-gradient iterations with "
             f"relative residual {residual:.1e} (asked for {tol:.0e}); the result may keep some "
             "of the low input's blur. Raise max_iter, or use the network refiner.",
             RuntimeWarning,
             stacklevel=2,
         )
-    return x.reshape(h, w).astype(np.float32), omega.astype(np.float32)
+    return x.astype(np.float32), omega.astype(np.float32)
