@@ -27,7 +27,7 @@ from sddr_core.ops.align import apply_scale_shift
 from sddr_core.ops.edges import edge_map
 from sddr_core.ops.multigrid import ScreenedPoisson, grid_laplacian
 
-__all__ = ["poisson_fuse", "trust_map"]
+__all__ = ["Solver", "poisson_fuse", "trust_map"]
 
 
 def trust_map(
