@@ -53,7 +53,7 @@ def output_stems(paths: Sequence[Path]) -> list[str]:
     ]
     counts = Counter(names)
     names = [
-        n if counts[n] == 1 else f"{p.parent.name or 'root'}_{n}"
+        n if counts[n] == 1 else f"{p.absolute().parent.name or 'root'}_{n}"
         for n, p in zip(names, paths, strict=True)
     ]
     taken: set[str] = set()

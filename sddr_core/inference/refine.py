@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from sddr_core.errors import InputError
+from sddr_core.inference.guard import keep_positive
 from sddr_core.inference.one_stage import fuse_stage, one_stage
 from sddr_core.inference.result import RefinedDepth
 from sddr_core.io.images import load_image
@@ -27,6 +28,12 @@ MODES: tuple[str, ...] = ("one-stage", "two-stage")
 def as_refiner(refiner: Any = None, *, device: Any = None) -> Refiner:
     """A :class:`Refiner` from ``None`` (best available), a registered name, a checkpoint
     path (``.safetensors``) or a refiner object."""
+    if isinstance(refiner, (str, os.PathLike)) and (
+        not isinstance(refiner, str) or _looks_like_path(refiner) or os.path.isdir(refiner)
+    ):
+        from sddr_core.io.checkpoints import check_refiner_path
+
+        check_refiner_path(refiner)  # folders and pickles get a message saying what they are
     if refiner is None or (isinstance(refiner, str) and not _looks_like_path(refiner)):
         from sddr_core.registry import create_refiner
 
@@ -44,7 +51,9 @@ def as_refiner(refiner: Any = None, *, device: Any = None) -> Refiner:
 
 
 def _looks_like_path(s: str) -> bool:
-    return s.endswith(".safetensors") or os.sep in s or "/" in s
+    from sddr_core.io.checkpoints import PICKLE_SUFFIXES
+
+    return s.endswith((".safetensors", *PICKLE_SUFFIXES)) or os.sep in s or "/" in s
 
 
 def refine(
@@ -120,6 +129,7 @@ def refine(
         "working_size": f"{work.shape[1]}x{work.shape[0]}",
         "predictor_calls": 2,
         "refiner_calls": 1,
+        **first.fusion.info,
     }
     if mode == "two-stage":
         from sddr_core.inference.two_stage import coarse_to_fine
@@ -130,6 +140,12 @@ def refine(
         work, edges_work = c2f.depth, c2f.edges
         info["predictor_calls"] += c2f.windows
         info["refiner_calls"] += c2f.windows
+        if c2f.guarded:
+            info["guarded_windows"] = c2f.guarded
+        if pred.kind == "depth":
+            work, raised = keep_positive(work, first.fusion.depth)
+            if raised:
+                info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
     else:
         edges_work = edge_map(work)
     return _result(
@@ -207,7 +223,7 @@ def refine_depths(
         size = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
     h, w = int(size[0]), int(size[1])
     timings: dict[str, float] = {}
-    fusion = fuse_stage(ref, maps[0], maps[1], (h, w), timings)
+    fusion = fuse_stage(ref, maps[0], maps[1], (h, w), timings, kind)
     info = {
         "predictor": "external",
         "refiner": ref.name,
@@ -215,6 +231,7 @@ def refine_depths(
         "working_size": f"{fusion.depth.shape[1]}x{fusion.depth.shape[0]}",
         "predictor_calls": 0,
         "refiner_calls": 1,
+        **fusion.info,
     }
     return _result(
         (h, w),
