@@ -37,6 +37,9 @@ METRICS: tuple[tuple[str, str, bool], ...] = (
     ("ord", "ORD ↓", False),
     ("d3r", "D³R ↓", False),
     ("boundary_f1", "bF1 ↑", True),
+    ("see", "SEE ↓", False),
+    ("dbe_acc", "DBEacc ↓", False),
+    ("dbe_comp", "DBEcomp ↓", False),
     ("time", "time s ↓", False),
 )
 METRIC_KEYS: tuple[str, ...] = tuple(k for k, _, _ in METRICS)
@@ -299,8 +302,10 @@ def _fmt(key: str, value: Any) -> str:
     v = float(value)
     if key == "time":
         return f"{v:.3f}"
-    if key in ("rmse", "sq_rel"):
+    if key in ("rmse", "sq_rel", "see"):
         return f"{v:.4g}"
+    if key in ("dbe_acc", "dbe_comp"):
+        return f"{v:.2f}"
     return f"{v:.3f}"
 
 

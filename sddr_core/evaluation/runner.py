@@ -97,9 +97,16 @@ class _PredictorSource:
 def _sample_metrics(
     sample: Sample, outputs: dict[str, MethodOutput], space: str
 ) -> dict[str, dict[str, Any]]:
-    from sddr_core.metrics import depth_metrics, edge_metrics, gt_superpixels
+    from sddr_core.metrics import (
+        boundary_metrics,
+        canny_depth_edges,
+        depth_metrics,
+        edge_metrics,
+        gt_superpixels,
+    )
 
     superpixels = gt_superpixels(sample.gt, sample.valid, kind=sample.gt_kind)
+    gt_edges = canny_depth_edges(sample.gt_as("depth"), sample.valid)
     result = {}
     for method, out in outputs.items():
         common = {
@@ -110,12 +117,16 @@ def _sample_metrics(
         }
         d = depth_metrics(out.depth, sample.gt, **common)
         e = edge_metrics(out.depth, sample.gt, superpixels=superpixels, **common)
+        b = boundary_metrics(out.depth, sample.gt, gt_edges=gt_edges, **common)
         result[method] = {
             **{k: d[k] for k in ("delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse")},
             "log10": d["log10"],
             "ord": e["ord"],
             "d3r": e["d3r"],
             "boundary_f1": e["boundary_f1"],
+            "see": b["see"],
+            "dbe_acc": b["dbe_acc"],
+            "dbe_comp": b["dbe_comp"],
             "time": out.seconds,
             "scale": d["scale"],
             "shift": d["shift"],
@@ -123,6 +134,8 @@ def _sample_metrics(
             "n_clamped": d["n_clamped"],
             "n_ord_pairs": e["n_ord_pairs"],
             "n_d3r_pairs": e["n_d3r_pairs"],
+            "n_see_pixels": b["n_see_pixels"],
+            "n_gt_edges": b["n_gt_edges"],
             "predictor_calls": 1 if method in ("low", "high") else out.info.get("predictor_calls"),
         }
     return result

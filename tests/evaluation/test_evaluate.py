@@ -43,6 +43,9 @@ def test_evaluate_writes_tables_and_figures(tmp_path, tiny, sim_options):
         assert 0 < row["delta1"] <= row["delta2"] <= row["delta3"] <= 1
         assert row["abs_rel"] >= 0 and row["rmse"] >= 0 and row["time"] >= 0
         assert 0 <= row["d3r"] <= 2 and 0 <= row["boundary_f1"] <= 1
+        assert row["see"] >= 0 and 0 <= row["dbe_acc"] <= 10 and 0 <= row["dbe_comp"] <= 10
+    # The blurry low pass smears and misses edges the high pass keeps.
+    assert mean["low"]["dbe_comp"] > mean["high"]["dbe_comp"]
     # With Poisson as the refiner, one-stage is the Poisson result (not run twice).
     assert mean["one-stage"] == mean["poisson"]
     # Fusion takes longer than the high-resolution prediction it needs; the methods differ.
