@@ -30,6 +30,7 @@ from sddr_core.errors import (
 )
 from sddr_core.hookspecs import hookimpl
 from sddr_core.inference import MODES, RefinedDepth, refine, refine_depths
+from sddr_core.inference.sequence import TemporalOptions, refine_sequence
 from sddr_core.predictors.base import (
     CallablePredictor,
     DepthPredictor,
@@ -60,6 +61,7 @@ __all__ = [
     "RefinerSpec",
     "SddrError",
     "ShapeError",
+    "TemporalOptions",
     "UnknownNameError",
     "UnsupportedFormatError",
     "WeightsError",
@@ -72,6 +74,7 @@ __all__ = [
     "load_refiner",
     "refine",
     "refine_depths",
+    "refine_sequence",
     "save_refiner",
 ]
 

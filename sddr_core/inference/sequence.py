@@ -1,0 +1,632 @@
+"""Temporally stable refinement of video and image sequences: :func:`refine_sequence`.
+
+Each frame is refined as :func:`sddr_core.refine` refines a photo (the predictor at a low and
+a high resolution, one fusion by the refiner), then stabilised against the previous output,
+motion-compensated with OpenCV's DIS optical flow (``cv2.DISOpticalFlow``):
+
+1. **Flow and validity.** Flow from frame ``t`` to ``t−1`` and back, at a reduced size
+   (``flow_side``). A pixel's history is *valid* when the two flows agree (forward-backward
+   check, Sundaram et al. 2010), its source lies inside frame ``t−1`` and the warped previous
+   frame has the same colour (photometric check). Occluded, disoccluded and mis-tracked pixels
+   are not valid.
+2. **Scene cuts.** When too few pixels are valid, or the grey-level histograms of the two
+   frames differ, the frame starts a new shot: no history is used, and the shot's first map
+   is put in the sequence's range by a robust (median / mean absolute deviation) match to
+   the first shot.
+3. **One scale and shift.** The fused map is fitted by scale and shift (least squares,
+   trimmed of the worst 20 % of residuals) to the motion-compensated previous output on valid
+   pixels, so every frame is in the scale of the first one (no per-frame normalisation).
+4. **Low-frequency layer.** The residual between the history and the fitted map is low-passed
+   with a normalised (masked) Gaussian: alignment drift and the predictor's low-frequency
+   wobble. ``history`` of it is kept (a recursive filter along motion trajectories).
+5. **Detail.** The rest of the residual is the refinement detail's flicker. Where the history
+   is valid *and* agrees with the current map (a Gaussian weight of the residual against its
+   robust spread, so a mis-warped moving edge gets weight ~0), ``detail_history`` of it is
+   kept; elsewhere the current frame's own detail is used as is: moving edges are not smeared.
+
+Only the previous frame's small state (its grey image and stabilised map) is kept, so memory
+does not grow with the sequence.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from sddr_core.errors import InputError
+from sddr_core.inference.one_stage import choose_resolutions, fuse_stage
+from sddr_core.inference.refine import MODES, Mode, _result, as_refiner
+from sddr_core.inference.result import RefinedDepth
+from sddr_core.io.images import load_image
+from sddr_core.ops.align import fit_scale_shift
+from sddr_core.ops.edges import edge_map
+from sddr_core.ops.resize import resize_long_side, resize_map
+from sddr_core.predictors.base import DepthPredictor, as_predictor, run_predictor
+from sddr_core.progress import check_cancel
+from sddr_core.refiners.base import Refiner
+
+__all__ = [
+    "FlowField",
+    "SequenceStabilizer",
+    "TemporalOptions",
+    "backward_warp",
+    "masked_lowpass",
+    "refine_sequence",
+]
+
+_DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+@dataclass(frozen=True)
+class TemporalOptions:
+    """Settings of the temporal stabilisation (see the module docstring for the steps).
+
+    Attributes:
+        history: weight of the motion-compensated history in the low-frequency layer
+            (0 = none, per-frame alignment only; 0.9 ≈ a 10-frame memory).
+        detail_history: weight of the history in the refinement detail where it is valid.
+        lowpass: σ of the low-frequency layer as a fraction of the long side.
+        flow_side: long side at which the optical flow is computed (pixels).
+        flow_preset: DIS preset, ``"ultrafast"``, ``"fast"`` or ``"medium"``.
+        photometric: largest grey-level difference (0..1) of a valid warped pixel.
+        cut_fraction: a frame with fewer valid pixels than this starts a new shot.
+        cut_histogram: a frame whose grey histogram correlates less than this with the
+            previous one starts a new shot.
+        detail_tolerance: residuals beyond this many robust standard deviations are treated as
+            a real change (moving edge), not flicker.
+        trim: fraction of the largest residuals left out of the scale-and-shift fit.
+    """
+
+    history: float = 0.85
+    detail_history: float = 0.6
+    lowpass: float = 0.06
+    flow_side: int = 384
+    flow_preset: str = "fast"
+    photometric: float = 0.08
+    cut_fraction: float = 0.3
+    cut_histogram: float = 0.5
+    detail_tolerance: float = 2.5
+    trim: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("history", "detail_history", "cut_fraction", "trim"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= (0.9 if name == "trim" else 1.0):
+                raise InputError(f"temporal option {name} must lie in [0, 1], got {v!r}.")
+        if not 0.0 < self.lowpass <= 0.5:
+            raise InputError(f"temporal option lowpass must lie in (0, 0.5], got {self.lowpass}.")
+        if int(self.flow_side) < 32:
+            raise InputError(f"flow_side must be at least 32 pixels, got {self.flow_side}.")
+        if self.flow_preset not in _DIS_PRESETS:
+            raise InputError(
+                f"flow_preset must be one of {', '.join(_DIS_PRESETS)}, got {self.flow_preset!r}."
+            )
+        if self.photometric <= 0 or self.detail_tolerance <= 0:
+            raise InputError("photometric and detail_tolerance must be positive.")
+        if not -1.0 <= self.cut_histogram <= 1.0:
+            raise InputError(f"cut_histogram must lie in [-1, 1], got {self.cut_histogram}.")
+
+
+# --------------------------------------------------------------------------------------------
+# pure pieces
+
+
+def backward_warp(x: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ``x`` at ``p + flow(p)`` (bilinear): ``out(p) = x(p + flow(p))``.
+
+    Args:
+        x: float ``(H, W)`` or ``(H, W, C)`` map of the frame the flow points into.
+        flow: float32 ``(H, W, 2)`` displacement ``(dx, dy)`` in pixels.
+
+    Returns:
+        ``(warped, inside)``: the warped map (same shape as ``x``) and a boolean ``(H, W)``
+        mask of pixels whose source lies inside ``x``.
+    """
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx = gx + flow[..., 0]
+    my = gy + flow[..., 1]
+    out = cv2.remap(
+        np.ascontiguousarray(x, dtype=np.float32),
+        mx,
+        my,
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    return out, inside
+
+
+def masked_lowpass(x: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised Gaussian low-pass of ``x`` over ``mask`` (σ in pixels), float32 ``(H, W)``.
+
+    Pixels outside the mask are filled from the masked ones nearby; where no masked pixel is
+    within a few σ the result fades to 0. Computed at a reduced size (σ ≥ 2 px there) for
+    speed.
+    """
+    h, w = x.shape
+    m = mask.astype(np.float32)
+    factor = max(1.0, sigma / 2.0)
+    small = (max(4, int(round(h / factor))), max(4, int(round(w / factor))))
+    num = resize_map(np.where(mask, x, 0.0).astype(np.float32), small)
+    den = resize_map(m, small)
+    s = sigma * small[1] / w
+    num = cv2.GaussianBlur(num, (0, 0), s, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(den, (0, 0), s, borderType=cv2.BORDER_REFLECT)
+    out = num / np.maximum(den, 0.05)
+    return resize_map(out.astype(np.float32), (h, w))
+
+
+def _symmetric_fit(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Scale and shift of ``pred`` to ``target`` by reduced major axis regression (the
+    geometric mean of the two least-squares slopes): unbiased when both maps are noisy, where
+    least squares shrinks the scale by the noise of ``pred`` (and, chained over a video,
+    would shrink the sequence frame after frame)."""
+    s_yx, _ = fit_scale_shift(pred, target, mask)
+    s_xy, _ = fit_scale_shift(target, pred, mask)
+    if s_yx * s_xy <= 0:
+        return fit_scale_shift(pred, target, mask)
+    scale = float(np.sign(s_yx) * np.sqrt(s_yx / s_xy))
+    p = pred[mask].astype(np.float64)
+    q = target[mask].astype(np.float64)
+    return scale, float(q.mean() - scale * p.mean())
+
+
+def _robust_fit(
+    pred: np.ndarray, target: np.ndarray, mask: np.ndarray, trim: float
+) -> tuple[float, float]:
+    """Scale and shift of ``pred`` to ``target`` on ``mask`` (:func:`_symmetric_fit`),
+    refitted once without the largest ``trim`` fraction of residuals (moving objects, flow
+    errors)."""
+    s, t = _symmetric_fit(pred, target, mask)
+    if trim > 0:
+        res = np.abs(s * pred + t - target)
+        cut = np.quantile(res[mask], 1.0 - trim)
+        keep = mask & (res <= cut)
+        if keep.sum() >= 16:
+            s, t = _symmetric_fit(pred, target, keep)
+    return s, t
+
+
+def _robust_stats(x: np.ndarray) -> tuple[float, float]:
+    v = x[np.isfinite(x)].astype(np.float64)
+    med = float(np.median(v))
+    return med, max(float(np.mean(np.abs(v - med))), 1e-12)
+
+
+@dataclass
+class FlowField:
+    """Motion from the current frame to the previous one, at the stabiliser's working size.
+
+    Attributes:
+        flow: float32 ``(h, w, 2)``: pixel ``p`` of the current frame was at ``p + flow(p)``.
+        valid: boolean ``(h, w)``: forward-backward consistent, inside, photometrically equal.
+        valid_fraction: mean of ``valid`` (at the flow's own size).
+        histogram: correlation of the two frames' grey histograms.
+    """
+
+    flow: np.ndarray
+    valid: np.ndarray
+    valid_fraction: float
+    histogram: float
+
+
+class SequenceStabilizer:
+    """The temporal state of :func:`refine_sequence`: stabilises one fused map after another.
+
+    ``stabilize(image, fused)`` takes a frame (float RGB ``(H, W, 3)``) and its fused map (any
+    size; the stabiliser works at that size) and returns the stabilised map and what happened
+    (``scene_cut``, ``valid_fraction``, ``scale``, ``shift``). It keeps only the previous
+    frame's grey image and output.
+    """
+
+    def __init__(self, options: TemporalOptions | None = None) -> None:
+        self.options = options or TemporalOptions()
+        self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.options.flow_preset])
+        self._prev_gray: np.ndarray | None = None
+        self._prev_out: np.ndarray | None = None
+        self._reference: tuple[float, float] | None = None
+        self.shots = 0
+
+    @property
+    def previous_shape(self) -> tuple[int, int] | None:
+        """Shape of the previous stabilised map (``None`` before the first frame)."""
+        return None if self._prev_out is None else self._prev_out.shape  # type: ignore[return-value]
+
+    def reset(self) -> None:
+        """Forget the history (the next frame starts a new shot in the same range)."""
+        self._prev_gray = None
+        self._prev_out = None
+
+    def _gray(self, image: np.ndarray) -> np.ndarray:
+        small = resize_long_side(image, min(int(self.options.flow_side), max(image.shape[:2])))
+        gray = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        return np.clip(np.rint(gray * 255.0), 0, 255).astype(np.uint8)
+
+    def flow(self, gray: np.ndarray, shape: tuple[int, int]) -> FlowField | None:
+        """Motion from ``gray`` (this frame at flow size) to the previous frame, resized to
+        ``shape``; ``None`` without a comparable previous frame."""
+        prev = self._prev_gray
+        if prev is None or prev.shape != gray.shape:
+            return None
+        opt = self.options
+        back = self._dis.calc(gray, prev, None)  # t -> t-1
+        fwd = self._dis.calc(prev, gray, None)  # t-1 -> t
+        fwd_at, inside = backward_warp(fwd, back)
+        err = np.sum((back + fwd_at) ** 2, axis=2)
+        mag = np.sum(back**2, axis=2) + np.sum(fwd_at**2, axis=2)
+        valid = inside & (err < 0.01 * mag + 0.5)
+        prev_warped, _ = backward_warp(prev.astype(np.float32), back)
+        valid &= np.abs(prev_warped - gray.astype(np.float32)) < opt.photometric * 255.0
+        fraction = float(valid.mean())
+        h1 = cv2.calcHist([gray], [0], None, [32], [0, 256])
+        h0 = cv2.calcHist([prev], [0], None, [32], [0, 256])
+        hist = float(cv2.compareHist(h0, h1, cv2.HISTCMP_CORREL))
+        fh, fw = gray.shape
+        if (fh, fw) != tuple(shape):
+            flow = resize_map(back, shape)
+            flow[..., 0] *= shape[1] / fw
+            flow[..., 1] *= shape[0] / fh
+            valid = cv2.resize(
+                valid.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST
+            ).astype(bool)
+        else:
+            flow = back
+        return FlowField(flow, valid, fraction, hist)
+
+    def is_cut(self, field: FlowField | None) -> bool:
+        """Whether the frame starts a new shot (no usable flow, too few valid pixels, or a
+        different grey histogram)."""
+        return (
+            field is None
+            or field.valid_fraction < self.options.cut_fraction
+            or field.histogram < self.options.cut_histogram
+        )
+
+    def gray(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (float RGB) as the uint8 grey image at flow size the flow works on."""
+        return self._gray(image)
+
+    def stabilize(
+        self,
+        image: np.ndarray,
+        fused: np.ndarray,
+        field: FlowField | None = None,
+        gray: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Stabilise ``fused`` (the refiner's map for ``image``) against the history.
+
+        ``gray`` (from :meth:`gray`) and ``field`` (from :meth:`flow`) may be given when the
+        caller already computed them for ``image``.
+        """
+        opt = self.options
+        fused = np.asarray(fused, dtype=np.float32)
+        if gray is None:
+            gray = self._gray(image)
+        if field is None:
+            field = self.flow(gray, fused.shape)
+        prev = self._prev_out
+        cut = self.is_cut(field) or prev is None
+        info: dict[str, Any] = {
+            "scene_cut": bool(cut),
+            "valid_fraction": 0.0 if field is None else round(field.valid_fraction, 4),
+        }
+        if cut:
+            med, mad = _robust_stats(fused)
+            if self._reference is None:
+                self._reference = (med, mad)
+                scale, shift = 1.0, 0.0
+            else:  # a new shot in the range of the first one
+                scale = self._reference[1] / mad
+                shift = self._reference[0] - scale * med
+            out = (scale * fused + shift).astype(np.float32)
+            self.shots += 1
+        else:
+            assert field is not None and prev is not None
+            if prev.shape != fused.shape:
+                prev = resize_map(prev, fused.shape)
+            history, inside = backward_warp(prev, field.flow)
+            valid = field.valid & inside
+            # fitted on smoothed maps: the history went through bilinear warps and the frames
+            # differ in detail; both would bias the fit (and the bias adds up over a video)
+            smooth = 0.02 * max(fused.shape)
+            scale, shift = _robust_fit(
+                masked_lowpass(fused, valid, smooth),
+                masked_lowpass(history, valid, smooth),
+                valid,
+                opt.trim,
+            )
+            current = scale * fused + shift
+            diff = history - current
+            sigma = opt.lowpass * max(fused.shape)
+            low = masked_lowpass(diff, valid, sigma)
+            detail = diff - low
+            spread = 1.4826 * float(np.median(np.abs(detail[valid]))) + 1e-12
+            weight = np.exp(-((detail / (opt.detail_tolerance * spread)) ** 2))
+            weight *= valid
+            out = (current + opt.history * low + opt.detail_history * weight * detail).astype(
+                np.float32
+            )
+            info["history_weight"] = round(float(weight.mean()), 4)
+        info["scale"], info["shift"], info["shot"] = float(scale), float(shift), self.shots
+        self._prev_gray = gray
+        self._prev_out = out
+        return out, info
+
+
+# --------------------------------------------------------------------------------------------
+# the driver
+
+
+def _frames_of(frames: Any) -> Iterable[Any]:
+    if isinstance(frames, (str, os.PathLike)):
+        from sddr_core.io.video import iter_frames
+
+        return iter_frames(Path(frames))
+    if isinstance(frames, np.ndarray) and frames.ndim == 4:
+        return iter(frames)  # (N, H, W, C): a batch held by the caller already
+    if hasattr(frames, "__iter__"):
+        return frames
+    raise InputError(
+        f"frames must be an iterable of images (arrays, paths), a video file or a folder of "
+        f"frames, got {type(frames).__name__}."
+    )
+
+
+def refine_sequence(
+    frames: Iterable[Any] | str | os.PathLike[str],
+    predictor: str | DepthPredictor | Any,
+    *,
+    mode: Mode = "one-stage",
+    refiner: str | Refiner | None = None,
+    device: Any = None,
+    low_resolution: int | None = None,
+    high_resolution: int | None = None,
+    temporal: TemporalOptions | None = None,
+    stabilize: bool = True,
+    prefetch: bool = True,
+) -> Iterator[RefinedDepth]:
+    """Refine every frame of a sequence with temporally stable results, yielded in order.
+
+    Frames are read, refined and yielded one at a time (bounded memory: only the previous
+    frame's small state is kept). Every result is in one scale and shift, that of the first
+    frame's low-resolution prediction; see the module docstring for the stabilisation.
+
+    Args:
+        frames: an iterable of images (anything :func:`sddr_core.refine` accepts: arrays,
+            paths, PIL images, tensors), a ``(N, H, W, 3)`` array, or the path of a video file
+            (read with OpenCV) or of a folder of frames.
+        predictor, mode, refiner, device, low_resolution: as in :func:`sddr_core.refine`.
+        high_resolution: long side of the high-resolution pass; default: adaptive, chosen on
+            the first frame of each shot and kept for the shot (a resolution that changed
+            from frame to frame would itself cause flicker).
+        temporal: :class:`TemporalOptions` (defaults suit 24-60 fps video).
+        stabilize: False refines each frame alone (still one refiner and predictor for the
+            whole sequence), for comparisons.
+        prefetch: predict and fuse the next frame in a worker thread while the current one
+            is stabilised (one frame ahead at most). The predictor and refiner are then
+            called from that thread (one call at a time); pass False to keep every call on
+            the caller's thread.
+
+    Yields:
+        A :class:`~sddr_core.RefinedDepth` per frame, at that frame's size. ``info`` holds
+        ``frame`` (index), ``shot``, ``scene_cut``, ``valid_fraction`` (pixels with usable
+        history), ``scale`` and ``shift`` (applied to the fused map); ``timings`` adds
+        ``stabilize`` (which includes the optical flow).
+
+    Raises:
+        InputError: bad options or frames; the errors of :func:`sddr_core.refine` per frame.
+    """
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+    for name, value in (("low_resolution", low_resolution), ("high_resolution", high_resolution)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or value < 16):
+            raise InputError(f"{name} must be an integer of at least 16 pixels, got {value!r}.")
+    if temporal is not None and not isinstance(temporal, TemporalOptions):
+        raise InputError(
+            f"temporal must be a TemporalOptions, got {type(temporal).__name__}; build one with "
+            "sddr_core.TemporalOptions(history=..., ...)."
+        )
+    source = _frames_of(frames)
+    pred = (
+        as_predictor(predictor, device=device)
+        if isinstance(predictor, str)
+        else as_predictor(predictor)
+    )
+    ref = as_refiner(refiner, device=device)
+    return _run(
+        source, pred, ref, mode, low_resolution, high_resolution, temporal, stabilize, prefetch
+    )
+
+
+@dataclass
+class _Fused:
+    """A frame after prediction and fusion (the producer's output)."""
+
+    index: int
+    rgb: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    work: np.ndarray
+    omega: np.ndarray | None
+    info: dict[str, Any]
+    timings: dict[str, float]
+    start: float
+
+
+def _histogram(gray: np.ndarray) -> np.ndarray:
+    return cv2.calcHist([gray], [0], None, [32], [0, 256])
+
+
+def _produce(
+    source: Iterable[Any],
+    pred: DepthPredictor,
+    ref: Refiner,
+    mode: str,
+    low_resolution: int | None,
+    high_resolution: int | None,
+    cut_histogram: float,
+) -> Iterator[_Fused]:
+    """Load, predict and fuse each frame. The resolutions are chosen on the first frame of a
+    shot (a frame whose size or grey histogram differs from the previous one's) and kept."""
+    resolutions: tuple[int, int] | None = None
+    prev_hist: np.ndarray | None = None
+    prev_shape: tuple[int, ...] | None = None
+    for index, frame in enumerate(source):
+        check_cancel("sequence")
+        start = time.perf_counter()
+        timings: dict[str, float] = {}
+        rgb = load_image(frame)
+        hist = _histogram(
+            np.clip(
+                np.rint(cv2.cvtColor(resize_long_side(rgb, 128), cv2.COLOR_RGB2GRAY) * 255), 0, 255
+            ).astype(np.uint8)
+        )
+        new_shot = (
+            resolutions is None
+            or prev_shape != rgb.shape
+            or prev_hist is None
+            or cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < cut_histogram
+        )
+        prev_hist, prev_shape = hist, rgb.shape
+        if new_shot or resolutions is None:
+            resolutions = choose_resolutions(rgb, pred, low_resolution, high_resolution)
+        maps = {}
+        for stage, res in zip(("predict-low", "predict-high"), resolutions, strict=True):
+            check_cancel(stage)
+            t = time.perf_counter()
+            maps[stage] = run_predictor(pred, rgb, res)
+            timings[stage] = time.perf_counter() - t
+        h, w = rgb.shape[:2]
+        fusion = fuse_stage(ref, maps["predict-low"], maps["predict-high"], (h, w), timings)
+        work = fusion.depth
+        info: dict[str, Any] = {
+            "predictor": pred.name,
+            "refiner": ref.name,
+            "mode": mode,
+            "low_resolution": resolutions[0],
+            "high_resolution": resolutions[1],
+            "working_size": f"{work.shape[1]}x{work.shape[0]}",
+            "predictor_calls": 2,
+            "refiner_calls": 1,
+            "frame": index,
+        }
+        if mode == "two-stage":
+            from sddr_core.inference.two_stage import coarse_to_fine
+
+            t = time.perf_counter()
+            c2f = coarse_to_fine(rgb, pred, ref, work)
+            timings["two-stage"] = time.perf_counter() - t
+            work = c2f.depth
+            info["predictor_calls"] += c2f.windows
+            info["refiner_calls"] += c2f.windows
+        yield _Fused(
+            index,
+            rgb,
+            maps["predict-low"],
+            maps["predict-high"],
+            work,
+            fusion.omega,
+            info,
+            timings,
+            start,
+        )
+
+
+_DONE = object()
+
+
+def _prefetched(items: Iterator[_Fused], depth: int = 1) -> Iterator[_Fused]:
+    """Run ``items`` in a worker thread, at most ``depth`` items ahead of the consumer.
+
+    Prediction and fusion of the next frame (torch, OpenCV and SciPy release the GIL) then
+    overlap the optical flow and stabilisation of the current one. Errors in the worker are
+    raised here; closing this generator stops the worker.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            put(exc)
+
+    thread = threading.Thread(target=work, name="sddr-sequence", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def _run(
+    source: Iterable[Any],
+    pred: DepthPredictor,
+    ref: Refiner,
+    mode: str,
+    low_resolution: int | None,
+    high_resolution: int | None,
+    temporal: TemporalOptions | None,
+    stabilize: bool,
+    prefetch: bool,
+) -> Iterator[RefinedDepth]:
+    stabilizer = SequenceStabilizer(temporal) if stabilize else None
+    options = stabilizer.options if stabilizer is not None else TemporalOptions()
+    fused = _produce(
+        source, pred, ref, mode, low_resolution, high_resolution, options.cut_histogram
+    )
+    if prefetch:
+        fused = _prefetched(fused)
+    for item in fused:
+        work, info, timings = item.work, item.info, item.timings
+        if stabilizer is not None:
+            t = time.perf_counter()
+            work, tinfo = stabilizer.stabilize(item.rgb, work)
+            info.update(tinfo)
+            timings["stabilize"] = time.perf_counter() - t
+        yield _result(
+            item.rgb.shape[:2],
+            work,
+            edge_map(work),
+            item.low,
+            item.high,
+            item.omega,
+            pred.kind,
+            timings,
+            info,
+            item.start,
+        )
