@@ -32,8 +32,10 @@ def run_predictors(args: argparse.Namespace) -> int:
     rows = []
     for s in list_predictors(args.pattern):
         present = "n/a" if s.weights_present is None else "yes" if s.weights_present() else "no"
-        rows.append([s.name, s.kind, str(s.native_resolution), s.licence, present])
-    print(_table(rows, ["name", "kind", "native", "licence", "weights"]))
+        rows.append(
+            [s.name, s.source or "-", s.kind, str(s.native_resolution), s.licence, present]
+        )
+    print(_table(rows, ["name", "model id", "kind", "native", "licence", "weights"]))
     return 0
 
 
@@ -74,7 +76,9 @@ def run_info(args: argparse.Namespace) -> int:
 
         print(f"transformers {transformers.__version__}")
     except ImportError:
-        print('transformers not installed (pip install "sddr[hf]" for the HF predictors)')
+        from sddr_core.predictors.hf_transformers import INSTALL_HINT
+
+        print(f"transformers not installed (for the HF predictors: {INSTALL_HINT})")
     print(f"default device: {resolve_device(None)}")
     print(f"cpu threads: {torch.get_num_threads()}")
     if torch.cuda.is_available():

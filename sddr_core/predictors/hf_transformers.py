@@ -63,6 +63,7 @@ from sddr_core.errors import (
     ShapeError,
     UnknownNameError,
     WeightsError,
+    option,
 )
 from sddr_core.hookspecs import hookimpl
 from sddr_core.ops.resize import resize_map, working_shape
@@ -82,7 +83,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = 'pip install "sddr[hf]"'
+INSTALL_HINT = (
+    'pip install "transformers>=4.45" "huggingface_hub>=0.23" (or, in an sddr clone, '
+    'pip install -e ".[hf]")'
+)
 WEIGHTS_DIR_ENV = "SDDR_WEIGHTS_DIR"
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -309,7 +313,7 @@ def _explicit(weights: str | os.PathLike[str], model_id: str) -> Path:
         if _is_model_dir(path.parent):
             return path.parent
         raise WeightsError(
-            f"weights={str(weights)!r} is a file; pass the folder holding config.json and "
+            f"{option('weights', str(weights))} is a file; pass the folder holding config.json and "
             f"model.safetensors for {model_id} (e.g. from `hf download {model_id} "
             "--local-dir <folder>`)."
         )
@@ -318,14 +322,15 @@ def _explicit(weights: str | os.PathLike[str], model_id: str) -> Path:
             return path
         missing = "config.json" if not (path / "config.json").is_file() else "a weights file"
         raise WeightsError(
-            f"weights={str(weights)!r} is a folder but has no {missing} "
+            f"{option('weights', str(weights))} is a folder but has no {missing} "
             f"({' or '.join(_WEIGHT_FILES)}). Pass a folder written by save_pretrained() or "
             f"downloaded with `hf download {model_id} --local-dir <folder>`."
         )
     raise WeightsError(
-        f"weights={str(weights)!r} does not exist. Pass the folder holding config.json and "
-        f"model.safetensors for {model_id} (e.g. from `hf download {model_id} --local-dir "
-        f"<folder>`), or leave weights unset to use the Hugging Face cache."
+        f"{option('weights', str(weights))} does not exist. Pass the folder holding "
+        f"config.json and model.safetensors for {model_id} (e.g. from `hf download {model_id} "
+        "--local-dir <folder>`), or leave the weights option out to use the Hugging Face "
+        "cache."
     )
 
 
@@ -371,7 +376,7 @@ def _not_found(model_id: str, reason: str, cache_dir: Path, hook_dirs: list[Path
         + model_id
         + "`) on a machine with internet access, or put a folder with config.json, "
         + "preprocessor_config.json and model.safetensors at "
-        + f"{WEIGHTS_DIR_ENV}/{last}, or pass weights='<that folder>'.",
+        + f"{WEIGHTS_DIR_ENV}/{last}, or pass {option('weights', '<that folder>')}.",
     ]
     return WeightsError("\n".join(lines))
 
