@@ -27,26 +27,34 @@ import torch
 
 __all__ = [
     "DEPTH_KINDS",
+    "LABEL_SEPARATOR",
     "NORMALIZATIONS",
+    "PRECISIONS",
     "SAVE_FORMATS",
     "DepthOutputs",
+    "HeldModule",
     "LoadedModel",
     "ModelCache",
     "StageProgress",
+    "apply_precision",
     "check_depth",
     "colorize_batch",
     "depth_value",
     "image_batch_to_arrays",
+    "licence_class",
     "map_batch_to_arrays",
     "maps_to_image",
     "move_model",
+    "name_from_label",
     "normalize_batch",
     "outputs_from_results",
     "pair_batches",
+    "predictor_label",
     "refine_batch",
     "refine_external_batch",
     "resolution_or_none",
     "save_depth_batch",
+    "torch_module",
 ]
 
 #: How the ControlNet image (and the edge image) of a batch are scaled to ``[0, 1]``.
@@ -417,6 +425,7 @@ class LoadedModel:
     model: Any
     device: Any
     key: tuple[Any, ...] = ()
+    precision: str = "auto"
 
     @property
     def name(self) -> str:
@@ -474,6 +483,10 @@ class ModelCache:
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
+
+    def models(self) -> list[Any]:
+        """The cached objects, least recently used first."""
+        return list(self._items.values())
 
     def __len__(self) -> int:
         return len(self._items)
@@ -536,3 +549,92 @@ def save_depth_batch(
             except OutputExistsError:  # appeared meanwhile (another run saving): next name
                 continue
     return written
+
+
+# ------------------------------------------------------------------------------------------
+# Predictor dropdown labels, precision, ComfyUI-managed modules
+# ------------------------------------------------------------------------------------------
+
+#: Separates a predictor's name from the notes in its dropdown label.
+LABEL_SEPARATOR = " · "
+#: Precision choices of the loaders (fp16/bf16 apply on CUDA only).
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
+
+_COMMERCIAL = ("apache", "mit", "bsd", "cc-by-4", "cc-by-sa", "cc0", "built-in", "openrail")
+_NON_COMMERCIAL = ("-nc", "noncommercial", "non-commercial")
+_RESEARCH = ("amlr", "research")
+
+
+def licence_class(licence: str) -> str:
+    """What an artist may do with a predictor's weights, from its licence id:
+    ``"commercial use"``, ``"non-commercial"``, ``"research only"`` or ``"licence unknown"``."""
+    low = (licence or "").strip().lower()
+    if any(k in low for k in _RESEARCH):
+        return "research only"
+    if any(k in low for k in _NON_COMMERCIAL):
+        return "non-commercial"
+    if any(low.startswith(k) for k in _COMMERCIAL):
+        return "commercial use"
+    return "licence unknown"
+
+
+def predictor_label(name: str, licence: str, weights_present: bool | None) -> str:
+    """The dropdown label of a predictor: its name, whether its weights are on disk and its
+    licence class, e.g. ``"depth-anything-v2-small · downloaded · commercial use"``.
+
+    Args:
+        weights_present: True / False, or None for a predictor that needs no download.
+    """
+    state = {True: "downloaded", False: "downloads on first use", None: "no download"}[
+        weights_present
+    ]
+    return LABEL_SEPARATOR.join([name, state, licence_class(licence)])
+
+
+def name_from_label(label: str) -> str:
+    """The predictor name in a dropdown label (or a bare name, as older workflows saved it)."""
+    return str(label).split(LABEL_SEPARATOR, 1)[0].strip()
+
+
+def torch_module(obj: Any) -> torch.nn.Module | None:
+    """The ``torch.nn.Module`` holding a predictor's or refiner's weights (the object itself,
+    or its ``model`` attribute, the layout of sddr's transformers predictors and network
+    refiner); None for weight-free ones (Poisson, plain functions, test predictors)."""
+    if isinstance(obj, torch.nn.Module):
+        return obj
+    model = getattr(obj, "model", None)
+    return model if isinstance(model, torch.nn.Module) else None
+
+
+class HeldModule(torch.nn.Module):
+    """A container around a model's module, handed to ComfyUI's memory management.
+
+    ComfyUI's ``ModelPatcher`` writes a ``device`` attribute on the module it manages;
+    transformers models have a read-only ``device`` property, so they are wrapped.
+    """
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+
+def apply_precision(obj: Any, precision: str, on_cuda: bool) -> torch.dtype | None:
+    """Set a predictor's or refiner's precision; returns the autocast dtype the caller must
+    add around the run (None: none needed).
+
+    sddr's network refiner takes ``precision`` as is; transformers predictors have an
+    ``fp16`` switch (float16 autocast), so bf16 is an outer autocast with fp16 off. On the CPU
+    everything runs in float32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+    if not on_cuda:
+        precision = "fp32"
+    if hasattr(obj, "precision"):
+        obj.precision = precision
+        return None
+    if hasattr(obj, "fp16"):
+        if precision != "auto":
+            obj.fp16 = precision == "fp16"
+        return torch.bfloat16 if precision == "bf16" else None
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)

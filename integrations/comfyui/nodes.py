@@ -12,17 +12,19 @@ Node ids are stable (saved workflows refer to them): ``SddrLoadDepthPredictor``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from typing import Any
 
 import comfy.model_management as mm
+import comfy.model_patcher
 import comfy.utils
 import folder_paths
 import torch
 from comfy_api.latest import ComfyExtension, io, ui
 
-from . import core
+from . import core, weights
 
 __all__ = ["NODES", "SddrExtension", "setup"]
 
@@ -71,24 +73,29 @@ def _sddr_or_none() -> Any:
         return None
 
 
+def _node_predictors() -> list[Any]:
+    """Registered predictor specs a node can load by name (``simulated`` needs a ground-truth
+    map, which no ComfyUI input gives)."""
+    return [s for s in _sddr().list_predictors() if not s.needs]
+
+
 def _predictor_options() -> tuple[list[str], str]:
-    """Registered predictor names and a tooltip describing them."""
-    sddr = _sddr_or_none()
-    if sddr is None:
-        return [UNAVAILABLE], INSTALL_HINT
+    """Dropdown labels (name · weights on disk? · licence class) and the default label."""
+    if _sddr_or_none() is None:
+        return [UNAVAILABLE], UNAVAILABLE
     try:
-        # Predictors that need more than a name (``simulated`` needs a ground-truth map, which
-        # no ComfyUI input provides) cannot be loaded by a node.
-        specs = [s for s in sddr.list_predictors() if not s.needs]
+        specs = _node_predictors()
+        labels = []
+        for s in specs:
+            present = None if s.weights_present is None else bool(s.weights_present())
+            labels.append(core.predictor_label(s.name, s.licence, present))
     except Exception as exc:  # a broken plugin must not hide the node
         log.error("sddr: listing predictors failed: %s", exc)
-        return [UNAVAILABLE], f"Listing sddr predictors failed: {exc}"
-    lines = [
-        f"{s.name}: {s.description} (native {s.native_resolution} px, {s.kind}, "
-        f"licence {s.licence})"
-        for s in specs
-    ]
-    return [s.name for s in specs] or [UNAVAILABLE], "\n".join(lines)
+        return [UNAVAILABLE], UNAVAILABLE
+    if not labels:
+        return [UNAVAILABLE], UNAVAILABLE
+    default = next((lb for lb in labels if core.name_from_label(lb) == DEFAULT_PREDICTOR), None)
+    return labels, default or labels[0]
 
 
 def _refiner_options() -> list[str]:
@@ -184,42 +191,88 @@ def _device(choice: str) -> torch.device:
     raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {choice!r}.")
 
 
-def _unwrap(value: Any) -> tuple[Any, Any]:
-    """(model, device) from a loader node's output or from any predictor/refiner object."""
+def _unwrap(value: Any) -> core.LoadedModel:
+    """A loader node's output, or any predictor/refiner object (on its own device)."""
     if isinstance(value, core.LoadedModel):
-        return value.model, value.device
-    return value, None
+        return value
+    return core.LoadedModel(value, None)
+
+
+def _depth_dir() -> str:
+    """``ComfyUI/models/depth``: where first-use downloads go."""
+    return os.path.join(folder_paths.models_dir, "depth")
+
+
+def _predictor(name: str, device: str = "auto", precision: str = "auto") -> core.LoadedModel:
+    """A predictor by name, cached; a transformers model missing from every weight folder is
+    first downloaded into ``models/depth/<folder>`` with the node's progress bar."""
+    sddr = _sddr()
+    dev = _device(device)
+    key = ("predictor", name, str(dev))
+
+    def create() -> Any:
+        spec = next((s for s in _node_predictors() if s.name == name), None)
+        model_id = spec.extra.get("model_id") if spec is not None else None
+        if model_id and spec.weights_present is not None and not spec.weights_present():
+            _load(
+                lambda report: weights.download_weights(
+                    name,
+                    model_id,
+                    _depth_dir(),
+                    report=lambda done, total: report("download", done, total),
+                    check_cancel=mm.throw_exception_if_processing_interrupted,
+                )
+            )
+        return _load(lambda report: sddr.create_predictor(name, device=dev))
+
+    return core.LoadedModel(MODEL_CACHE.get(key, create), dev, key, precision)
 
 
 def _default_refiner(device: torch.device) -> Any:
     sddr = _sddr()
     key = ("refiner", DEFAULT_REFINER, str(device))
-    return MODEL_CACHE.get(key, lambda: sddr.inference.as_refiner(None, device=device))
+    return MODEL_CACHE.get(
+        key, lambda: _load(lambda report: sddr.inference.as_refiner(None, device=device))
+    )
 
 
-def _refiner_or_default(refiner: Any, device: Any) -> tuple[Any, Any]:
-    """(refiner, device) from a Load Refiner output, or the cached default refiner on
-    ``device`` (ComfyUI's torch device when ``None``) when the input is not connected."""
+def _refiner_or_default(refiner: Any, device: Any) -> core.LoadedModel:
+    """A Load Refiner output, or the cached default refiner on ``device`` (ComfyUI's torch
+    device when ``None``) when the input is not connected."""
     if refiner is not None:
         return _unwrap(refiner)
     dev = device or mm.get_torch_device()
-    return _default_refiner(dev), dev
+    return core.LoadedModel(_default_refiner(dev), dev)
 
 
-def _release(*models: Any) -> None:
-    """After a run: move the models off the GPU and give its cache back."""
-    offload = mm.unet_offload_device()
-    for m in models:
-        try:
-            core.move_model(m, offload)
-        except Exception as exc:  # never hide the run's own result or error
-            log.warning("sddr: could not move %r to %s: %s", m, offload, exc)
-    mm.soft_empty_cache()
+#: ComfyUI model patchers of the cached models' modules, by id of the module.
+_PATCHERS: dict[int, Any] = {}
 
 
-def _run(models: list[tuple[Any, Any]], images: int, mode: str, work: Any) -> list[Any]:
-    """Run ``work(before_image)`` with the models on their devices, ComfyUI's progress bar and
-    Cancel wired to sddr's hooks, and the models released afterwards."""
+def _patcher(model: Any, device: Any) -> Any:
+    """A ``ModelPatcher`` for the model's torch module (None when it has none): ComfyUI's
+    memory management then loads it, unloads it when others need the memory, and frees it on
+    "Unload models" / "Free model and node cache"."""
+    module = core.torch_module(model)
+    if module is None or device is None:
+        return None
+    live = {id(core.torch_module(m)) for m in MODEL_CACHE.models()}
+    for k in [k for k in _PATCHERS if k not in live and k != id(module)]:
+        del _PATCHERS[k]  # evicted from the cache: let ComfyUI forget it
+    found = _PATCHERS.get(id(module))
+    if found is None or found.load_device != torch.device(device):
+        found = comfy.model_patcher.ModelPatcher(
+            core.HeldModule(module),
+            load_device=torch.device(device),
+            offload_device=mm.unet_offload_device(),
+        )
+        _PATCHERS[id(module)] = found
+    return found
+
+
+def _run(models: list[core.LoadedModel], images: int, mode: str, work: Any) -> list[Any]:
+    """Run ``work(before_image)`` with the models loaded by ComfyUI's memory management,
+    their precision applied, ComfyUI's progress bar and Cancel wired to sddr's hooks."""
     from sddr_core.plugins import temporary_plugin
 
     from .hooks import RunHooks
@@ -232,20 +285,27 @@ def _run(models: list[tuple[Any, Any]], images: int, mode: str, work: Any) -> li
         mm.throw_exception_if_processing_interrupted()
         progress.start_image(i)
 
+    patchers = [p for m in models if (p := _patcher(m.model, m.device)) is not None]
+    if patchers:
+        # fully: sddr's modules are plain torch layers, not ComfyUI's partially loadable ones
+        mm.load_models_gpu(patchers, force_full_load=True)
+    autocast = contextlib.ExitStack()
+    for m in models:
+        on_cuda = m.device is not None and torch.device(m.device).type == "cuda"
+        dtype = core.apply_precision(m.model, m.precision, on_cuda)
+        if dtype is not None:
+            autocast.enter_context(torch.autocast("cuda", dtype=dtype))
     try:
-        for model, device in models:
-            if device is not None:
-                core.move_model(model, device)
-        with temporary_plugin(hooks):
+        with autocast, temporary_plugin(hooks):
             results = work(before_image)
     finally:
-        _release(*(m for m, _ in models))
+        mm.soft_empty_cache()
     progress.finish()
     return results
 
 
 def _load(factory: Any) -> Any:
-    """Create a model with sddr's progress (a weights download reports the stage
+    """``factory(report)`` with sddr's progress (a weights download reports the stage
     ``download``) on the node's progress bar and Cancel checked."""
     from sddr_core.plugins import temporary_plugin
 
@@ -254,7 +314,7 @@ def _load(factory: Any) -> Any:
     bar = comfy.utils.ProgressBar(100)
     progress = core.StageProgress(1, "load", bar.update_absolute)
     with temporary_plugin(RunHooks(progress, mm.throw_exception_if_processing_interrupted)):
-        model = factory()
+        model = factory(progress.stage)
     progress.finish()
     return model
 
@@ -293,6 +353,25 @@ def _depth_outputs() -> list[io.Output]:
     ]
 
 
+def _device_input() -> io.Combo.Input:
+    return io.Combo.Input(
+        "device",
+        options=list(DEVICES),
+        default="auto",
+        tooltip="auto: ComfyUI's device (the GPU when there is one); cpu: always the CPU.",
+    )
+
+
+def _precision_input() -> io.Combo.Input:
+    return io.Combo.Input(
+        "precision",
+        options=list(core.PRECISIONS),
+        default="auto",
+        tooltip="On an NVIDIA GPU: fp16 or bf16 use less memory and run faster; auto picks "
+        "for you. The CPU always uses fp32.",
+    )
+
+
 def _normalization_input() -> io.Combo.Input:
     return io.Combo.Input(
         "normalization",
@@ -322,28 +401,23 @@ class LoadDepthPredictor(io.ComfyNode):
 
     @classmethod
     def define_schema(cls) -> io.Schema:
-        names, listing = _predictor_options()
+        labels, default = _predictor_options()
         return io.Schema(
             node_id="SddrLoadDepthPredictor",
             display_name="Load Depth Predictor (sddr)",
             category=CATEGORY,
-            description="Loads a monocular depth predictor registered with sddr. Weights are "
-            "looked up in models/depth/<model folder> (and the folders extra_model_paths.yaml "
-            "adds for 'depth'), else downloaded on first use.",
+            description="Loads a depth model for Refine Depth. Its files live in "
+            "models/depth/<model folder>; a missing model downloads there on first use.",
             inputs=[
                 io.Combo.Input(
                     "predictor",
-                    options=names,
-                    default=DEFAULT_PREDICTOR if DEFAULT_PREDICTOR in names else names[0],
-                    tooltip="The depth model.\n" + listing,
+                    options=labels,
+                    default=default,
+                    tooltip="The depth model: whether it is downloaded, and what its licence "
+                    "allows (commercial use, non-commercial, research only).",
                 ),
-                io.Combo.Input(
-                    "device",
-                    options=list(DEVICES),
-                    default="auto",
-                    tooltip="auto: ComfyUI's device (the GPU when there is one); cpu: always "
-                    "on the CPU.",
-                ),
+                _device_input(),
+                _precision_input(),
             ],
             outputs=[
                 Predictor.Output(
@@ -355,14 +429,19 @@ class LoadDepthPredictor(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, predictor: str, device: str = "auto") -> io.NodeOutput:
-        sddr = _sddr()
-        dev = _device(device)
-        key = ("predictor", predictor, str(dev))
-        model = MODEL_CACHE.get(
-            key, lambda: _load(lambda: sddr.create_predictor(predictor, device=dev))
-        )
-        return io.NodeOutput(core.LoadedModel(model, dev, key))
+    def validate_inputs(cls, predictor: str) -> bool | str:
+        if _sddr_or_none() is None:
+            return True  # execute says how to install sddr
+        names = [s.name for s in _node_predictors()]
+        if core.name_from_label(predictor) not in names:
+            return f"Unknown depth model {predictor!r}; choose one of: {', '.join(names)}."
+        return True
+
+    @classmethod
+    def execute(
+        cls, predictor: str, device: str = "auto", precision: str = "auto"
+    ) -> io.NodeOutput:
+        return io.NodeOutput(_predictor(core.name_from_label(predictor), device, precision))
 
 
 class LoadRefiner(io.ComfyNode):
@@ -382,17 +461,11 @@ class LoadRefiner(io.ComfyNode):
                     "refiner",
                     options=options,
                     default=DEFAULT_REFINER,
-                    tooltip="default: the bundled sddr network when its weights are present, "
-                    "else Poisson fusion. poisson: training-free, no weights. *.safetensors: "
-                    "a checkpoint from models/sddr.",
+                    tooltip="default: the bundled sddr network. poisson: training-free, no "
+                    "weights. *.safetensors: a checkpoint from models/sddr.",
                 ),
-                io.Combo.Input(
-                    "device",
-                    options=list(DEVICES),
-                    default="auto",
-                    tooltip="auto: ComfyUI's device; cpu: always on the CPU (Poisson fusion "
-                    "always runs on the CPU).",
-                ),
+                _device_input(),
+                _precision_input(),
             ],
             outputs=[
                 Refiner.Output(
@@ -410,22 +483,22 @@ class LoadRefiner(io.ComfyNode):
         return folder_paths.get_full_path_or_raise("sddr", refiner)
 
     @classmethod
-    def fingerprint_inputs(cls, refiner: str, device: str = "auto") -> Any:
+    def fingerprint_inputs(cls, refiner: str, device: str = "auto", precision: str = "auto") -> Any:
         is_file = refiner.lower().endswith(".safetensors")
         path = folder_paths.get_full_path("sddr", refiner) if is_file else None
-        return (refiner, device, os.path.getmtime(path) if path else None)
+        return (refiner, device, precision, os.path.getmtime(path) if path else None)
 
     @classmethod
-    def execute(cls, refiner: str, device: str = "auto") -> io.NodeOutput:
+    def execute(cls, refiner: str, device: str = "auto", precision: str = "auto") -> io.NodeOutput:
         sddr = _sddr()
         dev = _device(device)
         path = cls._checkpoint(refiner)
         name = None if refiner == DEFAULT_REFINER else (path or refiner)
         key = ("refiner", refiner, str(dev), os.path.getmtime(path) if path else None)
         model = MODEL_CACHE.get(
-            key, lambda: _load(lambda: sddr.inference.as_refiner(name, device=dev))
+            key, lambda: _load(lambda report: sddr.inference.as_refiner(name, device=dev))
         )
-        return io.NodeOutput(core.LoadedModel(model, dev, key))
+        return io.NodeOutput(core.LoadedModel(model, dev, key, precision))
 
 
 class RefineDepth(io.ComfyNode):
@@ -441,7 +514,6 @@ class RefineDepth(io.ComfyNode):
             "the two (SDDR): sharp edges, consistent depth, output at the input's size.",
             inputs=[
                 io.Image.Input("image", tooltip="The images to estimate depth for (a batch)."),
-                Predictor.Input("predictor", tooltip="From Load depth predictor."),
                 io.Combo.Input(
                     "mode",
                     options=["one-stage", "two-stage"],
@@ -467,6 +539,11 @@ class RefineDepth(io.ComfyNode):
                     tooltip="Long side of the high-resolution pass in pixels; 0 = chosen from "
                     "the image's detail (1.5 to 3 times native, at most 2048).",
                 ),
+                Predictor.Input(
+                    "predictor",
+                    optional=True,
+                    tooltip=f"From Load Depth Predictor. Not connected: {DEFAULT_PREDICTOR}.",
+                ),
                 _refiner_input(),
             ],
             outputs=_depth_outputs(),
@@ -488,33 +565,33 @@ class RefineDepth(io.ComfyNode):
     def execute(
         cls,
         image: torch.Tensor,
-        predictor: Any,
         mode: str = "one-stage",
         normalization: str = "per image",
         low_resolution: int = 0,
         high_resolution: int = 0,
+        predictor: Any = None,
         refiner: Any = None,
     ) -> io.NodeOutput:
         _sddr()
         images = core.image_batch_to_arrays(image)
         low = core.resolution_or_none(low_resolution, "low_resolution")
         high = core.resolution_or_none(high_resolution, "high_resolution")
-        pred, pred_dev = _unwrap(predictor)
-        ref, ref_dev = _refiner_or_default(refiner, pred_dev)
+        pred = _predictor(DEFAULT_PREDICTOR) if predictor is None else _unwrap(predictor)
+        ref = _refiner_or_default(refiner, pred.device)
 
         def work(before_image: Any) -> list[Any]:
             return core.refine_batch(
                 images,
-                pred,
-                refiner=ref,
+                pred.model,
+                refiner=ref.model,
                 mode=mode,
-                device=pred_dev,
+                device=pred.device,
                 low_resolution=low,
                 high_resolution=high,
                 before_image=before_image,
             )
 
-        results = _run([(pred, pred_dev), (ref, ref_dev)], len(images), mode, work)
+        results = _run([pred, ref], len(images), mode, work)
         return _outputs(core.outputs_from_results(results, normalization))
 
 
@@ -575,20 +652,20 @@ class RefineExternalDepth(io.ComfyNode):
         highs = core.map_batch_to_arrays(high_depth, "high_depth")
         n = len(core.pair_batches(lows, highs))
         size = None if reference_image is None else tuple(reference_image.shape[1:3])
-        ref, ref_dev = _refiner_or_default(refiner, None)
+        ref = _refiner_or_default(refiner, None)
 
         def work(before_image: Any) -> list[Any]:
             return core.refine_external_batch(
                 lows,
                 highs,
                 kind=kind,
-                refiner=ref,
-                device=ref_dev,
+                refiner=ref.model,
+                device=ref.device,
                 size=size,
                 before_image=before_image,
             )
 
-        results = _run([(ref, ref_dev)], n, "fuse", work)
+        results = _run([ref], n, "fuse", work)
         return _outputs(core.outputs_from_results(results, normalization))
 
 

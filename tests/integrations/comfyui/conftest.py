@@ -53,3 +53,8 @@ def core(pack: ModuleType) -> ModuleType:
 @pytest.fixture(scope="session")
 def hooks(pack: ModuleType) -> ModuleType:
     return importlib.import_module(f"{PACK_NAME}.hooks")
+
+
+@pytest.fixture(scope="session")
+def weights(pack: ModuleType) -> ModuleType:
+    return importlib.import_module(f"{PACK_NAME}.weights")

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -49,11 +50,11 @@ RUN_TIMEOUT = 300.0
 DEPTH_OUTPUTS = ["IMAGE", "SDDR_DEPTH", "IMAGE", "MASK"]
 #: node id -> (required inputs, optional inputs, output types)
 DECLARED: dict[str, tuple[list[str], list[str], list[str]]] = {
-    "SddrLoadDepthPredictor": (["predictor", "device"], [], ["SDDR_PREDICTOR"]),
-    "SddrLoadRefiner": (["refiner", "device"], [], ["SDDR_REFINER"]),
+    "SddrLoadDepthPredictor": (["predictor", "device", "precision"], [], ["SDDR_PREDICTOR"]),
+    "SddrLoadRefiner": (["refiner", "device", "precision"], [], ["SDDR_REFINER"]),
     "SddrRefineDepth": (
-        ["image", "predictor", "mode", "normalization", "low_resolution", "high_resolution"],
-        ["refiner"],
+        ["image", "mode", "normalization", "low_resolution", "high_resolution"],
+        ["predictor", "refiner"],
         DEPTH_OUTPUTS,
     ),
     "SddrRefineExternalDepth": (
@@ -181,6 +182,10 @@ def start_engine(
             HERE / "engine_nodes" / "sddr_engine_test_predictors", target_is_directory=True
         )
     (base / "models" / "sddr").mkdir(parents=True)
+    small = base / "models" / "depth" / "Depth-Anything-V2-Small-hf"  # "downloaded" label
+    small.mkdir(parents=True)
+    (small / "config.json").write_text('{"model_type": "depth_anything"}')
+    (small / "model.safetensors").write_bytes(b"not a checkpoint")
     (base / "models" / "sddr" / "in-models.safetensors").write_bytes(b"not a checkpoint")
     extra = base / "elsewhere"
     (extra / "my_sddr").mkdir(parents=True)
@@ -300,11 +305,22 @@ def test_every_node_is_in_object_info_with_its_declared_inputs(engine: Engine) -
         assert all(node["output_tooltips"]), node_id
     assert info["SddrSaveDepth"]["output_node"] and info["SddrColorizeDepth"]["output_node"]
 
-    predictors = info["SddrLoadDepthPredictor"]["input"]["required"]["predictor"][1]["options"]
-    assert {"sddr-test-scene", "sddr-test-slow", "depth-anything-v2-small"} <= set(predictors)
-    assert "simulated" not in predictors  # needs a ground-truth map no ComfyUI input gives
-    default = info["SddrLoadDepthPredictor"]["input"]["required"]["predictor"][1]["default"]
-    assert default == "depth-anything-v2-small"
+    spec = info["SddrLoadDepthPredictor"]["input"]["required"]["predictor"][1]
+    labels = spec["options"]
+    names = [label.split(" · ")[0] for label in labels]
+    assert {"sddr-test-scene", "sddr-test-slow", "depth-anything-v2-small"} <= set(names)
+    assert "simulated" not in names  # needs a ground-truth map no ComfyUI input gives
+    # weights present (a folder in models/depth) and the licence class, in the label
+    assert "depth-anything-v2-small · downloaded · commercial use" in labels
+    assert "depth-anything-v2-base · downloads on first use · non-commercial" in labels
+    assert "depth-pro · downloads on first use · research only" in labels
+    assert "sddr-test-scene · no download · commercial use" in labels
+    assert spec["default"] == "depth-anything-v2-small · downloaded · commercial use"
+    for node_id in DECLARED:  # short tooltips
+        for section in ("required", "optional"):
+            for name, inp in info[node_id]["input"].get(section, {}).items():
+                tip = inp[1]["tooltip"]
+                assert len(tip) <= 200 and "\n" not in tip, (node_id, name, tip)
     refiners = info["SddrLoadRefiner"]["input"]["required"]["refiner"][1]["options"]
     assert refiners[0] == "default" and "poisson" in refiners
     # models/sddr and the folder extra_model_paths.yaml gives for "sddr" are both listed
@@ -323,9 +339,12 @@ def _refine_prompt(predictor: str, mode: str, prefix: str) -> dict[str, Any]:
         "1": {"class_type": "LoadImage", "inputs": {"image": "scene.png"}},
         "2": {
             "class_type": "SddrLoadDepthPredictor",
-            "inputs": {"predictor": predictor, "device": "auto"},
+            "inputs": {"predictor": predictor, "device": "auto", "precision": "auto"},
         },
-        "3": {"class_type": "SddrLoadRefiner", "inputs": {"refiner": "poisson", "device": "auto"}},
+        "3": {
+            "class_type": "SddrLoadRefiner",
+            "inputs": {"refiner": "poisson", "device": "auto", "precision": "auto"},
+        },
         "4": {
             "class_type": "SddrRefineDepth",
             "inputs": {
@@ -411,6 +430,43 @@ def test_refine_workflow_writes_16bit_depth_of_the_input_size(engine: Engine) ->
             ["input (test scene)", "controlnet depth (two-stage)", "Colorize Depth (turbo)"],
         )
         write_image(example, figure, overwrite=True)
+
+
+def test_a_missing_model_offline_says_which_files_go_in_which_models_folder(
+    engine: Engine,
+) -> None:
+    prompt = _refine_prompt("dpt-large · downloads on first use · commercial use", "one-stage", "x")
+    entry = engine.wait(engine.submit(prompt))
+    errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
+    assert errors and errors[0]["node_id"] == "2", entry["status"]
+    message = errors[0]["exception_message"]
+    assert "The depth model 'dpt-large' is not in ComfyUI's models folder" in message
+    assert str(engine.base / "models" / "depth" / "dpt-large") in message
+    assert "https://huggingface.co/Intel/dpt-large/tree/main" in message
+    assert "config.json" in message and "model.safetensors" in message
+    assert "weights=" not in message and "SDDR_WEIGHTS_DIR" not in message
+    assert errors[0]["exception_type"].endswith("WeightsError")
+
+
+def test_one_node_path_and_comfyui_unload_models_releases_the_refiner(engine: Engine) -> None:
+    def prompt(normalization: str) -> dict[str, Any]:
+        p = _refine_prompt("sddr-test-scene", "one-stage", "sddr_test/unload")
+        p["4"]["inputs"]["normalization"] = normalization  # a change: the node runs again
+        del p["4"]["inputs"]["refiner"]  # not connected: the default (network) refiner
+        return p
+
+    def loads() -> int:
+        return engine.log_tail(10**7).count("Requested to load HeldModule")
+
+    before = loads()
+    engine.run(prompt("per image"))
+    assert loads() == before + 1  # ComfyUI's memory management loaded the network
+    engine.run(prompt("across batch"))
+    assert loads() == before + 1  # still loaded: not loaded again
+    engine.post("/free", {"unload_models": True})  # the front end's "Unload models"
+    time.sleep(2)
+    engine.run(prompt("per image"))
+    assert loads() == before + 2  # it had been unloaded
 
 
 def test_a_bad_resolution_is_refused_before_running(engine: Engine) -> None:
@@ -524,11 +580,15 @@ def _slow_calls(engine: Engine) -> int:
 def test_example_workflows_are_served_and_match_the_nodes(engine: Engine) -> None:
     info = engine.get("/object_info")
     workflows = sorted((PACK / "example_workflows").glob("*.json"))
-    assert len(workflows) >= 2
+    assert len(workflows) >= 3
     # ComfyUI's template browser lists and serves them
     assert sorted(engine.get("/workflow_templates")["comfyui-sddr"]) == [p.stem for p in workflows]
     for path in workflows:
-        served = engine.get(f"/api/workflow_templates/comfyui-sddr/{path.name}")
+        url = "/api/workflow_templates/comfyui-sddr/" + urllib.parse.quote(path.name)
+        served = engine.get(url)
+        thumb = url[: -len(".json")] + ".jpg"  # what the template browser asks for
+        with urllib.request.urlopen(engine.url + thumb, timeout=30) as r:
+            assert r.read() == path.with_suffix(".jpg").read_bytes()
         assert served == json.loads(path.read_text())
     for path in workflows:
         wf = json.loads(path.read_text())
@@ -542,6 +602,9 @@ def test_example_workflows_are_served_and_match_the_nodes(engine: Engine) -> Non
             for (name, wspec), value in zip(widgets, node["widgets_values"], strict=True):
                 if isinstance(wspec[0], list) or wspec[0] == "COMBO":
                     options = wspec[0] if isinstance(wspec[0], list) else wspec[1]["options"]
+                    if name == "predictor":  # labels say whether weights are present
+                        options = [o.split(" · ")[0] for o in options]
+                        value = value.split(" · ")[0]
                     assert value in options, (path.name, node["type"], name, value)
         for link in wf["links"]:
             _id, src, src_slot, dst, dst_slot, kind = link
@@ -571,7 +634,11 @@ def test_without_sddr_the_nodes_still_load_and_say_how_to_install_it(
         prompt = {
             "1": {
                 "class_type": "SddrLoadDepthPredictor",
-                "inputs": {"predictor": "(sddr is not installed)", "device": "auto"},
+                "inputs": {
+                    "predictor": "(sddr is not installed)",
+                    "device": "auto",
+                    "precision": "auto",
+                },
             },
             "2": {
                 "class_type": "SddrRefineDepth",

@@ -439,3 +439,151 @@ def test_save_exr_keeps_float32(core, tmp_path) -> None:
         pytest.skip(f"this OpenCV build cannot write OpenEXR: {exc}")
     assert path.name == "d_00001_.exr"
     np.testing.assert_array_equal(read_depth(path).depth, maps[0])
+
+
+# ------------------------------------------------------------------------------------------
+# Dropdown labels, precision, modules for ComfyUI's memory management
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("licence", "klass"),
+    [
+        ("Apache-2.0", "commercial use"),
+        ("MIT", "commercial use"),
+        ("CC-BY-NC-4.0", "non-commercial"),
+        ("apple-amlr", "research only"),
+        ("built-in", "commercial use"),
+        ("unknown", "licence unknown"),
+        ("", "licence unknown"),
+    ],
+)
+def test_licence_classes(core, licence, klass) -> None:
+    assert core.licence_class(licence) == klass
+
+
+def test_every_registered_predictor_has_a_known_licence_class(core) -> None:
+    for spec in sddr_core.list_predictors():
+        assert core.licence_class(spec.licence) != "licence unknown", spec
+
+
+def test_predictor_labels_round_trip_to_names(core) -> None:
+    label = core.predictor_label("depth-anything-v2-base", "CC-BY-NC-4.0", False)
+    assert label == "depth-anything-v2-base · downloads on first use · non-commercial"
+    assert core.name_from_label(label) == "depth-anything-v2-base"
+    assert core.name_from_label("dpt-large") == "dpt-large"  # older workflows: bare names
+    assert core.predictor_label("x", "MIT", True) == "x · downloaded · commercial use"
+    assert core.predictor_label("x", "MIT", None).split(" · ")[1] == "no download"
+
+
+def test_torch_module_and_held_module(core) -> None:
+    net = torch.nn.Conv2d(1, 1, 3)
+
+    class Holder:
+        model = net
+
+    assert core.torch_module(net) is net and core.torch_module(Holder()) is net
+    assert core.torch_module(red_predictor) is None
+    held = core.HeldModule(net)
+    held.device = "cpu"  # what ComfyUI's ModelPatcher writes; fine on the container
+    assert list(held.parameters()) == list(net.parameters())
+
+
+def test_apply_precision(core) -> None:
+    class Refiner:
+        precision = "auto"
+
+    class HFPredictor:
+        fp16 = True
+
+    r, p = Refiner(), HFPredictor()
+    assert core.apply_precision(r, "bf16", on_cuda=True) is None and r.precision == "bf16"
+    assert core.apply_precision(r, "bf16", on_cuda=False) is None and r.precision == "fp32"
+    assert core.apply_precision(p, "bf16", on_cuda=True) is torch.bfloat16 and p.fp16 is False
+    assert core.apply_precision(p, "fp16", on_cuda=True) is None and p.fp16 is True
+    assert core.apply_precision(red_predictor, "fp16", on_cuda=True) is torch.float16
+    assert core.apply_precision(red_predictor, "fp16", on_cuda=False) is None
+    with pytest.raises(ValueError, match="precision must be one of"):
+        core.apply_precision(r, "int8", on_cuda=True)
+
+
+# ------------------------------------------------------------------------------------------
+# Weights in models/depth
+# ------------------------------------------------------------------------------------------
+
+
+def test_download_goes_to_models_depth_with_progress(weights, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    seen: dict = {}
+    reports: list[tuple[int, int]] = []
+
+    def fake_snapshot(repo_id, *, local_dir, allow_patterns, tqdm_class, **kw):
+        seen.update(repo_id=repo_id, local_dir=local_dir, patterns=allow_patterns)
+        files = ["config.json", "preprocessor_config.json", "model.safetensors"]
+        bar = tqdm_class(total=len(files), disable=True)
+        for name in files:
+            (tmp_path / "depth" / "Depth-Anything-V2-Small-hf").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "depth" / "Depth-Anything-V2-Small-hf" / name).write_text("{}")
+            bar.update(1)
+        bar.close()
+        return local_dir
+
+    folder = weights.download_weights(
+        "depth-anything-v2-small",
+        "depth-anything/Depth-Anything-V2-Small-hf",
+        tmp_path / "depth",
+        report=lambda done, total: reports.append((done, total)),
+        snapshot_download=fake_snapshot,
+    )
+    assert folder == tmp_path / "depth" / "Depth-Anything-V2-Small-hf"
+    assert seen["local_dir"] == str(folder) and "config.json" in seen["patterns"]
+    assert reports == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_cancel_during_a_download_stops_it(weights, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    class InterruptProcessingException(Exception):
+        pass
+
+    def cancel() -> None:
+        raise InterruptProcessingException()
+
+    def fake_snapshot(repo_id, *, tqdm_class, **kw):
+        tqdm_class(total=2, disable=True).update(1)
+
+    with pytest.raises(InterruptProcessingException):
+        weights.download_weights(
+            "m", "org/m", tmp_path, check_cancel=cancel, snapshot_download=fake_snapshot
+        )
+
+
+def test_offline_error_speaks_comfyui(weights, tmp_path, monkeypatch) -> None:
+    from sddr_core.errors import WeightsError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsError) as err:
+        weights.download_weights("dpt-large", "Intel/dpt-large", tmp_path / "models" / "depth")
+    msg = str(err.value)
+    assert str(tmp_path / "models" / "depth" / "dpt-large") in msg
+    assert "https://huggingface.co/Intel/dpt-large/tree/main" in msg
+    assert "weights=" not in msg and msg.index("hf download") > msg.index("Run again")
+
+
+def test_a_failed_download_is_the_same_artist_error(weights, tmp_path, monkeypatch) -> None:
+    from sddr_core.errors import WeightsError
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def no_network(repo_id, **kw):
+        raise ConnectionError("no route to host")
+
+    with pytest.raises(WeightsError, match="could not be downloaded"):
+        weights.download_weights("m", "org/m", tmp_path, snapshot_download=no_network)
+
+    def empty(repo_id, *, local_dir, **kw):
+        return local_dir
+
+    with pytest.raises(WeightsError, match="no weights file"):
+        weights.download_weights("m", "org/m", tmp_path, snapshot_download=empty)
