@@ -92,7 +92,7 @@ def add_max_pixels_option(p: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help=f"largest image accepted, in pixels (default {DEFAULT_MAX_PIXELS}, or "
-        "$SDDR_MAX_PIXELS); refining takes about 60 bytes a pixel",
+        "$SDDR_MAX_PIXELS); refining takes about 35 bytes of memory a pixel",
     )
 
 

@@ -23,10 +23,14 @@ __all__ = ["DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "MIN_IMAGE_SIDE", "load_image
 #: Smallest accepted image side, in pixels.
 MIN_IMAGE_SIDE = 8
 
-#: Largest accepted image, in pixels (width x height), unless raised. Refining holds about
-#: 60 bytes a pixel at once (the float RGB image, the output maps at full size and their
-#: temporaries), so this default keeps a refine under about 8 GB of memory.
-DEFAULT_MAX_PIXELS = 120_000_000
+#: Largest accepted image, in pixels (width x height), unless raised. Refining peaks at about
+#: 35 bytes a pixel (the float RGB image, the output maps at full size and their temporaries;
+#: measured: 12000x12000 with the Poisson refiner, 4.7 GB peak RSS), so this default keeps a
+#: refine near 5 GB, under 8 GB with a predictor's model loaded.
+DEFAULT_MAX_PIXELS = 150_000_000
+
+#: Peak memory of a refine per image pixel, in bytes (for messages).
+BYTES_PER_PIXEL = 35
 
 #: Environment variable that raises (or lowers) the limit, in pixels; ``sddr refine
 #: --max-pixels`` sets it for one run.
@@ -67,7 +71,7 @@ def _check_pixels(width: int, height: int, what: str) -> None:
         need = width * height
         raise ImageTooLargeError(
             f"{what} is {width}x{height} = {need / 1e6:.0f} Mpx, over sddr's limit of "
-            f"{limit / 1e6:.0f} Mpx (refining needs about {60 * need / 2**30:.0f} GB of memory "
+            f"{limit / 1e6:.0f} Mpx (refining needs about {BYTES_PER_PIXEL * need / 1e9:.0f} GB of memory "
             f"at this size). Downscale it first, or raise the limit with "
             f"{option('max_pixels', need)} (environment variable {MAX_PIXELS_ENV}) on a "
             "machine with that much memory."
