@@ -69,10 +69,11 @@ def _check_pixels(width: int, height: int, what: str) -> None:
     limit = max_pixels()
     if width * height > limit:
         need = width * height
+        gb = BYTES_PER_PIXEL * need / 1e9
         raise ImageTooLargeError(
             f"{what} is {width}x{height} = {need / 1e6:.0f} Mpx, over sddr's limit of "
-            f"{limit / 1e6:.0f} Mpx (refining needs about {BYTES_PER_PIXEL * need / 1e9:.0f} GB of memory "
-            f"at this size). Downscale it first, or raise the limit with "
+            f"{limit / 1e6:.0f} Mpx (refining needs about {gb:.0f} GB of memory at this "
+            f"size). Downscale it first, or raise the limit with "
             f"{option('max_pixels', need)} (environment variable {MAX_PIXELS_ENV}) on a "
             "machine with that much memory."
         )
