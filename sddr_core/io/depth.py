@@ -78,6 +78,7 @@ def write_depth(
     overwrite: bool = False,
     kind: str | None = None,
     meta: dict[str, MetaValue] | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> Path:
     """Save a depth map; the format follows the extension of ``path`` (see DEPTH_FORMATS).
 
@@ -88,6 +89,9 @@ def write_depth(
         overwrite: replace an existing file instead of raising OutputExistsError.
         kind: what the values mean, e.g. ``"depth"`` or ``"disparity"``; kept by PNG only.
         meta: extra ``str -> str | int | float`` pairs; kept by PNG only.
+        value_range: PNG only: ``(min, max)`` mapped to codes 1..65535 instead of the map's
+            own range (values beyond are clipped), so that every frame of a sequence uses the
+            same codes for the same value.
 
     Returns:
         The absolute path written.
@@ -106,7 +110,9 @@ def write_depth(
 
     if ext == ".png":
         return atomic_write(
-            path, lambda fh: _encode_png16(fh, arr, kind, meta), overwrite=overwrite
+            path,
+            lambda fh: _encode_png16(fh, arr, kind, meta, value_range),
+            overwrite=overwrite,
         )
     if ext == ".exr":
         data = _encode_exr(arr, path)  # fails (clearly) before anything touches the disk
@@ -416,12 +422,23 @@ def _sddr_version() -> str:
 
 
 def _encode_png16(
-    fh: BinaryIO, arr: np.ndarray, kind: str | None, meta: dict[str, MetaValue] | None
+    fh: BinaryIO,
+    arr: np.ndarray,
+    kind: str | None,
+    meta: dict[str, MetaValue] | None,
+    value_range: tuple[float, float] | None = None,
 ) -> None:
     finite = np.isfinite(arr)
     n_valid = int(finite.sum())
-    lo = float(arr[finite].min()) if n_valid else 0.0
-    hi = float(arr[finite].max()) if n_valid else 0.0
+    if value_range is not None:
+        lo, hi = float(value_range[0]), float(value_range[1])
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi >= lo):
+            raise InputError(
+                f"value_range must be finite (min, max) with max >= min, got {value_range!r}."
+            )
+    else:
+        lo = float(arr[finite].min()) if n_valid else 0.0
+        hi = float(arr[finite].max()) if n_valid else 0.0
     codes = np.zeros(arr.shape, dtype=np.uint16)
     if hi > lo:
         scaled = (arr[finite].astype(np.float64) - lo) * (_PNG_LEVELS / (hi - lo)) + 1.0
