@@ -13,6 +13,9 @@ from typing import Any
 
 from sddr_core.errors import OutputExistsError
 
+#: The demo's own output folder: re-running the demo replaces its two files there.
+DEFAULT_OUT = "sddr-demo"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -21,7 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Offline demo: the Motorcycle scene from scikit-image with a simulated "
         "predictor built from its ground truth.",
     )
-    p.add_argument("-o", "--out", default="sddr-demo", help="output folder (%(default)s)")
+    p.add_argument(
+        "-o",
+        "--out",
+        default=DEFAULT_OUT,
+        help="output folder (%(default)s; the demo replaces its own two files there on a "
+        "re-run, elsewhere only with --overwrite)",
+    )
     p.add_argument("--refiner", default=None, help="refiner (default: best available)")
     p.add_argument("--mode", choices=("one-stage", "two-stage"), default="one-stage")
     p.add_argument("--strength", type=float, default=1.0, help="simulated noise strength")
@@ -47,6 +56,7 @@ def run_demo(
     from sddr_core.predictors.simulated import SimulatedPredictor
 
     out = Path(out_dir)
+    overwrite = overwrite or Path(out_dir) == Path(DEFAULT_OUT)  # its own files: re-runs work
     figure = out / "motorcycle.png"
     depth_file = out / "motorcycle_refined.png"
     for path in (figure, depth_file):
@@ -100,5 +110,8 @@ def run(args: argparse.Namespace) -> int:
         f"Refined vs low resolution: D³R {low['d3r']:.3f} -> {ref['d3r']:.3f}, "
         f"boundary F1 {low['boundary_f1']:.3f} -> {ref['boundary_f1']:.3f}."
     )
-    print(f"Wrote {out['figure']}")
+    print(
+        f"Wrote {out['figure']} (image, low, high, refined, ground truth) and "
+        f"{out['figure'].with_name('motorcycle_refined.png')} (the refined map, 16-bit PNG)"
+    )
     return 0

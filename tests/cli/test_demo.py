@@ -20,3 +20,16 @@ def test_demo_runs_and_refined_is_sharper(tmp_path, capsys):
     assert ref[4] > low[4]
     assert ref[0] > high[0]  # more consistent than the high-resolution input
     assert main(["demo", "-o", str(out), "--refiner", "poisson"]) == 1  # no overwrite
+
+
+@pytest.mark.slow
+def test_demo_reruns_in_its_own_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--refiner", "poisson"]) == 0
+    first = capsys.readouterr().out
+    assert "motorcycle_refined.png" in first and "ground truth" in first  # says both files
+    assert main(["demo", "--refiner", "poisson"]) == 0  # a re-run replaces its own files
+    assert sorted(p.name for p in (tmp_path / "sddr-demo").iterdir()) == [
+        "motorcycle.png",
+        "motorcycle_refined.png",
+    ]
