@@ -38,7 +38,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sddr_core.predictors.simulated",
     "sddr_core.predictors.hf_transformers",
     "sddr_core.predictors.stereo",
+    "sddr_core.predictors.degraded",
     "sddr_core.refiners.poisson",
+    "sddr_core.refiners.split",
     "sddr_core.refiners.network",
 )
 

@@ -4,6 +4,9 @@
 ``low``        the predictor at its native resolution, upsampled (consistent, blurry)
 ``high``       the predictor at the high resolution alone (sharp, locally inconsistent)
 ``poisson``    training-free Poisson fusion of the two (METHOD.md section 7)
+``split``      the Gaussian frequency split baseline: σ = 8 px low-pass of ``low`` plus the
+               high-pass of ``high`` after a least-squares scale/shift fit to ``low``
+               (refiner ``split``, :func:`sddr_core.ops.gaussian_split`)
 ``one-stage``  SDDR one-stage with the chosen refiner (the trained network when present)
 ``two-stage``  SDDR two-stage (coarse-to-fine windows) with the chosen refiner
 =============  ===========================================================================
@@ -12,8 +15,8 @@ The predictor runs once per (window, resolution) for each image: :class:`Caching
 remembers its answers, so ``low``, ``high``, ``poisson`` and ``one-stage`` share two predictor
 calls. A method's ``time`` is what it would take alone: its wall time plus the predictor time
 it was spared by the cache. ``low`` and ``high`` are timed as their single predictor call.
-When the chosen refiner *is* Poisson fusion (no trained weights yet), ``one-stage`` is the
-``poisson`` result and is not run twice.
+When the chosen refiner *is* Poisson fusion (no trained weights yet) or the split, ``one-stage``
+is the ``poisson`` / ``split`` result and is not run twice.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ __all__ = [
 ]
 
 #: Every method name, in report order.
-METHODS: tuple[str, ...] = ("low", "high", "poisson", "one-stage", "two-stage")
+METHODS: tuple[str, ...] = ("low", "high", "poisson", "split", "one-stage", "two-stage")
 
 #: Methods whose result depends on the chosen refiner.
 REFINER_METHODS: tuple[str, ...] = ("one-stage", "two-stage")
@@ -160,6 +163,7 @@ def run_methods(
     device: Any = None,
     low_resolution: int | None = None,
     high_resolution: int | None = None,
+    split: Any = None,
 ) -> dict[str, MethodOutput]:
     """Run ``methods`` on one image, sharing predictor calls between them.
 
@@ -171,11 +175,13 @@ def run_methods(
         poisson: the Poisson refiner object.
         device: torch device for :func:`sddr_core.refine`.
         low_resolution, high_resolution: as in :func:`sddr_core.refine`.
+        split: the ``split`` refiner object; None creates the registered ``split`` refiner
+            when the method is asked for.
 
     Returns:
         ``{method: MethodOutput}`` in the order of ``methods``.
     """
-    from sddr_core.inference import refine
+    from sddr_core.inference import as_refiner, refine
 
     cached = CachingPredictor(predictor)
     options = {
@@ -204,6 +210,12 @@ def run_methods(
         outs["poisson"] = MethodOutput(result.depth, kind, seconds, poisson.name, result.info)
         if refiner_is_poisson:
             outs["one-stage"] = MethodOutput(result.depth, kind, seconds, refiner.name, result.info)
+    if "split" in wanted:
+        splitter = split if split is not None else as_refiner("split")
+        result, seconds = timed("one-stage", splitter)
+        outs["split"] = MethodOutput(result.depth, result.kind, seconds, splitter.name, result.info)
+        if refiner.name == splitter.name:
+            outs["one-stage"] = outs["split"]
     if "one-stage" in wanted and "one-stage" not in outs:
         result, seconds = timed("one-stage", refiner)
         outs["one-stage"] = MethodOutput(

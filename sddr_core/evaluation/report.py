@@ -120,7 +120,7 @@ class EvalReport:
     def label(self, method: str) -> str:
         """``method``, with its refiner in brackets for ``one-stage`` / ``two-stage``."""
         ref = self.method_refiners.get(method)
-        return f"{method} ({ref})" if ref and method != "poisson" else method
+        return f"{method} ({ref})" if ref and method not in ("poisson", "split") else method
 
     # ------------------------------------------------------------------ Markdown
 

@@ -152,6 +152,7 @@ def evaluate_sample(
     device: Any = None,
     low_resolution: int | None = None,
     high_resolution: int | None = None,
+    split: Any = None,
 ) -> tuple[dict[str, MethodOutput], dict[str, dict[str, Any]]]:
     """Run ``methods`` on one sample and measure them.
 
@@ -159,7 +160,8 @@ def evaluate_sample(
         sample: the sample.
         predictor: a predictor object for this sample.
         methods: validated method names.
-        refiner, poisson: refiner objects (see :func:`sddr_core.evaluation.run_methods`).
+        refiner, poisson, split: refiner objects (see
+            :func:`sddr_core.evaluation.run_methods`).
         space: alignment space of the metrics.
         device, low_resolution, high_resolution: as in :func:`sddr_core.refine`.
 
@@ -175,6 +177,7 @@ def evaluate_sample(
         device=device,
         low_resolution=low_resolution,
         high_resolution=high_resolution,
+        split=split,
     )
     return outputs, _sample_metrics(sample, outputs, space)
 
@@ -203,7 +206,7 @@ def _jsonable_meta(meta: dict[str, Any]) -> dict[str, Any]:
 def evaluate(
     dataset: str | Dataset,
     predictor: str | Any,
-    methods: str | Iterable[str] = ("low", "high", "poisson", "one-stage"),
+    methods: str | Iterable[str] = ("low", "high", "poisson", "split", "one-stage"),
     *,
     refiner: Any = None,
     out_dir: str | os.PathLike[str] | None = None,
@@ -289,6 +292,7 @@ def evaluate(
     for w in caught:  # e.g. missing network weights: shown once, and noted in the report
         warnings.warn(w.message, w.category, stacklevel=2)
     poisson = as_refiner("poisson", device=device)
+    split = as_refiner("split", device=device)
 
     notes = []
     if (
@@ -306,6 +310,7 @@ def evaluate(
         "low": None,
         "high": None,
         "poisson": poisson.name,
+        "split": split.name,
         "one-stage": ref.name,
         "two-stage": ref.name,
     }
@@ -351,6 +356,7 @@ def evaluate(
             device=device,
             low_resolution=low_resolution,
             high_resolution=high_resolution,
+            split=split,
         )
         figure = None
         if out is not None and figures:

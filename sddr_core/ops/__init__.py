@@ -19,6 +19,7 @@ from sddr_core.ops.resize import (
     working_shape,
 )
 from sddr_core.ops.resolution import adaptive_resolution, edge_density
+from sddr_core.ops.split import gaussian_split
 
 __all__ = [
     "adaptive_resolution",
@@ -30,6 +31,7 @@ __all__ = [
     "edge_density",
     "edge_map",
     "fit_scale_shift",
+    "gaussian_split",
     "local_range",
     "normalize_minmax",
     "normalize_robust",

@@ -178,3 +178,32 @@ def test_mean_skips_nan():
     assert rep.mean["low"]["d3r"] == pytest.approx(0.2)
     assert "–" not in rep.mean_table()
     assert json.loads(rep.to_json())["samples"][1]["methods"]["low"]["d3r"] is None
+
+
+def test_split_method_is_the_split_refiner(tiny, sim_options):
+    import sddr_core
+    from sddr_core.evaluation import run_methods
+    from sddr_core.inference import as_refiner
+
+    report = evaluate(
+        tiny,
+        "simulated",
+        "low,high,split",
+        refiner="poisson",
+        progress=False,
+        predictor_options=sim_options,
+    )
+    assert report.method_refiners["split"] == "split" and report.label("split") == "split"
+    row = report.mean["split"]
+    assert 0 < row["delta1"] <= 1 and row["time"] >= 0
+    # the method equals refining the same predictions with the registered refiner
+    sample = next(iter(tiny))
+    from sddr_core.registry import create_predictor
+
+    pred = create_predictor("simulated", ground_truth=sample.gt, **sim_options)
+    outs = run_methods(
+        sample.rgb, pred, ["split"], refiner=as_refiner("split"), poisson=as_refiner("poisson")
+    )
+    direct = sddr_core.refine(sample.rgb, pred, refiner="split")
+    np.testing.assert_allclose(outs["split"].depth, direct.depth, atol=1e-5)
+    assert parse_methods("split,low") == ["low", "split"] and "split" in METHODS
