@@ -24,9 +24,9 @@ __all__ = [
     "UnknownNameError",
     "UnsupportedFormatError",
     "WeightsError",
-    "command_line_syntax",
-    "option",
 ]
+# Also here, outside __all__ (which lists the exception classes): command_line_syntax() and
+# option(), which spell options in the caller's syntax inside messages.
 
 
 class SddrError(Exception):
