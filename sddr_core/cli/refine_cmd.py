@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--preview", action="store_true", help="also write a colorised preview PNG per image"
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    from sddr_core.cli.sequence import add_arguments as add_sequence_arguments
+
+    add_sequence_arguments(p)  # --sequence: videos and folders of frames
     p.set_defaults(func=run)
 
 
@@ -64,12 +67,15 @@ def run(args: argparse.Namespace) -> int:
 
     from sddr_core.cli.batch import Batch, dedupe, output_stems, write_outputs
     from sddr_core.cli.progress_bar import StageProgress
+    from sddr_core.cli.sequence import is_sequence_run, run_sequence
     from sddr_core.inference import as_refiner, refine
     from sddr_core.io.depth import write_depth
     from sddr_core.io.files import check_output_folder, check_writable
     from sddr_core.io.preview import colorize, write_image
     from sddr_core.plugins import temporary_plugin
 
+    if is_sequence_run(args):
+        return run_sequence(args)
     apply_max_pixels(args)
     images, repeated = dedupe(Path(p) for p in args.images)
     for p in repeated:
