@@ -511,6 +511,317 @@ def _faces_cut(cut_x: np.ndarray, cut_y: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------
+# Layers: the background continued behind occluders
+# ------------------------------------------------------------------------------------------
+
+#: ``MeshData.face_layer`` values.
+LAYER_SURFACE, LAYER_EDGE, LAYER_BACKGROUND = 0, 1, 2
+
+
+def background_sources(
+    z: np.ndarray,
+    cut_x: np.ndarray,
+    cut_y: np.ndarray,
+    limit_cells: np.ndarray | int,
+    *,
+    margin: float = 0.015,
+    vertical_cost: int = 3,
+    object_depth: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each grid vertex hiding a background, the background vertex that continues behind it.
+
+    Every cut grid edge joins a near vertex (the occluder's boundary) and a far one (the
+    background it hides). Starting at the near vertices, a breadth-first search walks into
+    the occluder over grid edges and gives each vertex it reaches the far vertex it started
+    from, as long as the vertex is in front of that background (``z (1 + margin) < z_far``)
+    and no more than ``limit_cells`` steps from the cut. Where a vertex borders several cuts
+    the farthest background wins. The result says where the background layer of a layered
+    mesh lies (behind the occluder, at the far vertex's depth) and which photo pixel textures
+    it (the far vertex's: the photo extended inwards).
+
+    Args:
+        z: positive depths on the vertex grid, shape ``(ny, nx)``, NaN where missing.
+        cut_x: bool ``(ny, nx - 1)`` cut edges between columns (:func:`discontinuity_mask`).
+        cut_y: bool ``(ny - 1, nx)`` cut edges between rows.
+        limit_cells: how far (grid steps) the background goes on behind each cut: an int, or
+            an array over the cut edges in the order ``cut_x`` then ``cut_y`` non-zeros, or
+            a ``(ny, nx)`` array read at the near vertex.
+        margin: how much nearer than the background a vertex must be to hide it.
+        object_depth: the walk stays on the occluder: vertices whose depth differs from the
+            occluder's at the cut by more than this ratio are not entered (a floor running
+            on beside an object is not hidden background).
+        vertical_cost: a step between rows uses this many steps of reach: turning the view
+            left or right (the common orbit) uncovers background sideways, so it goes on
+            farther sideways than up and down.
+
+    Returns:
+        ``(source, distance)``: int64 ``(ny * nx,)`` flat index of the background vertex each
+        vertex hides (-1 where none), and int32 ``(ny * nx,)`` grid steps from the cut (-1
+        where none).
+    """
+    zz = np.asarray(z, dtype=np.float64)
+    ny, nx = zz.shape
+    flat = zz.ravel()
+    n = flat.size
+    ix, jx = np.nonzero(cut_x)
+    iy, jy = np.nonzero(cut_y)
+    a = np.concatenate([ix * nx + jx, iy * nx + jy]).astype(np.int64)
+    b = np.concatenate([ix * nx + jx + 1, (iy + 1) * nx + jy]).astype(np.int64)
+    za, zb = flat[a], flat[b]
+    near = np.where(za < zb, a, b)
+    far = np.where(za < zb, b, a)
+    limit = np.asarray(limit_cells)
+    if limit.ndim == 2:
+        lim = limit.ravel()[near].astype(np.int64)
+    else:
+        lim = np.broadcast_to(limit, near.shape).astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(flat[near]) & np.isfinite(flat[far]) & (flat[near] < flat[far])
+    near, far, lim = near[ok], far[ok], lim[ok]
+    order = np.argsort(-flat[far], kind="stable")  # the farthest background first
+    near, far, lim = near[order], far[order], lim[order]
+    near, first = np.unique(near, return_index=True)
+    source = np.full(n, -1, dtype=np.int64)
+    reach = np.zeros(n, dtype=np.int64)  # steps the background may still go on from here
+    distance = np.full(n, -1, dtype=np.int32)
+    source[near], reach[near], distance[near] = far[first], lim[first], 0
+    z_src = np.full(n, -np.inf)
+    z_src[near] = flat[far[first]]
+    z_seed = np.full(n, np.nan)  # the occluder's depth where its background was cut off
+    z_seed[near] = flat[near]
+    frontier = near
+    while frontier.size:
+        fi, fj = np.divmod(frontier, nx)
+        cand, came, cost = [], [], []
+        for di, dj in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            ii, jj = fi + di, fj + dj
+            valid = (ii >= 0) & (ii < ny) & (jj >= 0) & (jj < nx)
+            cand.append((ii * nx + jj)[valid])
+            came.append(frontier[valid])
+            cost.append(np.full(int(valid.sum()), vertical_cost if di else 1, np.int64))
+        c, f, k = np.concatenate(cand), np.concatenate(came), np.concatenate(cost)
+        zs, left = z_src[f], reach[f] - k
+        # a vertex takes the farthest background that reaches it (the one a side view sees
+        # past the nearer ones); the same background arriving with more reach left goes on
+        with np.errstate(invalid="ignore"):
+            better = (zs > z_src[c] * (1.0 + 1e-6)) | ((zs >= z_src[c]) & (left > reach[c]))
+            ok = (left >= 0) & better & (flat[c] * (1.0 + margin) < zs)
+            ok &= np.abs(np.log(flat[c] / z_seed[f])) < np.log1p(object_depth)
+        c, f, zs, left = c[ok], f[ok], zs[ok], left[ok]
+        order = np.lexsort((-left, -zs))
+        c, f, left = c[order], f[order], left[order]
+        c, first = np.unique(c, return_index=True)
+        f = f[first]
+        source[c], z_src[c], z_seed[c] = source[f], z_src[f], z_seed[f]
+        reach[c], distance[c] = left[first], distance[f] + 1
+        frontier = c
+    return source, distance
+
+
+def _smooth_background(
+    z: np.ndarray, mask: np.ndarray, iterations: int = 24, tolerance: float = 0.03
+) -> np.ndarray:
+    """Average the inverse depth of the ``mask`` vertices with their ``mask`` neighbours
+    within ``2 * tolerance`` of their depth.
+
+    Backgrounds continued from neighbouring cuts meet with small steps and noise; a few
+    Jacobi sweeps smooth those so the background layer stays one surface, while real steps
+    (two different backgrounds) are left for the cut test. Other vertices are kept.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(mask, 1.0 / z, 0.0)
+    q = np.nan_to_num(q, nan=0.0, posinf=0.0)
+    m = (mask & (q > 0)).astype(np.float64)
+    qp0, mp0 = np.pad(q, 1), np.pad(m, 1)
+    shifts = ((slice(None, -2), slice(1, -1)), (slice(2, None), slice(1, -1)))
+    shifts += ((slice(1, -1), slice(None, -2)), (slice(1, -1), slice(2, None)))
+    weights = []
+    for sl in shifts:  # only neighbours of about the same depth: no ramps across steps
+        nb = qp0[sl]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            close = np.abs(np.log(nb / np.where(q > 0, q, 1.0))) < np.log1p(2.0 * tolerance)
+        weights.append(m * mp0[sl] * np.nan_to_num(close, nan=0.0))
+    for _ in range(iterations):
+        qp = np.pad(q, 1)
+        total, count = q * m, m.copy()
+        for sl, wgt in zip(shifts, weights, strict=True):
+            total += wgt * qp[sl]
+            count += wgt
+        q = np.where(m > 0, total / np.maximum(count, 1.0), q)
+    with np.errstate(divide="ignore"):
+        return np.where(m > 0, 1.0 / q, z)
+
+
+def _components(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """Connected parts of a mesh: the smallest vertex index of each face's part, ``(F,)``."""
+    if len(faces) == 0:
+        return np.zeros(0, dtype=np.int64)
+    parent = np.arange(n_vertices, dtype=np.int64)
+    a = faces.ravel().astype(np.int64)
+    b = np.roll(faces, -1, axis=1).ravel().astype(np.int64)
+    while True:
+        pa, pb = parent[a], parent[b]
+        if np.array_equal(pa, pb):
+            break
+        m = np.minimum(pa, pb)
+        np.minimum.at(parent, pa, m)
+        np.minimum.at(parent, pb, m)
+        while True:  # pointer jumping: every vertex points at its part's root
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+    return parent[faces[:, 0]]
+
+
+def _layered(
+    z: np.ndarray,
+    uu: np.ndarray,
+    vv: np.ndarray,
+    quads: np.ndarray,
+    finite_quad: np.ndarray,
+    across: np.ndarray,
+    cut_x: np.ndarray,
+    cut_y: np.ndarray,
+    limit_cells: np.ndarray,
+    *,
+    cut_kwargs: dict,
+    min_island_faces: int,
+) -> dict:
+    """The faces and extra vertices of a layered mesh over a cut grid (see :func:`build_mesh`).
+
+    Vertices are described by picture position ``(u, v)``, depth ``z`` and texture position
+    ``(tu, tv)`` (pixels); the grid's own vertices come first (index ``i * nx + j``).
+    """
+    ny, nx = z.shape
+    n = ny * nx
+    zf, uf, vf = z.ravel(), uu.ravel(), vv.ravel()
+    grid_i, grid_j = np.divmod(np.arange(n), nx)
+
+    # -- the background layer: the far side continued behind each occluder ---------------
+    source, _ = background_sources(
+        z, cut_x, cut_y, limit_cells, margin=0.5 * cut_kwargs["threshold"]
+    )
+    labelled = source >= 0
+    z_bg = np.where(labelled, zf[np.maximum(source, 0)], zf)
+    z_bg = _smooth_background(
+        z_bg.reshape(ny, nx), labelled.reshape(ny, nx), tolerance=cut_kwargs["threshold"]
+    ).ravel()
+    with np.errstate(invalid="ignore"):  # stay behind what it continues behind
+        z_bg = np.where(labelled, np.fmax(z_bg, zf * (1.0 + cut_kwargs["threshold"])), zf)
+    bg_cut_x, bg_cut_y = discontinuity_mask(z_bg.reshape(ny, nx), None, **cut_kwargs)
+    bg_across = _faces_cut(bg_cut_x, bg_cut_y)
+    bg_ok = labelled[quads].any(axis=1) & np.isfinite(z_bg[quads]).all(axis=1) & ~bg_across
+    bg_index = np.full(n, -1, dtype=np.int64)
+    bg_index[labelled] = n + np.arange(int(labelled.sum()))
+    bg_faces = np.where(labelled[quads], bg_index[quads], quads)[bg_ok]
+    lab = np.flatnonzero(labelled)
+    src = source[lab]
+    verts = {
+        "u": [uf, uf[lab]],
+        "v": [vf, vf[lab]],
+        "z": [zf, zf[src]],
+        "tu": [uf, uf[src]],
+        "tv": [vf, vf[src]],
+    }
+    n_all = n + lab.size
+
+    # -- the edge strip: each cut quad's near part stays with the foreground ---------------
+    cq = np.flatnonzero(across & finite_quad)
+    corners = quads[cq]  # (C, 4): tl, bl, br, tr
+    zc = zf[corners]
+    split = np.sqrt(zc.min(axis=1) * zc.max(axis=1))[:, None]
+    near = zc < split
+    # half a cell where the background layer fills the rest, the whole cell where it cannot
+    t = np.where(bg_ok[cq], 0.5, 0.0)[:, None]
+    ci, cj = grid_i[corners].astype(np.float64), grid_j[corners].astype(np.float64)
+    cu, cv = uf[corners], vf[corners]
+    prev, nxt, opp = np.roll(near, 1, axis=1), np.roll(near, -1, axis=1), np.roll(near, 2, axis=1)
+    del opp
+
+    def towards(values: np.ndarray) -> np.ndarray:
+        """The mean of a far corner's near neighbours in the quad, else the opposite corner."""
+        vp, vn, vo = (
+            np.roll(values, 1, axis=1),
+            np.roll(values, -1, axis=1),
+            np.roll(values, 2, axis=1),
+        )
+        w = prev.astype(np.float64) + nxt
+        mean = (prev * vp + nxt * vn) / np.maximum(w, 1.0)
+        return np.where(w > 0, mean, vo)
+
+    mi, mj, mu, mv, mz = (towards(x) for x in (ci, cj, cu, cv, zc))
+    ni, nj = ci + t * (mi - ci), cj + t * (mj - cj)
+    nu, nv = cu + t * (mu - cu), cv + t * (mv - cv)
+    far = ~near
+    # one vertex per quarter-cell position and depth band, shared by neighbouring strips
+    band = np.round(np.log(np.where(far, mz, 1.0)) / np.log1p(cut_kwargs["threshold"]))
+    key = np.stack([np.round(4 * ni[far]), np.round(4 * nj[far]), band[far]], axis=1).astype(
+        np.int64
+    )
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    count = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
+
+    def mean_of(values: np.ndarray) -> np.ndarray:
+        return np.bincount(inverse, weights=values, minlength=len(uniq)) / count
+
+    fu, fv, fz = mean_of(nu[far]), mean_of(nv[far]), mean_of(mz[far])
+    edge_faces = corners.astype(np.int64).copy()
+    edge_faces[far] = n_all + inverse
+    for name, extra in (("u", fu), ("v", fv), ("z", fz), ("tu", fu), ("tv", fv)):
+        verts[name].append(extra)
+    n_all += len(uniq)
+
+    surface_q = np.flatnonzero(finite_quad & ~across)
+    faces = np.concatenate([quads[surface_q], edge_faces, bg_faces]).astype(np.int64)
+    layer = np.concatenate(
+        [
+            np.full(len(surface_q), LAYER_SURFACE, np.uint8),
+            np.full(len(cq), LAYER_EDGE, np.uint8),
+            np.full(len(bg_faces), LAYER_BACKGROUND, np.uint8),
+        ]
+    )
+    quad_of = np.concatenate([surface_q, cq, np.flatnonzero(bg_ok)])
+    v = {k: np.concatenate(x) for k, x in verts.items()}
+
+    # -- small loose parts: painted onto the background behind them -------------------------
+    removed = 0
+    if min_island_faces > 0 and len(faces):
+        part = _components(faces, n_all)
+        roots, inv, sizes = np.unique(part, return_inverse=True, return_counts=True)
+        inv = inv.ravel()
+        small = sizes[inv] < min_island_faces
+        front = layer != LAYER_BACKGROUND
+        # a small front part goes if the background layer covers each of its quads
+        covered = bg_ok[quad_of] | ~front
+        part_ok = np.ones(len(roots), bool)
+        np.logical_and.at(part_ok, inv, covered)
+        has_front = np.zeros(len(roots), bool)
+        np.logical_or.at(has_front, inv, front)
+        # a small background-only part goes if the camera never sees it (no cut quad in it)
+        in_cut = across[quad_of]
+        seen = np.zeros(len(roots), bool)
+        np.logical_or.at(seen, inv, in_cut & ~front)
+        surface = np.zeros(len(roots), bool)
+        np.logical_or.at(surface, inv, layer == LAYER_SURFACE)
+        # front parts go where the background covers them, or when they are only edge strip
+        # (the fringe a thin part leaves); background parts the camera does not see
+        drop_part = np.where(has_front, part_ok | ~surface, ~seen)
+        drop = small & drop_part[inv]
+        if drop.any():
+            removed = int(len(np.unique(part[drop])))
+            painted = faces[drop & front]
+            painted = painted[painted < n]  # grid vertices of the removed front faces
+            bg_of = bg_index[painted]
+            bg_of = bg_of[bg_of >= 0]
+            v["tu"][bg_of] = v["u"][bg_of]
+            v["tv"][bg_of] = v["v"][bg_of]
+            faces, layer, quad_of = faces[~drop], layer[~drop], quad_of[~drop]
+    return {"faces": faces, "layer": layer, "verts": v, "islands_removed": removed}
+
+
+# ------------------------------------------------------------------------------------------
 # Mesh
 # ------------------------------------------------------------------------------------------
 
@@ -532,6 +843,11 @@ class MeshData:
         faces_cut: how many quads were removed at discontinuities.
         faces_total: quads of the full grid.
         depth_range: ``(min, max)`` planar depth of the vertices.
+        face_layer: uint8 ``(F,)`` what each face is: :data:`LAYER_SURFACE` (the photo's
+            surfaces), :data:`LAYER_EDGE` (the foreground's boundary strip over a cut) or
+            :data:`LAYER_BACKGROUND` (the background continued behind an occluder).
+        islands_removed: loose parts smaller than ``min_island_faces`` that were removed
+            (their picture is painted onto the background layer behind them).
     """
 
     vertices: np.ndarray
@@ -545,6 +861,8 @@ class MeshData:
     faces_total: int = 0
     depth_range: tuple[float, float] = (0.0, 0.0)
     info: dict = field(default_factory=dict)
+    face_layer: np.ndarray | None = None
+    islands_removed: int = 0
 
     @property
     def loop_uvs(self) -> np.ndarray:
@@ -574,6 +892,10 @@ def build_mesh(
     ramp_pixels: float = 8.0,
     triangles: bool = False,
     sensor_width: float = DEFAULT_SENSOR_WIDTH,
+    layered: bool = True,
+    orbit_degrees: float = 30.0,
+    remove_islands: bool = True,
+    min_island_faces: int = 64,
 ) -> MeshData:
     """Back-project a depth map into a textured grid mesh with a camera that matches the photo.
 
@@ -601,6 +923,19 @@ def build_mesh(
             :func:`discontinuity_mask` to ``ceil(ramp_pixels / step)`` grid cells (at least 2).
         triangles: output triangles instead of quads.
         sensor_width: sensor width in mm of the created camera.
+        layered: with ``cut``, a layered mesh instead of a torn one, so the matching camera
+            sees no holes: each cut quad keeps its near half on the foreground (at the
+            foreground's depth: the boundary stays where the photo has it) and the background
+            continues behind the occluder (:func:`background_sources`: its depth extended
+            inwards, textured by the photo's background pixels extended inwards) far enough
+            that side views up to ``orbit_degrees`` see background surface, not the world.
+            Where the background cannot go on (it would form a curtain itself) the near part
+            covers the whole cut quad. ``face_layer`` tells the faces apart.
+        orbit_degrees: the widest side view the background layer is made for.
+        remove_islands: remove loose parts smaller than ``min_island_faces`` faces (thin
+            fragments such as spokes cut into pieces); their picture stays, painted onto the
+            background layer behind them, so the matching camera still sees it.
+        min_island_faces: the size below which a loose part counts as an island.
 
     Returns:
         a :class:`MeshData`.
@@ -649,6 +984,7 @@ def build_mesh(
     quads = grid_faces(ny, nx, triangles=False)
     keep = np.all(np.isfinite(zz).ravel()[quads], axis=1)
     n_cut = 0
+    layered_out = None
     if cut and ny > 1 and nx > 1:
         e_grid = None
         if edges is not None:
@@ -658,21 +994,68 @@ def build_mesh(
                     f"Edge map shape {e_arr.shape} does not match the depth map {(h, w)}."
                 )
             e_grid = grid_sample(normalise_edges(e_arr), step, "max")
-        cut_x, cut_y = discontinuity_mask(
-            z,
-            e_grid,
-            threshold=cut_threshold,
-            slope_ratio=slope_ratio,
-            edge_weight=edge_weight,
-            planar_in="disparity" if projection == "perspective" else "depth",
-            window=max(2, math.ceil(ramp_pixels / step)),
-        )
+        cut_kwargs = {
+            "threshold": cut_threshold,
+            "slope_ratio": slope_ratio,
+            "edge_weight": edge_weight,
+            "planar_in": "disparity" if projection == "perspective" else "depth",
+            "window": max(2, math.ceil(ramp_pixels / step)),
+        }
+        cut_x, cut_y = discontinuity_mask(z, e_grid, **cut_kwargs)
         across = _faces_cut(cut_x, cut_y)
         n_cut = int(np.count_nonzero(across & keep))
+        if layered:
+            # how far a side view at `orbit_degrees` around the median depth looks behind
+            # an occluder: the parallax between its depth and the background's, in cells
+            zmed = float(np.median(finite_z))
+            sin_t = math.sin(math.radians(max(0.0, min(float(orbit_degrees), 89.0))))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if projection == "perspective":
+                    zfar = np.fmax(zz, _max_neighbour(zz))
+                    shift = focal_px * sin_t * zmed * (1.0 / zz - 1.0 / zfar)
+                else:
+                    shift = sin_t * (_max_neighbour(zz) - zz) / (width_units / w)
+            limit = np.ceil(np.nan_to_num(shift, nan=0.0) / step) + 1
+            limit = np.minimum(limit, max(ny, nx)).astype(np.int64)
+            layered_out = _layered(
+                zz,
+                uu,
+                vv,
+                quads,
+                keep,
+                across,
+                cut_x,
+                cut_y,
+                limit,
+                cut_kwargs=cut_kwargs,
+                min_island_faces=int(min_island_faces) if remove_islands else 0,
+            )
         keep &= ~across
 
-    faces = grid_faces(ny, nx, triangles=triangles)
-    faces = faces[np.repeat(keep, 2)] if triangles else faces[keep]
+    face_layer = None
+    islands_removed = 0
+    if layered_out is not None:
+        lv = layered_out["verts"]
+        if projection == "perspective":
+            lx = (lv["u"] - w / 2.0) * lv["z"] / focal_px
+            lup = -(lv["v"] - h / 2.0) * lv["z"] / focal_px
+        else:
+            s_px = width_units / w
+            lx = (lv["u"] - w / 2.0) * s_px
+            lup = -(lv["v"] - h / 2.0) * s_px
+        verts = np.stack([lx, lv["z"], lup], axis=-1)
+        pixels = np.stack([lv["u"], lv["v"]], axis=-1)
+        uvs = np.stack([lv["tu"] / w, 1.0 - lv["tv"] / h], axis=-1)
+        faces = layered_out["faces"]
+        face_layer = layered_out["layer"]
+        islands_removed = layered_out["islands_removed"]
+        if triangles:
+            faces = np.stack([faces[:, [0, 1, 2]], faces[:, [0, 2, 3]]], axis=1).reshape(-1, 3)
+            face_layer = np.repeat(face_layer, 2)
+    else:
+        faces = grid_faces(ny, nx, triangles=triangles)
+        faces = faces[np.repeat(keep, 2)] if triangles else faces[keep]
+        face_layer = np.zeros(len(faces), dtype=np.uint8)
 
     used = np.zeros(len(verts), dtype=bool)
     used[faces.ravel()] = True
@@ -706,4 +1089,16 @@ def build_mesh(
         faces_total=(ny - 1) * (nx - 1),
         depth_range=(zmin, zmax),
         info={"fov_x": fov, "focal_px": focal_px},
+        face_layer=face_layer.astype(np.uint8),
+        islands_removed=islands_removed,
     )
+
+
+def _max_neighbour(z: np.ndarray) -> np.ndarray:
+    """The largest of each grid vertex's four neighbours (NaN-aware), shape ``(ny, nx)``."""
+    pad = np.pad(z, 1, constant_values=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmax(
+            np.stack([pad[:-2, 1:-1], pad[2:, 1:-1], pad[1:-1, :-2], pad[1:-1, 2:]]), axis=0
+        )

@@ -348,6 +348,10 @@ MESH_OPTIONS = (
     "edge_weight",
     "ramp_pixels",
     "triangles",
+    "layered",
+    "orbit_degrees",
+    "remove_islands",
+    "min_island_faces",
 )
 
 

@@ -147,7 +147,7 @@ def test_fov_estimates():
 def test_cut_removes_exactly_the_faces_across_a_step(convention):
     d = np.full((20, 30), 1.0 if convention == "disparity" else 2.0, np.float32)
     d[:, 17:] = 0.5 if convention == "disparity" else 4.0  # far half: a step between 16 | 17
-    m = mesh.build_mesh(d, convention=convention, max_vertices=30, cut=True)
+    m = mesh.build_mesh(d, convention=convention, max_vertices=30, cut=True, layered=False)
     assert m.faces_cut == 19  # the column of quads between vertex columns 16 and 17
     assert len(m.faces) == 19 * 29 - 19
     corner_u = m.pixels[m.faces][..., 0]  # (F, 4) pixel u of the corners
@@ -167,7 +167,7 @@ def test_cut_outlines_remove_only_faces_joining_front_objects_to_the_back():
         per_face = labels[rows, cols][mm.faces]
         return np.array([len(set(f)) > 1 and bool(set(f) & {2, 3}) for f in per_face])
 
-    cut = mesh.build_mesh(sc["disparity"], max_vertices=80, cut=True)
+    cut = mesh.build_mesh(sc["disparity"], max_vertices=80, cut=True, layered=False)
     full = mesh.build_mesh(sc["disparity"], max_vertices=80, cut=False)
     assert not joins_front_to_back(cut).any()  # no curtain left
     must = joins_front_to_back(full)
@@ -227,7 +227,7 @@ def test_unused_vertices_are_dropped_and_indices_valid():
     d = np.ones((10, 10), np.float32)
     d[:, 5:] = 0.2
     d[5:, :] = np.nan  # missing depth: no faces there
-    m = mesh.build_mesh(d, max_vertices=10, cut=True)
+    m = mesh.build_mesh(d, max_vertices=10, cut=True, layered=False)
     assert m.faces.min() >= 0 and m.faces.max() < len(m.vertices)
     used = np.zeros(len(m.vertices), bool)
     used[m.faces.ravel()] = True
@@ -279,3 +279,88 @@ def test_percentile_clipping_ignores_outliers():
     d[0, 0] = 1000.0  # one wild value
     z = mesh.to_metric_depth(d, "depth", near=1.0, far=3.0, clip_percentile=1.0)
     assert np.median(z) == pytest.approx(2.0, abs=0.05)
+
+
+# -- layered mesh --------------------------------------------------------------------------
+
+
+def _coverage(m, h: int, w: int) -> np.ndarray:
+    """Which points of a half-pixel grid the faces cover as the matching camera sees them
+    (vertices sit on pixel centres, so holes between them fall between pixel centres)."""
+    h, w = 2 * h, 2 * w
+    covered = np.zeros((h, w), bool)
+    v, u = (np.mgrid[0:h, 0:w] + 0.5) / 2.0
+    px = m.pixels
+    for face in m.faces:
+        for tri in ((face[0], face[1], face[2]), (face[0], face[2], face[3])):
+            a, b, c = px[list(tri)]
+            lo = np.floor(2 * np.minimum(np.minimum(a, b), c)).astype(int)
+            hi = np.ceil(2 * np.maximum(np.maximum(a, b), c)).astype(int)
+            sl = (slice(max(lo[1], 0), min(hi[1], h)), slice(max(lo[0], 0), min(hi[0], w)))
+            uu, vv = u[sl], v[sl]
+            d = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+            if d == 0:
+                continue
+            l1 = ((uu - a[0]) * (c[1] - a[1]) - (vv - a[1]) * (c[0] - a[0])) / d
+            l2 = ((b[0] - a[0]) * (vv - a[1]) - (b[1] - a[1]) * (uu - a[0])) / d
+            eps = 1e-9
+            covered[sl] |= (l1 >= -eps) & (l2 >= -eps) & (l1 + l2 <= 1 + eps)
+    return covered
+
+
+def test_layered_mesh_covers_every_pixel_and_has_no_curtains():
+    sc = synthetic_scene(60, 80)
+    torn = mesh.build_mesh(sc["disparity"], max_vertices=80, cut=True, layered=False)
+    layered = mesh.build_mesh(sc["disparity"], max_vertices=80, cut=True)
+    assert not _coverage(torn, 60, 80).all()  # the torn mesh has holes along the outlines
+    assert _coverage(layered, 60, 80).all()  # the layered one none
+    # no face joins the box or disc to the wall (a curtain spans 1:5 in depth here)
+    z = layered.vertices[:, 1][layered.faces]
+    assert (z.max(axis=1) / z.min(axis=1)).max() < 1.5
+    z_full = mesh.build_mesh(sc["disparity"], max_vertices=80, cut=False).vertices[:, 1]
+    assert (z_full.max() / z_full.min()) > 4.0
+    counts = np.bincount(layered.face_layer, minlength=3)
+    assert counts[mesh.LAYER_EDGE] > 0 and counts[mesh.LAYER_BACKGROUND] > 0
+
+
+def test_background_layer_continues_the_far_side_behind_the_occluder():
+    z = np.full((10, 30), 4.0)
+    z[:, 10:20] = 2.0  # a slab in front of a wall
+    cut_x, cut_y = mesh.discontinuity_mask(z)
+    source, distance = mesh.background_sources(z, cut_x, cut_y, 4, vertical_cost=1)
+    src = source.reshape(10, 30)
+    # the slab's columns within 4 steps of either edge continue the wall; the middle not
+    assert (src[:, 10:15] >= 0).all() and (src[:, 15:20] >= 0).all()
+    assert (z.ravel()[src[src >= 0]] == 4.0).all()
+    assert (src[:, :10] < 0).all() and (src[:, 20:] < 0).all()  # the wall hides nothing
+    limited = mesh.background_sources(z, cut_x, cut_y, 1, vertical_cost=1)[0].reshape(10, 30)
+    assert (limited[:, [10, 11, 18, 19]] >= 0).all() and (limited[:, 12:18] < 0).all()
+    assert distance.reshape(10, 30)[0, 10] == 0
+
+
+def test_layered_background_is_textured_by_the_photo_behind_and_hidden_from_the_camera():
+    z_disp = np.full((20, 40), 0.25, np.float32)
+    z_disp[:, 15:25] = 1.0
+    m = mesh.build_mesh(z_disp, max_vertices=40, cut=True, mapping="scale")
+    bg = np.unique(m.faces[m.face_layer == mesh.LAYER_BACKGROUND])
+    # background vertices behind the slab sit at the wall's depth, textured by wall pixels
+    behind = bg[(m.pixels[bg, 0] > 15.5) & (m.pixels[bg, 0] < 24.5)]
+    assert len(behind) > 0
+    np.testing.assert_allclose(m.vertices[behind, 1], 4.0, rtol=0.05)
+    tex_u = m.uvs[behind, 0] * 40
+    assert ((tex_u < 15) | (tex_u > 25)).all()
+
+
+def test_small_islands_are_removed_by_default_and_kept_on_request():
+    rng = np.random.default_rng(0)
+    d = np.full((60, 80), 0.25, np.float32)
+    d[10:50, 10:70] = 1.0  # a big object
+    speck = rng.random((60, 80)) < 0.01  # isolated specks in front
+    d[speck & (d < 0.5)] = 0.8
+    kept = mesh.build_mesh(d, max_vertices=80, remove_islands=False)
+    removed = mesh.build_mesh(d, max_vertices=80)
+    assert removed.islands_removed > 0
+    parts_kept = np.unique(mesh._components(kept.faces, len(kept.vertices)))
+    parts_removed = np.unique(mesh._components(removed.faces, len(removed.vertices)))
+    assert len(parts_removed) < len(parts_kept)
+    assert _coverage(removed, 60, 80).mean() > 0.995
