@@ -38,6 +38,10 @@ INSTALL_HINT = (
     "ComfyUI."
 )
 UNAVAILABLE = "(sddr is not installed)"
+PREDICTOR_TOOLTIP = (
+    "The depth model: whether it is downloaded, and what its licence allows (commercial "
+    "use, non-commercial, research only)."
+)
 #: The predictor preselected in new Load Depth Predictor nodes (small, fast, Apache-2.0).
 DEFAULT_PREDICTOR = "depth-anything-v2-small"
 DEFAULT_REFINER = "default"
@@ -413,8 +417,7 @@ class LoadDepthPredictor(io.ComfyNode):
                     "predictor",
                     options=labels,
                     default=default,
-                    tooltip="The depth model: whether it is downloaded, and what its licence "
-                    "allows (commercial use, non-commercial, research only).",
+                    tooltip=PREDICTOR_TOOLTIP if default != UNAVAILABLE else INSTALL_HINT,
                 ),
                 _device_input(),
                 _precision_input(),

@@ -58,3 +58,11 @@ def hooks(pack: ModuleType) -> ModuleType:
 @pytest.fixture(scope="session")
 def weights(pack: ModuleType) -> ModuleType:
     return importlib.import_module(f"{PACK_NAME}.weights")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "comfyui_browser: drives ComfyUI's real front end in headless Chromium (part of the "
+        "comfyui tier; needs Debian's chromium and chromium-driver)",
+    )

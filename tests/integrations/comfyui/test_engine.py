@@ -659,3 +659,87 @@ def test_without_sddr_the_nodes_still_load_and_say_how_to_install_it(
         assert status["status_str"] == "error"
         errors = [m[1] for m in status["messages"] if m[0] == "execution_error"]
         assert errors and "pip install" in errors[0]["exception_message"], errors
+
+
+# ------------------------------------------------------------------------------------------
+# The real front end, in headless Chromium
+# ------------------------------------------------------------------------------------------
+
+SCREENSHOTS = Path(os.environ.get("SDDR_COMFY_SCREENSHOTS") or REPO / "out" / "comfyui-browser")
+
+
+def _browser_run_workflow(base: Path) -> Path:
+    """The one-node template with a Load Depth Predictor (the test predictor) attached and
+    the test scene loaded: runs on CPU in seconds."""
+    path = PACK / "example_workflows" / "SDDR sharp depth map from a photo.json"
+    wf = json.loads(path.read_text())
+    nodes = {n["type"]: n for n in wf["nodes"]}
+    nodes["LoadImage"]["widgets_values"][0] = "scene.png"
+    refine = nodes["SddrRefineDepth"]
+    slot = next(i for i, inp in enumerate(refine["inputs"]) if inp["name"] == "predictor")
+    nid, lid = wf["last_node_id"] + 1, wf["last_link_id"] + 1
+    x, y = refine["pos"][0], refine["pos"][1] - 200
+    wf["nodes"].append(
+        {
+            "id": nid,
+            "type": "SddrLoadDepthPredictor",
+            "pos": [x, y],
+            "size": [340, 110],
+            "flags": {},
+            "order": 0,
+            "mode": 0,
+            "inputs": [],
+            "outputs": [
+                {"name": "predictor", "type": "SDDR_PREDICTOR", "links": [lid], "slot_index": 0}
+            ],
+            "properties": {"Node name for S&R": "SddrLoadDepthPredictor"},
+            "widgets_values": ["sddr-test-scene", "auto", "auto"],
+        }
+    )
+    refine["inputs"][slot]["link"] = lid
+    wf["links"].append([lid, nid, 0, refine["id"], slot, "SDDR_PREDICTOR"])
+    wf["last_node_id"], wf["last_link_id"] = nid, lid
+    out = base / "browser_run.json"
+    out.write_text(json.dumps(wf))
+    return out
+
+
+@pytest.mark.comfyui_browser
+def test_the_front_end_loads_every_template_and_runs_the_refine_workflow(
+    engine: Engine, engine_paths: EnginePaths
+) -> None:
+    import shutil
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install)")
+    templates = sorted((PACK / "example_workflows").glob("*.json"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    cmd = [str(engine_paths.python), str(HERE / "browser_check.py"), engine.url + "/"]
+    cmd += [str(SCREENSHOTS), str(_browser_run_workflow(engine.base)), *map(str, templates)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    report_file = SCREENSHOTS / "report.json"
+    assert report_file.exists(), proc.stdout + proc.stderr
+    report = json.loads(report_file.read_text())
+    assert "error" not in report, report.get("error")
+    info = engine.get("/object_info")
+    for path in templates:
+        state = report["templates"][path.stem]
+        assert state["load_error"] is None, state["load_error"]
+        for node in state["nodes"]:
+            if node["type"].startswith("Sddr"):
+                assert node["known"] and not node["has_errors"], (path.stem, node)
+                expected = [name for name, _ in _widget_inputs(info[node["type"]])]
+                assert node["widgets"][: len(expected)] == expected, (path.stem, node)
+        assert not any("Sddr" in text for text in state["dialogs"]), state["dialogs"]
+        assert (SCREENSHOTS / f"{path.stem}.png").stat().st_size > 10_000
+    external = report["templates"]["SDDR refine external depth (needs comfyui_controlnet_aux)"]
+    missing = {n["type"] for n in external["nodes"] if not n["known"]}
+    assert missing == {"DepthAnythingV2Preprocessor"}  # the other pack, as its title says
+    assert report["preview_images"] >= 1  # the run finished and shows its preview
+    assert (SCREENSHOTS / "finished_run.png").stat().st_size > 10_000
+    errors = [
+        e["message"]
+        for e in report["console"]
+        if e["level"] == "SEVERE" and ("sddr" in e["message"].lower())
+    ]
+    assert not errors, errors
