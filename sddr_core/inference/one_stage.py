@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sddr_core.inference.guard import guard_fusion, keep_positive
 from sddr_core.ops.resize import resize_map, working_shape
 from sddr_core.ops.resolution import adaptive_resolution, edge_density
 from sddr_core.predictors.base import DepthPredictor, run_predictor
@@ -71,10 +72,26 @@ def working_size_for(
     return working_shape(image_shape[0], image_shape[1], long_side, int(refiner.size_multiple))
 
 
-def fuse_at(refiner: Refiner, low: np.ndarray, high: np.ndarray, shape: tuple[int, int]) -> Fusion:
-    """Resize both maps to ``shape`` and fuse them."""
-    fusion = refiner.fuse(resize_map(low, shape), resize_map(high, shape))
-    return Fusion(np.asarray(fusion.depth, dtype=np.float32), fusion.omega)
+def fuse_at(
+    refiner: Refiner,
+    low: np.ndarray,
+    high: np.ndarray,
+    shape: tuple[int, int],
+    kind: str = "disparity",
+) -> Fusion:
+    """Resize both maps to ``shape`` and fuse them, with the guarantees of
+    :mod:`sddr_core.inference.guard`: a high pass that disagrees with the low one is backed
+    off, and a depth-kind result is strictly positive (``info["raised_to_positive"]`` counts
+    the pixels it took)."""
+    low_w, high_w = resize_map(low, shape), resize_map(high, shape)
+    fusion = refiner.fuse(low_w, high_w)
+    fusion = Fusion(np.asarray(fusion.depth, dtype=np.float32), fusion.omega, dict(fusion.info))
+    fusion = guard_fusion(fusion, low_w, high_w)
+    if kind == "depth":
+        depth, raised = keep_positive(fusion.depth, low_w)
+        if raised:
+            fusion = Fusion(depth, fusion.omega, {**fusion.info, "raised_to_positive": raised})
+    return fusion
 
 
 def fuse_stage(
@@ -83,6 +100,7 @@ def fuse_stage(
     high: np.ndarray,
     image_shape: tuple[int, int],
     timings: dict[str, float],
+    kind: str = "disparity",
 ) -> Fusion:
     """The ``"refine"`` stage: honour cancellation, report progress, fuse ``low`` and ``high``
     at the working size for ``image_shape`` (see :func:`working_size_for`) and record the time
@@ -93,7 +111,7 @@ def fuse_stage(
     report("refine", 0, 1)
     t = time.perf_counter()
     shape = working_size_for(image_shape, high.shape, refiner)
-    fusion = fuse_at(refiner, low, high, shape)
+    fusion = fuse_at(refiner, low, high, shape, kind)
     timings["refine"] = time.perf_counter() - t
     report("refine", 1, 1)
     return fusion
@@ -133,6 +151,11 @@ def one_stage(
         timings[stage] = time.perf_counter() - t
         report(stage, 1, 1)
     fusion = fuse_stage(
-        refiner, maps["predict-low"], maps["predict-high"], image.shape[:2], timings
+        refiner,
+        maps["predict-low"],
+        maps["predict-high"],
+        image.shape[:2],
+        timings,
+        str(getattr(predictor, "kind", "disparity")),
     )
     return OneStageResult(fusion, maps["predict-low"], maps["predict-high"], low_res, high_res)

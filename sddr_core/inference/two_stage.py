@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sddr_core.errors import InputError, ShapeError
+from sddr_core.inference.guard import guard_fusion
 from sddr_core.inference.one_stage import DEFAULT_MAX_HIGH_RESOLUTION
 from sddr_core.ops.align import apply_scale_shift
 from sddr_core.ops.edges import edge_map
@@ -59,6 +60,8 @@ class CoarseToFine:
             pseudo-label of training).
         windows: number of windows processed (= extra predictor calls = extra refiner
             fusions).
+        guarded: windows whose high-resolution pass was backed off by
+            :func:`~sddr_core.inference.guard.guard_fusion`.
         level_edges: ``[G_0, G_1, …, G_S]`` when ``keep_levels=True``, else empty.
         resolutions: the predictor resolution used for each window, in processing order.
     """
@@ -66,6 +69,7 @@ class CoarseToFine:
     depth: np.ndarray
     edges: np.ndarray
     windows: int
+    guarded: int = 0
     level_edges: list[np.ndarray] = field(default_factory=list)
     resolutions: list[int] = field(default_factory=list)
 
@@ -233,6 +237,7 @@ def coarse_to_fine(
     level_edges = [g_prev] if keep_levels else []
     resolutions: list[int] = []
     done = 0
+    guarded = 0
     report("window", 0, total)
     for splits, overlap in zip(levels, overlaps, strict=True):
         splits = int(splits)
@@ -256,7 +261,11 @@ def coarse_to_fine(
                 lows.append(resize_map(current[t:b, l:r], shape))
                 highs.append(resize_map(pred, shape))
                 del pred
-            fusions = _fuse_all(refiner, lows, highs)
+            fusions = [
+                guard_fusion(f, lo, hi)
+                for f, lo, hi in zip(_fuse_all(refiner, lows, highs), lows, highs, strict=True)
+            ]
+            guarded += sum("guard" in f.info for f in fusions)
             if range_radius is not None:
                 fusions = [
                     _hold_in_range(f, lo, hi, range_radius)
@@ -285,6 +294,7 @@ def coarse_to_fine(
         depth=current.astype(np.float32, copy=False),
         edges=g_prev.astype(np.float32, copy=False),
         windows=done,
+        guarded=guarded,
         level_edges=level_edges,
         resolutions=resolutions,
     )
@@ -294,7 +304,7 @@ def _hold_in_range(fusion: Fusion, low: np.ndarray, high: np.ndarray, radius: in
     """``fusion`` clipped into the local range of ``low`` and ``high`` aligned to it."""
     high = apply_scale_shift(high, low)
     depth = clamp_to_local_range(fusion.depth, (low, high), radius)
-    return Fusion(depth, fusion.omega)
+    return Fusion(depth, fusion.omega, fusion.info)
 
 
 def _ramps(

@@ -25,10 +25,13 @@ class Fusion:
         omega: float32 ``(h, w)`` in ``[0, 1]``: where the high-resolution input was trusted
             (the finest Ω of the network; the gradient weight of the Poisson solver), or
             ``None`` if the refiner has no such map.
+        info: what happened, for ``RefinedDepth.info`` (e.g. ``agreement`` of the two
+            inputs and what :mod:`sddr_core.inference.guard` did).
     """
 
     depth: np.ndarray
     omega: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

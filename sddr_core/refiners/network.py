@@ -91,7 +91,16 @@ BYTES_PER_PIXEL = 400
 
 CHECKPOINT_FORMAT = "sddr-refiner"
 CHECKPOINT_FORMAT_VERSION = "1"
+#: The architecture written by older sddr versions (and the one assumed when absent).
 ARCHITECTURE = "SDDRNet"
+
+
+def _architectures() -> dict[str, tuple[Any, Any]]:
+    """Architecture name (checkpoint metadata) -> ``(config class, network class)``."""
+    from sddr_core.models.band_fusion import BandFusionConfig, BandFusionNet
+    from sddr_core.models.refiner_net import SDDRConfig, SDDRNet
+
+    return {"SDDRNet": (SDDRConfig, SDDRNet), "BandFusionNet": (BandFusionConfig, BandFusionNet)}
 
 
 def default_checkpoint() -> Path:
@@ -346,9 +355,11 @@ def save_refiner(
 
     net = getattr(model, "model", model)
     config = getattr(net, "config", None)
-    if config is None or not hasattr(config, "to_dict"):
+    architecture = type(net).__name__
+    if config is None or not hasattr(config, "to_dict") or architecture not in _architectures():
         raise InputError(
-            f"save_refiner needs an SDDRNet (or a NetworkRefiner), got {type(model).__name__}."
+            f"save_refiner needs a refiner network ({', '.join(_architectures())}) or a "
+            f"NetworkRefiner, got {type(model).__name__}."
         )
     extra = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (meta or {}).items()}
     metadata = {
@@ -356,7 +367,7 @@ def save_refiner(
         **extra,
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_FORMAT_VERSION,
-        "architecture": ARCHITECTURE,
+        "architecture": architecture,
         "config": json.dumps(config.to_dict()),
         "sddr_version": __version__,
     }
@@ -374,8 +385,6 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict
     """
     import torch
     from safetensors import safe_open
-
-    from sddr_core.models.refiner_net import SDDRConfig, SDDRNet
 
     p = Path(path).expanduser()
     if not p.is_file():
@@ -398,19 +407,22 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict
             "sddr 'format'/'config' entries). Export refiner weights with "
             "sddr_core.refiners.network.save_refiner."
         )
-    if meta.get("architecture") != ARCHITECTURE:
+    known = _architectures()
+    architecture = meta.get("architecture", ARCHITECTURE)
+    if architecture not in known:
         raise WeightsError(
-            f"{p} holds architecture {meta.get('architecture')!r}; this sddr knows only "
-            f"{ARCHITECTURE!r}. Upgrade sddr or use a matching checkpoint."
+            f"{p} holds architecture {architecture!r}; this sddr knows "
+            f"{', '.join(map(repr, known))}. Upgrade sddr or use a matching checkpoint."
         )
+    config_cls, net_cls = known[architecture]
     try:
-        config = SDDRConfig.from_dict(json.loads(meta["config"]))
+        config = config_cls.from_dict(json.loads(meta["config"]))
     except (ValueError, TypeError) as exc:
         raise WeightsError(
             f"{p} has an architecture config this sddr cannot build ({exc}). It was probably "
             "written by another sddr version; use a matching version or re-export it."
         ) from exc
-    model = SDDRNet(config)
+    model = net_cls(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

@@ -1,0 +1,346 @@
+"""Training the band-fusion refiner (:mod:`sddr_core.models.band_fusion`) on many families.
+
+``sddr train --config configs/bandfusion.toml`` (a config whose ``[model] variant`` starts
+with ``bandfusion``) runs :func:`train_band`. Ground truth comes from two sources:
+
+- real scenes: the training side of :data:`~sddr_core.datasets.middlebury2006.MIDDLEBURY2006_SPLIT`
+  read where they lie (``data.middlebury2006``; never copied), both views, with real stereo
+  matchers (:class:`~sddr_core.predictors.stereo.StereoPredictor`, SGBM and BM) run at a low
+  and a high resolution as the ``stereo`` family;
+- procedural training scenes (:func:`~sddr_core.datasets.procedural.training_scene`).
+
+Each step draws a batch from a pool of pairs made by :func:`~sddr_core.train.families.make_pair`
+(families in ``data.families`` minus ``data.exclude``: leave-one-family-out runs set
+``exclude``). The loss is scale-and-shift invariant: the output is aligned to the ground truth
+by least squares, then L1 plus multi-scale gradient matching, both in units of the ground
+truth's mean absolute deviation. A run is resumable (``state.pt``: model, optimiser, step,
+generator states) and writes ``last.safetensors`` and ``log.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from sddr_core.errors import InputError
+from sddr_core.train.families import FAMILIES, Pair, make_pair
+
+__all__ = ["BandTrainConfig", "load_band_config", "train_band"]
+
+
+@dataclass
+class BandTrainConfig:
+    """What a band-fusion training run does (TOML sections ``[run]``, ``[model]``, ``[data]``,
+    ``[train]``; every key optional)."""
+
+    name: str = "bandfusion"
+    out_dir: str = "runs/bandfusion"
+    seed: int = 0
+    threads: int = 1
+    init_from: str = ""
+    variant: str = "bandfusion-s"
+    crop: int = 192
+    pool_size: int = 192
+    refresh_per_step: int = 2
+    families: list[str] = field(default_factory=lambda: list(FAMILIES))
+    exclude: list[str] = field(default_factory=list)
+    middlebury2006: str = "../shared/data/middlebury2006"
+    real_fraction: float = 0.6
+    depth_fraction: float = 0.25
+    steps: int = 3000
+    batch_size: int = 8
+    lr: float = 1e-3
+    warmup: int = 100
+    grad_weight: float = 1.0
+    log_every: int = 25
+    checkpoint_every: int = 250
+
+    @property
+    def allowed(self) -> list[str]:
+        return [f for f in self.families if f not in set(self.exclude)]
+
+
+_SECTIONS = {
+    "run": ("name", "out_dir", "seed", "threads", "init_from"),
+    "model": ("variant",),
+    "data": (
+        "crop",
+        "pool_size",
+        "refresh_per_step",
+        "families",
+        "exclude",
+        "middlebury2006",
+        "real_fraction",
+        "depth_fraction",
+    ),
+    "train": (
+        "steps",
+        "batch_size",
+        "lr",
+        "warmup",
+        "grad_weight",
+        "log_every",
+        "checkpoint_every",
+    ),
+}
+
+
+def load_band_config(data: dict[str, Any], where: str = "config") -> BandTrainConfig:
+    """A :class:`BandTrainConfig` from the parsed TOML ``data`` (unknown keys refused)."""
+    cfg = BandTrainConfig()
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise InputError(f"{where}: unknown section [{section}] ({', '.join(_SECTIONS)}).")
+        for key, value in values.items():
+            if key not in _SECTIONS[section]:
+                raise InputError(
+                    f"{where}: unknown key {section}.{key}; known: {', '.join(_SECTIONS[section])}."
+                )
+            setattr(cfg, key, value)
+    unknown = [f for f in [*cfg.families, *cfg.exclude] if f not in FAMILIES]
+    if unknown:
+        raise InputError(f"{where}: unknown families {unknown}; choose from {', '.join(FAMILIES)}.")
+    if not cfg.allowed:
+        raise InputError(f"{where}: every family is excluded; allow at least one.")
+    return cfg
+
+
+# -- ground truth ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Scene:
+    gt: np.ndarray  # disparity, NaN unknown
+    image: np.ndarray  # float RGB
+    stereo: list[tuple[np.ndarray, np.ndarray]]  # (low, high) at the scene's size
+
+
+def _real_scenes(root: str, rng: np.random.Generator) -> list[_Scene]:
+    """Training scenes of Middlebury 2006, both views, with stereo passes (SGBM and BM at
+    three low/high resolution pairs each)."""
+    from sddr_core.datasets.middlebury2006 import load_middlebury2006
+    from sddr_core.predictors.stereo import StereoPredictor
+
+    scenes = []
+    for view in ("left", "right"):
+        for sample in load_middlebury2006(root, "train", view=view):
+            left, right = sample.meta["left"], sample.meta["right"]
+            h, w = sample.gt.shape
+            side = max(h, w)
+            stereo = []
+            for method in ("sgbm", "bm"):
+                pred = StereoPredictor(
+                    left, right, method=method, native_resolution=side // 3, view=view
+                )
+                for lo_f, hi_f in ((0.3, 0.7), (0.4, 1.0), (0.5, 0.8)):
+                    lo = pred.predict(sample.rgb, int(side * lo_f))
+                    hi = pred.predict(sample.rgb, int(side * hi_f))
+                    stereo.append((_to(lo, (h, w)), _to(hi, (h, w))))
+            image = np.asarray(sample.rgb, np.float32) / 255.0
+            scenes.append(_Scene(sample.gt, image, stereo))
+    return scenes
+
+
+def _to(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    from sddr_core.ops.resize import resize_map
+
+    return resize_map(np.asarray(x, np.float32), shape)
+
+
+def _crop_scene(scene: _Scene, crop: int, rng: np.random.Generator) -> tuple[Any, ...]:
+    """A random scaled, flipped ``crop``×``crop`` window of a real scene and of one of its
+    stereo pass pairs."""
+    h, w = scene.gt.shape
+    lo_scale = crop / min(h, w)
+    scale = float(rng.uniform(max(lo_scale, 0.55), 1.0))
+    sh, sw = max(crop, int(round(h * scale))), max(crop, int(round(w * scale)))
+    y0, x0 = int(rng.integers(0, sh - crop + 1)), int(rng.integers(0, sw - crop + 1))
+    flip = rng.random() < 0.5
+
+    def cut(x: np.ndarray, interp: int) -> np.ndarray:
+        r = cv2.resize(x, (sw, sh), interpolation=interp)[y0 : y0 + crop, x0 : x0 + crop]
+        return np.ascontiguousarray(r[:, ::-1] if flip else r)
+
+    gt = cut(np.nan_to_num(scene.gt, nan=0.0), cv2.INTER_NEAREST)
+    gt[gt <= 0] = np.nan
+    image = cut(scene.image, cv2.INTER_AREA)
+    lo, hi = scene.stereo[int(rng.integers(len(scene.stereo)))]
+    return gt, image, (cut(lo, cv2.INTER_LINEAR), cut(hi, cv2.INTER_LINEAR))
+
+
+class _Pool:
+    def __init__(self, cfg: BandTrainConfig, rng: np.random.Generator) -> None:
+        self.cfg, self.rng = cfg, rng
+        self.real = _real_scenes(cfg.middlebury2006, rng) if cfg.real_fraction > 0 else []
+        self.next_seed = int(rng.integers(1 << 30))
+        self.pairs: list[Pair] = [self._make() for _ in range(cfg.pool_size)]
+
+    def _make(self) -> Pair:
+        from sddr_core.datasets.procedural import training_scene
+
+        cfg, rng = self.cfg, self.rng
+        for _ in range(10):
+            if self.real and rng.random() < cfg.real_fraction:
+                gt, image, stereo = _crop_scene(
+                    self.real[int(rng.integers(len(self.real)))], cfg.crop, rng
+                )
+            else:
+                self.next_seed += 1
+                scene = training_scene(self.next_seed, (cfg.crop, cfg.crop))
+                gt, image, stereo = scene.disparity, scene.image, None
+            if np.isfinite(gt).mean() < 0.5:
+                continue
+            pair = make_pair(
+                gt,
+                image,
+                rng,
+                families=cfg.allowed,
+                stereo=stereo,
+                depth_fraction=cfg.depth_fraction,
+            )
+            if all(np.isfinite(m).all() for m in (pair.low, pair.high)):
+                return pair
+        raise RuntimeError("could not draw a usable training pair in 10 tries")
+
+    def refresh(self, n: int) -> None:
+        for _ in range(n):
+            self.pairs[int(self.rng.integers(len(self.pairs)))] = self._make()
+
+    def batch(self, size: int) -> tuple[Any, Any, Any]:
+        import torch
+
+        idx = self.rng.choice(len(self.pairs), size=size, replace=False)
+        picks = [self.pairs[int(i)] for i in idx]
+        low = torch.from_numpy(np.stack([p.low for p in picks]))[:, None]
+        high = torch.from_numpy(np.stack([p.high for p in picks]))[:, None]
+        gt = torch.from_numpy(np.stack([p.gt for p in picks]))[:, None]
+        return low, high, gt
+
+
+# -- loss ------------------------------------------------------------------------------------
+
+
+def aligned_loss(out: Any, gt: Any, grad_weight: float = 1.0) -> Any:
+    """Scale-and-shift invariant loss: ``out`` aligned to ``gt`` by per-image least squares
+    over the known pixels, residual in units of the ground truth's mean absolute deviation;
+    L1 plus ``grad_weight`` × multi-scale gradient matching. ``(B, 1, H, W)`` × 2 → scalar."""
+    import torch
+
+    from sddr_core.train.losses import gradient_matching_loss
+
+    mask = torch.isfinite(gt)
+    g = torch.nan_to_num(gt)
+    m = mask.float()
+    n = m.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+    om = (out * m).sum(dim=(2, 3), keepdim=True) / n
+    gm = (g * m).sum(dim=(2, 3), keepdim=True) / n
+    oc, gc = (out - om) * m, (g - gm) * m
+    scale = (oc * gc).sum(dim=(2, 3), keepdim=True) / (oc * oc).sum(
+        dim=(2, 3), keepdim=True
+    ).clamp_min(1e-12)
+    dev = (gc.abs().sum(dim=(2, 3), keepdim=True) / n).clamp_min(1e-6)
+    pred_n = (scale * (out - om) + gm) / dev
+    target_n = g / dev
+    l1 = ((pred_n - target_n).abs() * m).sum() / m.sum().clamp_min(1.0)
+    return l1 + grad_weight * gradient_matching_loss(
+        pred_n, torch.where(mask, target_n, torch.nan), mask
+    )
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def _lr(step: int, cfg: BandTrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(t, 1.0))))
+
+
+def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
+    """Run (or resume) a band-fusion training run; returns ``out_dir/last.safetensors``."""
+    import torch
+
+    from sddr_core.models.band_fusion import create_band_model
+    from sddr_core.refiners.network import read_checkpoint, save_refiner
+
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = create_band_model(cfg.variant)
+    if cfg.init_from:
+        model.load_state_dict(read_checkpoint(cfg.init_from)[0].state_dict())
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    step = 0
+    state_path = out / "state.pt"
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        step = int(state["step"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+    (out / "config.json").write_text(json.dumps(cfg.__dict__, indent=2))
+    pool = _Pool(cfg, rng)
+    meta = {
+        "training": (
+            f"band-fusion refiner, {cfg.steps} steps of {cfg.batch_size}x{cfg.crop}^2; families "
+            f"{', '.join(cfg.allowed)}; ground truth: Middlebury 2006 train split "
+            f"(share {cfg.real_fraction}) + procedural scenes"
+        ),
+        "families": cfg.allowed,
+        "run": cfg.name,
+    }
+    log = out / "log.csv"
+    new_log = not log.is_file()
+    t0, running = time.time(), []
+    model.train()
+    with log.open("a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new_log:
+            writer.writerow(["step", "loss", "lr", "seconds"])
+        while step < cfg.steps:
+            for group in opt.param_groups:
+                group["lr"] = _lr(step, cfg)
+            low, high, gt = pool.batch(cfg.batch_size)
+            loss = aligned_loss(model(low, high)["depth"], gt, cfg.grad_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            pool.refresh(cfg.refresh_per_step)
+            step += 1
+            running.append(float(loss.detach()))
+            if step % cfg.log_every == 0:
+                writer.writerow([step, np.mean(running), _lr(step, cfg), round(time.time() - t0)])
+                fh.flush()
+                if progress:
+                    print(f"step {step} loss {np.mean(running):.4f} ({time.time() - t0:.0f} s)")
+                running = []
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save_refiner(
+                    model, out / "last.safetensors", meta={**meta, "step": step}, overwrite=True
+                )
+                tmp = state_path.with_suffix(".tmp")
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "optim": opt.state_dict(),
+                        "step": step,
+                        "rng": rng.bit_generator.state,
+                        "torch_rng": torch.get_rng_state(),
+                    },
+                    tmp,
+                )
+                tmp.replace(state_path)
+    return out / "last.safetensors"
