@@ -548,6 +548,14 @@ class RefineDepth(io.ComfyNode):
                     tooltip=f"From Load Depth Predictor. Not connected: {DEFAULT_PREDICTOR}.",
                 ),
                 _refiner_input(),
+                io.Boolean.Input(
+                    "sequence",
+                    default=False,
+                    optional=True,
+                    tooltip="On: the batch is video frames in order; depth is kept steady from "
+                    "frame to frame (one scale, motion-compensated, scene cuts detected) and "
+                    "normalised across the batch.",
+                ),
             ],
             outputs=_depth_outputs(),
         )
@@ -574,8 +582,13 @@ class RefineDepth(io.ComfyNode):
         high_resolution: int = 0,
         predictor: Any = None,
         refiner: Any = None,
+        sequence: bool = False,
     ) -> io.NodeOutput:
         _sddr()
+        if sequence:
+            return _refine_sequence(
+                image, mode, low_resolution, high_resolution, predictor, refiner
+            )
         images = core.image_batch_to_arrays(image)
         low = core.resolution_or_none(low_resolution, "low_resolution")
         high = core.resolution_or_none(high_resolution, "high_resolution")
@@ -596,6 +609,35 @@ class RefineDepth(io.ComfyNode):
 
         results = _run([pred, ref], len(images), mode, work)
         return _outputs(core.outputs_from_results(results, normalization))
+
+
+def _refine_sequence(
+    image: torch.Tensor,
+    mode: str,
+    low_resolution: int,
+    high_resolution: int,
+    predictor: Any,
+    refiner: Any,
+) -> io.NodeOutput:
+    """Refine Depth with ``sequence`` on: the batch as one temporally stable video."""
+    from .sequence import refine_sequence_batch
+
+    pred = _predictor(DEFAULT_PREDICTOR) if predictor is None else _unwrap(predictor)
+    ref = _refiner_or_default(refiner, pred.device)
+
+    def work(before_image: Any) -> core.DepthOutputs:
+        return refine_sequence_batch(
+            image,
+            pred.model,
+            refiner=ref.model,
+            mode=mode,
+            device=pred.device,
+            low_resolution=core.resolution_or_none(low_resolution, "low_resolution"),
+            high_resolution=core.resolution_or_none(high_resolution, "high_resolution"),
+            before_image=before_image,
+        )
+
+    return _outputs(_run([pred, ref], int(image.shape[0]), mode, work))
 
 
 class RefineExternalDepth(io.ComfyNode):
