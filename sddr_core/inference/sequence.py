@@ -12,7 +12,7 @@ motion-compensated with OpenCV's DIS optical flow (``cv2.DISOpticalFlow``):
 2. **Scene cuts.** When too few pixels are valid, or the grey-level histograms of the two
    frames differ, the frame starts a new shot: no history is used, and the shot's first map
    is put in the sequence's range by a robust (median / mean absolute deviation) match to
-   the first shot.
+   the previous output.
 3. **One scale and shift.** The fused map is fitted by scale and shift (least squares,
    trimmed of the worst 20 % of residuals) to the motion-compensated previous output on valid
    pixels, so every frame is in the scale of the first one (no per-frame normalisation).
@@ -234,6 +234,8 @@ class SequenceStabilizer:
     def __init__(self, options: TemporalOptions | None = None) -> None:
         self.options = options or TemporalOptions()
         self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.options.flow_preset])
+        # small frames: the finer preset costs little there and tracks large relative motion
+        self._dis_small = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self._prev_gray: np.ndarray | None = None
         self._prev_out: np.ndarray | None = None
         self._reference: tuple[float, float] | None = None
@@ -261,8 +263,9 @@ class SequenceStabilizer:
         if prev is None or prev.shape != gray.shape:
             return None
         opt = self.options
-        back = self._dis.calc(gray, prev, None)  # t -> t-1
-        fwd = self._dis.calc(prev, gray, None)  # t-1 -> t
+        dis = self._dis_small if max(gray.shape) <= 256 else self._dis
+        back = dis.calc(gray, prev, None)  # t -> t-1
+        fwd = dis.calc(prev, gray, None)  # t-1 -> t
         fwd_at, inside = backward_warp(fwd, back)
         err = np.sum((back + fwd_at) ** 2, axis=2)
         mag = np.sum(back**2, axis=2) + np.sum(fwd_at**2, axis=2)
@@ -325,9 +328,8 @@ class SequenceStabilizer:
         if cut:
             med, mad = _robust_stats(fused)
             if self._reference is None:
-                self._reference = (med, mad)
                 scale, shift = 1.0, 0.0
-            else:  # a new shot in the range of the first one
+            else:  # a new shot (or motion too fast to track) in the range of the last frame
                 scale = self._reference[1] / mad
                 shift = self._reference[0] - scale * med
             out = (scale * fused + shift).astype(np.float32)
@@ -360,6 +362,7 @@ class SequenceStabilizer:
             )
             info["history_weight"] = round(float(weight.mean()), 4)
         info["scale"], info["shift"], info["shot"] = float(scale), float(shift), self.shots
+        self._reference = _robust_stats(out)
         self._prev_gray = gray
         self._prev_out = out
         return out, info
