@@ -235,6 +235,7 @@ class SDDR_OT_generate(bpy.types.Operator):
             focal_35mm=focal_35mm,
             emission=settings.emission,
             set_render=settings.set_render,
+            standard_view=settings.view_transform == "STANDARD",
             **pipeline.mesh_kwargs(settings),
         )
         _select(context, out["object"])
@@ -305,6 +306,7 @@ class SDDR_OT_rebuild(bpy.types.Operator):
                 _sddr_object(context),
                 emission=settings.emission,
                 set_render=settings.set_render,
+                standard_view=settings.view_transform == "STANDARD",
                 **pipeline.mesh_kwargs(settings),
             )
         except Exception as exc:

@@ -96,9 +96,17 @@ class SDDR_PT_mesh(_SddrPanel, bpy.types.Panel):
         sub.active = s.cut
         sub.prop(s, "cut_threshold")
         sub.prop(s, "edge_weight")
+        sub.prop(s, "layered")
+        sub.prop(s, "remove_islands")
+        row = sub.row()
+        row.active = s.remove_islands
+        row.prop(s, "min_island_faces")
         col.prop(s, "triangles")
         col.prop(s, "emission")
         col.prop(s, "set_render")
+        sub = col.column()
+        sub.active = s.set_render
+        sub.prop(s, "view_transform")
         obj = context.active_object
         row = layout.row()
         row.operator("sddr.rebuild", icon="FILE_REFRESH")

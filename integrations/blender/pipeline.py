@@ -24,6 +24,7 @@ from typing import Any
 
 import bpy
 import numpy as np
+from mathutils import Vector
 
 from . import mesh as meshlib
 
@@ -238,6 +239,9 @@ def set_mesh_data(me: bpy.types.Mesh, data: meshlib.MeshData) -> bpy.types.Mesh:
     me.polygons.foreach_set("loop_start", np.arange(0, n_face * k, k, dtype=np.int32))
     uv = me.uv_layers.new(name="UVMap")
     uv.data.foreach_set("uv", data.loop_uvs.astype(np.float32).ravel())
+    if data.face_layer is not None:  # 0 surface, 1 foreground edge strip, 2 background fill
+        layer = me.attributes.new("sddr_layer", "INT", "FACE")
+        layer.data.foreach_set("value", data.face_layer.astype(np.int32))
     me.update()
     if me.validate(verbose=False):
         raise PipelineError("Blender rejected the generated mesh (invalid geometry).")
@@ -306,8 +310,12 @@ def setup_render(
     camera_obj: bpy.types.Object | None = None,
     standard_view: bool = True,
 ) -> None:
-    """Render at the photo's size (square pixels) from ``camera_obj``; with ``standard_view``
-    use the Standard view transform so emission colours come out as the photo's."""
+    """Render at the photo's size (square pixels) from ``camera_obj``.
+
+    With ``standard_view`` the scene's view transform becomes Standard (look None, exposure
+    0, gamma 1) so emission colours come out as the photo's; Blender's default AgX would
+    compress them. The panel's *View transform* option chooses this explicitly.
+    """
     scene.render.resolution_x = params.width
     scene.render.resolution_y = params.height
     scene.render.resolution_percentage = 100
@@ -324,6 +332,63 @@ def setup_render(
 def _link(obj: bpy.types.Object, collection: bpy.types.Collection) -> None:
     if obj.name not in collection.objects:
         collection.objects.link(obj)
+
+
+#: Object types that render as geometry (a rig placed inside one would see nothing else).
+_SOLID_TYPES = frozenset({"MESH", "CURVE", "SURFACE", "META", "FONT", "VOLUME", "POINTCLOUD"})
+_SOLID_TYPES |= frozenset({"CURVES", "GPENCIL", "GREASEPENCIL"})
+
+
+def rig_offset(
+    scene: bpy.types.Scene,
+    data: meshlib.MeshData,
+    ignore: tuple[bpy.types.Object, ...] = (),
+    margin: float = 0.5,
+) -> tuple[float, float, float]:
+    """Where to put a new rig (mesh and camera move together) so no existing geometry is
+    inside it.
+
+    The rig is the box around the camera and the mesh (the mesh covers the whole view, so
+    what is behind it is hidden and what is in front must be outside that box). With no
+    other geometry in the scene it stays at the origin; otherwise it goes to the right
+    (+X) of everything, ``margin`` scene units clear. User objects are never moved.
+    """
+    boxes = []
+    for obj in scene.objects:
+        if obj.type not in _SOLID_TYPES or obj in ignore or obj.get(PROP_DEPTH) is not None:
+            continue
+        if obj.hide_render:
+            continue
+        corners = np.array([obj.matrix_world @ Vector(c) for c in obj.bound_box])
+        boxes.append((corners.min(axis=0), corners.max(axis=0)))
+    for obj in scene.objects:  # earlier SDDR rigs count too
+        if obj.get(PROP_DEPTH) is not None and obj not in ignore and obj.type == "MESH":
+            corners = np.array([obj.matrix_world @ Vector(c) for c in obj.bound_box])
+            boxes.append((corners.min(axis=0), corners.max(axis=0)))
+    if not boxes:
+        return (0.0, 0.0, 0.0)
+    lo = np.minimum(data.vertices.min(axis=0), 0.0)
+    hi = np.maximum(data.vertices.max(axis=0), 0.0)
+    overlaps = [bool(np.all(b_hi > lo) and np.all(b_lo < hi)) for b_lo, b_hi in boxes]
+    if not any(overlaps):
+        return (0.0, 0.0, 0.0)
+    right = max(float(b_hi[0]) for _, b_hi in boxes)
+    return (right + margin - float(lo[0]), 0.0, 0.0)
+
+
+def rig_collection(scene: bpy.types.Scene, base: str) -> bpy.types.Collection:
+    """The collection ``SDDR <photo>`` (made and linked to the scene when missing)."""
+    name = f"SDDR {base}"
+    coll = bpy.data.collections.get(name)
+    if coll is None:
+        coll = bpy.data.collections.new(name)
+    if coll.name not in scene.collection.children and not _in_tree(scene.collection, coll):
+        scene.collection.children.link(coll)
+    return coll
+
+
+def _in_tree(root: bpy.types.Collection, coll: bpy.types.Collection) -> bool:
+    return any(c == coll or _in_tree(c, coll) for c in root.children)
 
 
 def _safe_name(name: str) -> str:
@@ -366,6 +431,7 @@ def build_from_depth(
     name: str | None = None,
     emission: bool = True,
     set_render: bool = True,
+    standard_view: bool = True,
     collection: bpy.types.Collection | None = None,
     **mesh_options: Any,
 ) -> dict[str, Any]:
@@ -381,8 +447,12 @@ def build_from_depth(
         focal_35mm: EXIF 35 mm-equivalent focal length (field of view estimate).
         name: base name (default: the photo's).
         emission: emission material (renders reproduce the photo) or a lit one.
-        set_render: set render size, view transform and active camera to match.
-        collection: collection for the new objects.
+        set_render: set render size and active camera to match.
+        standard_view: with ``set_render``, also set the Standard view transform (the render
+            then reproduces the photo's colours); ``False`` keeps the scene's (e.g. AgX).
+        collection: collection for the new objects (default: a new ``SDDR <photo>``
+            collection). A new rig is placed where no existing geometry is inside it
+            (:func:`rig_offset`); existing objects are never moved or deleted.
         **mesh_options: :func:`mesh.build_mesh` options (see :data:`MESH_OPTIONS`).
 
     Returns:
@@ -419,6 +489,7 @@ def build_from_depth(
         base,
         emission=emission,
         set_render=set_render,
+        standard_view=standard_view,
         collection=collection,
         options=mesh_options,
     )
@@ -434,6 +505,7 @@ def _build(
     *,
     emission: bool,
     set_render: bool,
+    standard_view: bool = True,
     collection: bpy.types.Collection | None,
     options: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -449,7 +521,8 @@ def _build(
         focal_35mm=float(focal) if focal else None,
         **options,
     )
-    collection = collection or scene.collection
+    new_rig = obj is None
+    collection = collection or (rig_collection(scene, base) if new_rig else None)
     me = bpy.data.meshes.new(f"SDDR {base}")
     set_mesh_data(me, data)
     mat = create_material(f"SDDR {base}", photo, emission=emission)
@@ -462,12 +535,22 @@ def _build(
         if old is not None and old.users == 0:
             bpy.data.meshes.remove(old)
             me.name = f"SDDR {base}"
-    _link(obj, collection)
+    if collection is not None:
+        _link(obj, collection)
+    if new_rig:
+        obj.location = rig_offset(scene, data, ignore=(obj,))
+    offset = Vector(obj.location)
     cam_obj = bpy.data.objects.get(str(obj.get(PROP_CAMERA, ""))) if obj.get(PROP_CAMERA) else None
+    cam_is_new = cam_obj is None
     cam_obj = create_camera(f"SDDR Camera {base}", data.camera, cam_obj)
-    _link(cam_obj, collection)
+    cam_obj.location = offset + Vector(data.camera.location)
+    if cam_is_new or not cam_obj.users_collection:
+        _link(
+            cam_obj,
+            collection or (obj.users_collection[0] if obj.users_collection else scene.collection),
+        )
     if set_render:
-        setup_render(scene, data.camera, cam_obj, standard_view=emission)
+        setup_render(scene, data.camera, cam_obj, standard_view=standard_view)
     obj[PROP_DEPTH] = depth_img.name
     obj[PROP_PHOTO] = photo.name
     obj[PROP_CAMERA] = cam_obj.name
@@ -489,11 +572,13 @@ def rebuild(
     *,
     emission: bool | None = None,
     set_render: bool = True,
+    standard_view: bool = True,
     **mesh_options: Any,
 ) -> dict[str, Any]:
     """Rebuild an SDDR mesh with new settings from the depth stored in the .blend.
 
-    Options not given keep the values of the last build.
+    Options not given keep the values of the last build; an option given as ``None`` (e.g.
+    ``fov_x=None``: the automatic field of view) replaces the last value too.
     """
     depth_name = obj.get(PROP_DEPTH)
     if not depth_name or depth_name not in bpy.data.images:
@@ -504,7 +589,7 @@ def rebuild(
     if not photo_name or photo_name not in bpy.data.images:
         raise PipelineError(f"The photo {photo_name!r} of {obj.name!r} is no longer in the file.")
     previous = dict(obj.get(PROP_SETTINGS, {}))
-    previous.update({k: v for k, v in mesh_options.items() if v is not None})
+    previous.update(mesh_options)
     mat = obj.active_material
     if emission is None:
         emission = bool(mat.get("sddr_emission", True)) if mat is not None else True
@@ -517,6 +602,7 @@ def rebuild(
         base,
         emission=emission,
         set_render=set_render,
+        standard_view=standard_view,
         collection=None,
         options=previous,
     )
@@ -545,6 +631,9 @@ def mesh_kwargs(settings: Any) -> dict[str, Any]:
         "slope_ratio": 3.0,
         "edge_weight": float(settings.edge_weight),
         "triangles": bool(settings.triangles),
+        "layered": bool(settings.layered),
+        "remove_islands": bool(settings.remove_islands),
+        "min_island_faces": int(settings.min_island_faces),
     }
 
 
@@ -595,14 +684,11 @@ def export_mesh(
                 export_apply=True,
             )
         else:
-            bpy.ops.wm.obj_export(
-                filepath=path,
-                export_selected_objects=True,
-                export_materials=True,
-                path_mode="COPY",
-                forward_axis="NEGATIVE_Z",
-                up_axis="Y",
-            )
+            swap = _export_material(obj)
+            try:
+                _obj_export(path)
+            finally:
+                swap()
     finally:
         obj.select_set(False)
         for o in selected:
@@ -611,3 +697,53 @@ def export_mesh(
     if not os.path.isfile(path):
         raise PipelineError(f"Blender did not write {path}; see the system console.")
     return path
+
+
+def _obj_export(path: str) -> None:
+    bpy.ops.wm.obj_export(
+        filepath=path,
+        export_selected_objects=True,
+        export_materials=True,
+        path_mode="COPY",
+        forward_axis="NEGATIVE_Z",
+        up_axis="Y",
+    )
+
+
+def _export_material(obj: bpy.types.Object):
+    """OBJ/MTL knows textures only through a Principled BSDF's Base Color: give the object a
+    temporary one with the same image while exporting. Returns the function restoring it."""
+    me = obj.data
+    originals = list(me.materials)
+    temps = []
+    for i, mat in enumerate(originals):
+        if mat is None or not mat.node_tree:
+            continue
+        if any(n.type == "BSDF_PRINCIPLED" for n in mat.node_tree.nodes):
+            continue
+        tex = next((n for n in mat.node_tree.nodes if n.type == "TEX_IMAGE" and n.image), None)
+        if tex is None:
+            continue
+        tmp = bpy.data.materials.new(mat.name)  # Blender adds .001; the MTL takes this name
+        if not tmp.node_tree:
+            tmp.use_nodes = True
+        nodes = tmp.node_tree.nodes
+        bsdf = next((n for n in nodes if n.type == "BSDF_PRINCIPLED"), None)
+        if bsdf is None:
+            bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+            out = next((n for n in nodes if n.type == "OUTPUT_MATERIAL"), None)
+            out = out or nodes.new("ShaderNodeOutputMaterial")
+            tmp.node_tree.links.new(bsdf.outputs[0], out.inputs["Surface"])
+        image = nodes.new("ShaderNodeTexImage")
+        image.image = tex.image
+        tmp.node_tree.links.new(image.outputs["Color"], bsdf.inputs["Base Color"])
+        me.materials[i] = tmp
+        temps.append(tmp)
+
+    def restore() -> None:
+        for i, mat in enumerate(originals):
+            me.materials[i] = mat
+        for tmp in temps:
+            bpy.data.materials.remove(tmp)
+
+    return restore

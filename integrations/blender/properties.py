@@ -178,6 +178,30 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
         max=0.95,
         subtype="FACTOR",
     )
+    layered: BoolProperty(
+        name="Fill behind edges",
+        description=(
+            "Keep the foreground's boundary and continue the background behind it (depth "
+            "and photo extended inwards): no holes in the camera view, background instead "
+            "of empty space in side views. Off: a torn mesh with holes along the cuts"
+        ),
+        default=True,
+    )
+    remove_islands: BoolProperty(
+        name="Remove small islands",
+        description=(
+            "Remove loose parts smaller than 'Island size' (fragments of thin parts); their "
+            "picture stays painted on the background behind them"
+        ),
+        default=True,
+    )
+    min_island_faces: IntProperty(
+        name="Island size",
+        description="Loose parts with fewer faces than this are removed",
+        default=64,
+        min=1,
+        soft_max=2000,
+    )
     triangles: BoolProperty(name="Triangles", default=False)
     emission: BoolProperty(
         name="Emission (match photo)",
@@ -188,6 +212,20 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
         name="Set camera and render size",
         description="Make the created camera active and the render size the photo's",
         default=True,
+    )
+    view_transform: EnumProperty(
+        name="View transform",
+        description="Colour management of the scene when the render is set up",
+        items=(
+            (
+                "STANDARD",
+                "Standard (match photo)",
+                "Set the scene's view transform to Standard: a render from the created camera "
+                "reproduces the photo's colours (AgX, Blender's default, would compress them)",
+            ),
+            ("KEEP", "Keep scene's", "Leave the scene's view transform (e.g. AgX) as it is"),
+        ),
+        default="STANDARD",
     )
 
     # -- run state (not user settings) ------------------------------------------------------

@@ -105,11 +105,33 @@ def test_manifest_validates():
     assert "Success" in proc.stdout
 
 
-def test_zip_holds_the_addon_and_nothing_else(extension_zip):
-    names = set(zipfile.ZipFile(extension_zip).namelist())
+def test_zip_holds_the_addon_and_nothing_else(tmp_path):
+    source = tmp_path / "sddr_depth"
+    import shutil
+
+    shutil.copytree(ADDON_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+    # junk a working copy collects: none of it may ship
+    junk = [".pytest_cache/v/cache/lastfailed", ".DS_Store", "docs/.DS_Store", "depth.npy"]
+    junk += ["scene.blend", "mesh.obj", "mesh.glb", "render.exr", "notes.json", "sub/x.pyc"]
+    for name in junk:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(b"x")
+    out = tmp_path / "dist"
+    out.mkdir()
+    proc = run_blender_ext("build", "--source-dir", str(source), "--output-dir", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (zip_path,) = out.glob("sddr_depth-*.zip")
+    names = set(zipfile.ZipFile(zip_path).namelist())
     for needed in ("blender_manifest.toml", "__init__.py", "mesh.py", "worker.py", "pipeline.py"):
         assert needed in names
-    assert not any("__pycache__" in n or n.startswith("docs/") for n in names)
+    assert not [n for n in names if any(n.endswith(j.rsplit("/", 1)[-1]) for j in junk)]
+    assert not any(n.endswith(".py") and n.startswith("docs/") for n in names)
+    # every picture the README links is in the zip
+    import re
+
+    readme = zipfile.ZipFile(zip_path).read("README.md").decode()
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    assert linked and all(link in names for link in linked), (linked, sorted(names))
 
 
 def test_registered_with_preferences_and_scene_settings(addon):
@@ -140,7 +162,10 @@ def test_build_mesh_material_camera_and_depth_image(pipeline, scene_data):
     obj, data = out["object"], out["mesh_data"]
     me = obj.data
     assert len(me.vertices) == len(data.vertices) and len(me.polygons) == len(data.faces)
-    assert data.faces_cut > 0 and len(me.polygons) < 79 * 59
+    assert data.faces_cut > 0 and (data.face_layer == 0).sum() < 79 * 59
+    layer = np.empty(len(me.polygons), np.int32)
+    me.attributes["sddr_layer"].data.foreach_get("value", layer)
+    np.testing.assert_array_equal(layer, data.face_layer)  # select the layers in Blender
     assert me.uv_layers.active is not None
     uvs = np.empty(len(me.loops) * 2, np.float32)
     me.uv_layers.active.data.foreach_get("uv", uvs)
@@ -232,10 +257,33 @@ def test_render_from_matching_camera_reproduces_the_photo(
     assert mae < 0.01
 
 
-def test_cut_mesh_still_matches_away_from_the_cuts(pipeline, scene_data, tmp_path):
+def test_layered_mesh_matches_the_photo_with_no_holes(pipeline, scene_data, tmp_path):
+    """The default (cut + layered) camera view: no world anywhere, and the photo."""
     scene = bpy.context.scene
     out = pipeline.build_from_depth(
-        scene, scene_data["photo_image"], scene_data["disparity"], max_vertices=160, cut=True
+        scene, scene_data["photo_image"], scene_data["disparity"], max_vertices=160
+    )
+    assert out["mesh_data"].faces_cut > 100
+    scene.render.film_transparent = True
+    rendered = render(scene, tmp_path / "render.png")
+    alpha = bpy.data.images.load(str(tmp_path / "render.png"))
+    px = np.empty(alpha.size[0] * alpha.size[1] * 4, np.float32)
+    alpha.pixels.foreach_get(px)
+    assert (px.reshape(-1, 4)[:, 3] < 0.5).mean() == 0.0  # no pixel shows the world
+    err = np.abs(rendered - scene_data["photo"] / 255.0).mean(axis=2)
+    assert err.mean() < 0.01
+    assert err[~dilate(scene_data["steps"], 1)].mean() < 0.01
+
+
+def test_torn_mesh_still_matches_away_from_the_cuts(pipeline, scene_data, tmp_path):
+    scene = bpy.context.scene
+    out = pipeline.build_from_depth(
+        scene,
+        scene_data["photo_image"],
+        scene_data["disparity"],
+        max_vertices=160,
+        cut=True,
+        layered=False,
     )
     assert out["mesh_data"].faces_cut > 100
     rendered = render(scene, tmp_path / "render.png")
@@ -266,7 +314,9 @@ def test_generate_with_my_own_depth_map(pipeline, scene_data, tmp_path):
     assert bpy.data.images[obj[pipeline.PROP_DEPTH]]["sddr_kind"] == "depth"
     s.resolution = 32
     assert bpy.ops.sddr.rebuild() == {"FINISHED"}
-    assert len(obj.data.vertices) <= 32 * 24
+    layer = np.empty(len(obj.data.polygons), np.int32)
+    obj.data.attributes["sddr_layer"].data.foreach_get("value", layer)
+    assert 0 < (layer == 0).sum() <= 31 * 23  # the photo's surfaces on a 32 x 24 grid
 
 
 def test_generate_explains_a_missing_python(pipeline, scene_data, tmp_path):
@@ -408,3 +458,96 @@ def test_panels_and_preferences_draw_existing_properties(pipeline, addon):
     preferences.SDDR_AP_preferences.draw(PrefsProxy(), bpy.context)
     assert ("operator", "sddr.check_python") in calls
     s.clear_error()
+
+
+def test_rebuild_after_manual_fov_back_to_auto_uses_the_auto_fov(pipeline, scene_data):
+    scene = bpy.context.scene
+    out = pipeline.build_from_depth(
+        scene, scene_data["photo_image"], scene_data["disparity"], max_vertices=40, fov_x=20.0
+    )
+    obj = out["object"]
+    assert obj["sddr_fov_x"] == pytest.approx(20.0)
+    s = scene.sddr
+    s.fov_mode = "AUTO"
+    s.resolution = 40
+    bpy.context.view_layer.objects.active = obj
+    assert bpy.ops.sddr.rebuild() == {"FINISHED"}
+    assert obj["sddr_fov_x"] == pytest.approx(55.0)  # the default, not the old manual 20
+    camera = bpy.data.objects[obj[pipeline.PROP_CAMERA]]
+    assert camera.data.lens == pytest.approx(36.0 / (2 * np.tan(np.radians(27.5))), rel=1e-4)
+
+
+def test_obj_export_keeps_the_texture_with_the_emission_material(pipeline, scene_data, tmp_path):
+    out = pipeline.build_from_depth(
+        bpy.context.scene, scene_data["photo_image"], scene_data["disparity"], max_vertices=40
+    )
+    assert any(n.type == "EMISSION" for n in out["material"].node_tree.nodes)
+    n_materials = len(bpy.data.materials)
+    path = pipeline.export_mesh(out["object"], str(tmp_path / "tex" / "mesh.obj"))
+    mtl = (tmp_path / "tex" / "mesh.mtl").read_text()
+    assert "map_Kd" in mtl, mtl
+    texture = mtl.split("map_Kd", 1)[1].split()[-1]
+    assert (tmp_path / "tex" / texture).is_file()  # copied beside the .obj
+    assert Path(path).is_file()
+    # the object keeps its emission material and no temporary material is left behind
+    assert out["object"].active_material == out["material"]
+    assert len(bpy.data.materials) == n_materials
+
+
+def test_view_transform_is_an_explicit_option(pipeline, scene_data):
+    scene = bpy.context.scene
+    scene.view_settings.view_transform = "AgX"
+    pipeline.build_from_depth(
+        scene,
+        scene_data["photo_image"],
+        scene_data["disparity"],
+        max_vertices=32,
+        standard_view=False,
+    )
+    assert scene.view_settings.view_transform == "AgX"
+    s = scene.sddr
+    assert s.view_transform == "STANDARD"  # the default, shown in the Mesh panel
+    s.image_source, s.image_path = "FILE", str(scene_data["photo_path"])
+    depth_path = scene_data["photo_path"].with_name("depth.npy")
+    np.save(depth_path, scene_data["disparity"])
+    s.depth_source, s.depth_path, s.resolution = "FILE", str(depth_path), 32
+    s.view_transform = "KEEP"
+    assert bpy.ops.sddr.generate() == {"FINISHED"}
+    assert scene.view_settings.view_transform == "AgX"
+    s.view_transform = "STANDARD"
+    assert bpy.ops.sddr.generate() == {"FINISHED"}
+    assert scene.view_settings.view_transform == "Standard"
+
+
+def test_first_render_in_the_startup_scene_shows_the_photo(addon, scene_data, tmp_path):
+    """Blender's default scene (Cube at the origin, Camera, Light): Generate, render, and the
+    render is the photo; the user's objects are all still there, untouched."""
+    from mathutils import Vector
+
+    bpy.ops.wm.read_homefile(use_factory_startup=True)
+    scene = bpy.context.scene
+    before = {o.name: tuple(o.matrix_world.translation) for o in scene.objects}
+    assert "Cube" in before and tuple(bpy.data.objects["Cube"].location) == (0.0, 0.0, 0.0)
+    engine = scene.render.engine
+    photo = bpy.data.images.load(str(scene_data["photo_path"]))
+    s = scene.sddr
+    s.image_source, s.image = "DATABLOCK", photo
+    depth_path = tmp_path / "depth.npy"
+    np.save(depth_path, scene_data["disparity"])
+    s.depth_source, s.depth_path, s.resolution = "FILE", str(depth_path), 160
+    assert bpy.ops.sddr.generate() == {"FINISHED"}, s.last_error
+    after = {o.name: tuple(o.matrix_world.translation) for o in scene.objects}
+    assert all(after[name] == loc for name, loc in before.items())  # nothing moved or deleted
+    assert scene.render.engine == engine
+    obj = bpy.data.objects["SDDR photo"]
+    assert obj.users_collection[0].name == "SDDR photo"  # the rig has its own collection
+    assert scene.camera.name == "SDDR Camera photo"
+    # no existing geometry inside the rig's box
+    cube = bpy.data.objects["Cube"]
+    cube_max_x = max((cube.matrix_world @ Vector(c)).x for c in cube.bound_box)
+    rig_min_x = min((obj.matrix_world @ v.co).x for v in obj.data.vertices)
+    assert min(rig_min_x, scene.camera.location.x) > cube_max_x
+    rendered = render(scene, tmp_path / "first.png")  # Cycles: EEVEE needs a GPU context
+    err = np.abs(rendered - scene_data["photo"] / 255.0).mean()
+    print(f"first render in the startup scene: mean abs error {err:.4f}")
+    assert err < 0.02
