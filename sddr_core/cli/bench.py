@@ -49,13 +49,24 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DA_V2_SMALL_BACKBONE",
+    "DA_V2_SMALL_HEAD",
+    "DA_V2_SMALL_ID",
+    "FRACTION_REFINERS",
+    "FRACTION_TARGETS",
     "METHODS",
     "BenchRow",
+    "FractionRow",
     "PeakMemory",
     "StandInPredictor",
+    "depth_anything_v2_small",
+    "format_fraction",
     "format_table",
     "register",
+    "run_fraction",
     "run_speed",
+    "save_depth_anything",
+    "set_threads",
     "synthetic_photo",
 ]
 
@@ -68,6 +79,9 @@ METHODS: tuple[str, ...] = (
     "two-stage-poisson",
     "predictor",
 )
+
+#: Refiners ``sddr bench fraction`` can time.
+FRACTION_REFINERS: tuple[str, ...] = ("poisson", "network", "poisson-jacobi-cg")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,7 +115,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     s.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     s.set_defaults(func=run_speed_cmd)
+    f = bench_sub.add_parser(
+        "fraction",
+        help="refinement time as a fraction of the predictor's own high-resolution pass",
+        description="Time one high-resolution pass of the Depth Anything V2 Small architecture "
+        "(random weights built from its config; nothing is downloaded) and, in the same "
+        "process, back to back, the fusion stage of each refiner on its outputs. Prints each "
+        "refiner's median time divided by the predictor's median time.",
+    )
+    f.add_argument("--size", type=_size_arg, default=(1024, 768), metavar="WxH",
+                   help="photo size; the high-resolution pass runs at its long side "
+                   "(default: 1024x768)")  # fmt: skip
+    f.add_argument("--refiners", nargs="+", choices=FRACTION_REFINERS,
+                   default=["poisson", "network"],
+                   help="refiners to time (default: poisson network); network = the default "
+                   "refiner, as_refiner(None); poisson-jacobi-cg = the earlier Poisson "
+                   "solver")  # fmt: skip
+    f.add_argument("--repeats", type=int, default=5,
+                   help="timed rounds after one warm-up round (default: %(default)s)")  # fmt: skip
+    f.add_argument(
+        "--weights",
+        default=None,
+        metavar="DIR",
+        help="a Depth-Anything-V2-Small folder to time instead of random weights",
+    )
+    f.add_argument("--threads", type=int, default=None,
+                   help="torch and OpenCV CPU threads (default: their own)")  # fmt: skip
+    f.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: %(default)s)")
+    f.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    f.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    f.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    f.set_defaults(func=run_fraction_cmd)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _size_arg(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f"the photo must be at least 16x16, got {text!r}")
+    return w, h
 
 
 # -- the stand-in predictor and the photo ------------------------------------------------------
@@ -540,7 +595,6 @@ def format_table(
 
 
 def run_speed_cmd(args: argparse.Namespace) -> int:
-    import torch
 
     from sddr_core.errors import InputError
 
@@ -553,7 +607,7 @@ def run_speed_cmd(args: argparse.Namespace) -> int:
 
         check_writable(args.json, overwrite=args.overwrite)  # fail before, not after, the run
     if args.threads:
-        torch.set_num_threads(int(args.threads))
+        set_threads(args.threads)
     start = time.perf_counter()
     header, rows = run_speed(
         args.sizes,
@@ -567,6 +621,316 @@ def run_speed_cmd(args: argparse.Namespace) -> int:
     )
     header["wall_s"] = round(time.perf_counter() - start, 1)
     print(format_table(header, rows, markdown=args.markdown))
+    print(f"\n(total {header['wall_s']:.0f} s)")
+    if args.json:
+        from sddr_core.io.files import atomic_write
+
+        data = json.dumps({"header": header, "rows": [asdict(r) for r in rows]}, indent=2)
+        atomic_write(args.json, lambda fh: fh.write(data.encode()), overwrite=args.overwrite)
+    return 0
+
+
+# -- refinement as a fraction of the predictor's high-resolution pass --------------------------
+
+#: The architecture ``sddr bench fraction`` times by default (its Hugging Face id).
+DA_V2_SMALL_ID = "depth-anything/Depth-Anything-V2-Small-hf"
+
+#: The targets of the fraction table (refinement time / one high-resolution predictor pass).
+FRACTION_TARGETS: dict[str, float] = {"poisson": 0.15, "network": 0.10}
+
+
+#: ``depth-anything/Depth-Anything-V2-Small-hf``'s architecture: DINOv2 ViT-S/14 backbone and
+#: DPT head, as ``transformers`` config arguments.
+DA_V2_SMALL_BACKBONE: dict[str, Any] = {
+    "hidden_size": 384,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 6,
+    "mlp_ratio": 4,
+    "image_size": 518,
+    "patch_size": 14,
+    "out_indices": [3, 6, 9, 12],
+    "reshape_hidden_states": False,
+}
+DA_V2_SMALL_HEAD: dict[str, Any] = {
+    "reassemble_hidden_size": 384,
+    "reassemble_factors": [4, 2, 1, 0.5],
+    "neck_hidden_sizes": [48, 96, 192, 384],
+    "fusion_hidden_size": 64,
+    "head_hidden_size": 32,
+    "depth_estimation_type": "relative",
+}
+
+
+def depth_anything_v2_small(folder: str | Any, *, seed: int = 0) -> Any:
+    """Save the Depth Anything V2 Small architecture with random weights to ``folder``.
+
+    The configuration is that of ``depth-anything/Depth-Anything-V2-Small-hf``
+    (:data:`DA_V2_SMALL_BACKBONE`, :data:`DA_V2_SMALL_HEAD`: ViT-S/14, 384 wide, 12 layers,
+    6 heads, features of layers 3, 6, 9, 12; DPT neck 48, 96, 192, 384): 24.8 M parameters,
+    the cost of the real model, nothing downloaded; speed does not depend on the weights.
+    Returns the folder (a Path) holding ``config.json``, ``model.safetensors`` and
+    ``preprocessor_config.json``.
+
+    Raises:
+        SddrError: transformers is not installed.
+    """
+    return save_depth_anything(folder, DA_V2_SMALL_BACKBONE, DA_V2_SMALL_HEAD, seed=seed)
+
+
+def save_depth_anything(
+    folder: str | Any, backbone: dict[str, Any], head: dict[str, Any], *, seed: int = 0
+) -> Any:
+    """Save a randomly initialised Depth Anything model (DINOv2 ``backbone`` and DPT ``head``
+    config arguments) with an ImageNet-normalisation ``preprocessor_config.json``, loadable
+    by ``HFDepthPredictor("depth-anything-v2-small", weights=folder)``."""
+    from pathlib import Path
+
+    import torch
+
+    from sddr_core.predictors.hf_transformers import _import_transformers
+
+    transformers = _import_transformers()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = transformers.DepthAnythingConfig(
+        backbone_config=transformers.Dinov2Config(**backbone), **head
+    )
+    torch.manual_seed(seed)
+    transformers.DepthAnythingForDepthEstimation(config).save_pretrained(folder)
+    preprocessing = {
+        "image_processor_type": "DPTImageProcessor",
+        "do_normalize": True,
+        "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225],
+        "size": {"height": 518, "width": 518},
+        "keep_aspect_ratio": True,
+        "ensure_multiple_of": 14,
+    }
+    (folder / "preprocessor_config.json").write_text(json.dumps(preprocessing, indent=2))
+    return folder
+
+
+@dataclass
+class FractionRow:
+    """One refiner's fusion time against the predictor's high-resolution pass."""
+
+    refiner: str  # the requested name (``poisson``, ``network``, ``poisson-jacobi-cg``)
+    loaded: str  # repr of the refiner object that ran
+    working_shape: tuple[int, int]
+    median_s: float
+    times_s: list[float]
+    fraction: float  # median_s / the predictor's median
+    target: float | None = None
+
+
+def _fraction_refiner(name: str, device: Any) -> Any:
+    from sddr_core.refiners.poisson import PoissonRefiner
+
+    if name == "poisson":
+        return PoissonRefiner()
+    if name == "poisson-jacobi-cg":
+        return PoissonRefiner(solver="jacobi-cg")
+    if name == "network":
+        from sddr_core.inference.refine import as_refiner
+
+        return as_refiner(None, device=device)  # the default refiner, as refine() loads it
+    from sddr_core.errors import InputError
+
+    raise InputError(f"unknown refiner {name!r}; choose from {list(FRACTION_REFINERS)}.")
+
+
+def run_fraction(
+    size: tuple[int, int] = (1024, 768),
+    *,
+    refiners: Sequence[str] = ("poisson", "network"),
+    repeats: int = 5,
+    predictor: Any = None,
+    weights: str | None = None,
+    device: Any = "cpu",
+    log: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], list[FractionRow]]:
+    """Refinement time as a fraction of one high-resolution predictor pass.
+
+    On a ``size = (width, height)`` synthetic photo: run ``predictor`` once at its native
+    resolution (the low input) and once at the photo's long side (the high input, as
+    ``refine(..., high_resolution=max(size))``), then for one warm-up round and ``repeats``
+    timed rounds, back to back in this process: one high-resolution predictor pass, then
+    each refiner's fusion stage (:func:`sddr_core.inference.one_stage.fuse_at` at the working
+    size :func:`~sddr_core.inference.one_stage.working_size_for` picks, resizing included).
+    Each fraction is the refiner's median time over the predictor's median time.
+
+    Args:
+        predictor: any predictor object (``predict(image, resolution)``,
+            ``native_resolution``); default: the Depth Anything V2 Small architecture from
+            ``weights`` (a folder) or with random weights (:func:`depth_anything_v2_small`).
+        refiners: names from :data:`FRACTION_REFINERS`.
+
+    Returns:
+        ``(header, rows)``; ``header["predictor_s"]`` holds the predictor's times.
+    """
+    import tempfile
+
+    import torch
+
+    from sddr_core import __version__
+    from sddr_core.device import resolve_device
+    from sddr_core.errors import InputError
+    from sddr_core.inference.one_stage import fuse_at, working_size_for
+
+    unknown = sorted(set(refiners) - set(FRACTION_REFINERS))
+    if unknown:
+        raise InputError(f"unknown refiner(s) {unknown}; choose from {list(FRACTION_REFINERS)}.")
+    if repeats < 1:
+        raise InputError("--repeats must be at least 1.")
+    log = log or (lambda msg: None)
+    dev = resolve_device(device)
+    width, height = int(size[0]), int(size[1])
+    if predictor is None:
+        from sddr_core.predictors.hf_transformers import HFDepthPredictor
+
+        with tempfile.TemporaryDirectory(prefix="sddr-da-v2-small-") as tmp:
+            folder = weights
+            if folder is None:
+                log("building Depth Anything V2 Small with random weights ...")
+                folder = str(depth_anything_v2_small(tmp))
+            predictor = HFDepthPredictor(
+                "depth-anything-v2-small", weights=folder, device=dev, download=False
+            )
+        n_params = sum(p.numel() for p in predictor.model.parameters())
+        description = (
+            f"depth-anything-v2-small architecture ({n_params / 1e6:.1f} M parameters, "
+            + ("weights from " + str(weights) if weights else "random weights from its config")
+            + ")"
+        )
+    else:
+        description = str(getattr(predictor, "name", type(predictor).__name__))
+    loaded = {name: _fraction_refiner(name, dev) for name in refiners}
+
+    photo = synthetic_photo(max(width, height))[:height, :width]
+    photo = np.ascontiguousarray(photo)
+    high_res = max(width, height)
+    log(f"low pass at {predictor.native_resolution} ...")
+    low = predictor.predict(photo, int(predictor.native_resolution))
+    log(f"high pass at {high_res} ...")
+    high = predictor.predict(photo, high_res)
+    shapes = {name: working_size_for(photo.shape[:2], high.shape, r) for name, r in loaded.items()}
+
+    pred_times: list[float] = []
+    times: dict[str, list[float]] = {name: [] for name in loaded}
+    for round_ in range(repeats + 1):  # round 0 is the warm-up
+        t = time.perf_counter()
+        high = predictor.predict(photo, high_res)
+        dt = time.perf_counter() - t
+        if round_:
+            pred_times.append(dt)
+        msg = [f"predictor {dt:.3f} s"]
+        for name, refiner in loaded.items():
+            t = time.perf_counter()
+            fuse_at(refiner, low, high, shapes[name])
+            dt = time.perf_counter() - t
+            if round_:
+                times[name].append(dt)
+            msg.append(f"{name} {dt:.3f} s")
+        log(("warm-up: " if not round_ else f"round {round_}: ") + ", ".join(msg))
+
+    pred_median = float(statistics.median(pred_times))
+    rows = [
+        FractionRow(
+            refiner=name,
+            loaded=repr(refiner),
+            working_shape=shapes[name],
+            median_s=float(statistics.median(times[name])),
+            times_s=[round(t, 4) for t in times[name]],
+            fraction=float(statistics.median(times[name])) / pred_median,
+            target=FRACTION_TARGETS.get(name),
+        )
+        for name, refiner in loaded.items()
+    ]
+    header = {
+        "sddr_version": __version__,
+        "torch": torch.__version__,
+        "device": _device_name(dev),
+        "threads": torch.get_num_threads(),
+        "predictor": description,
+        "photo": f"{width}x{height}",
+        "low_shape": list(low.shape),
+        "high_shape": list(high.shape),
+        "high_resolution": high_res,
+        "predictor_median_s": pred_median,
+        "predictor_s": [round(t, 4) for t in pred_times],
+        "repeats": repeats,
+    }
+    return header, rows
+
+
+def format_fraction(
+    header: dict[str, Any], rows: Sequence[FractionRow], *, markdown: bool = False
+) -> str:
+    """The header lines and the fraction table (plain text or Markdown)."""
+    lines = [
+        f"sddr {header['sddr_version']}, torch {header['torch']}, {header['device']}, "
+        f"{header['threads']} threads",
+        f"predictor: {header['predictor']}; photo {header['photo']}, high-resolution pass at "
+        f"{header['high_resolution']} px -> {header['high_shape'][1]}x{header['high_shape'][0]}"
+        f" output, median {header['predictor_median_s']:.3f} s over {header['repeats']} runs "
+        f"({', '.join(f'{t:.2f}' for t in header['predictor_s'])})",
+    ]
+    cols = ["refiner", "runs", "working size", "median s", "× predictor", "target", "met"]
+    table = []
+    for r in rows:
+        target = "—" if r.target is None else f"≤ {100 * r.target:.0f} %"
+        met = "—" if r.target is None else ("yes" if r.fraction <= r.target else "no")
+        table.append([
+            r.refiner if r.loaded.startswith(("PoissonRefiner", "NetworkRefiner"))
+            else f"{r.refiner} ({r.loaded})",
+            str(len(r.times_s)), f"{r.working_shape[1]}x{r.working_shape[0]}",
+            f"{r.median_s:.3f}", f"{100 * r.fraction:.1f} %", target, met,
+        ])  # fmt: skip
+    if markdown:
+        out = [*(f"- {line}" for line in lines), ""]
+        out.append("| " + " | ".join(cols) + " |")
+        out.append("|" + "|".join("---" for _ in cols) + "|")
+        out += ["| " + " | ".join(row) + " |" for row in table]
+        return "\n".join(out)
+    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(cols)]
+    out = [*lines, ""]
+    out.append("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in table]
+    return "\n".join(out)
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads in torch and OpenCV (numpy's BLAS keeps its own)."""
+    import cv2
+    import torch
+
+    torch.set_num_threads(int(threads))
+    cv2.setNumThreads(int(threads))
+
+
+def run_fraction_cmd(args: argparse.Namespace) -> int:
+    from sddr_core.errors import InputError
+
+    if args.repeats < 1:
+        raise InputError("--repeats must be at least 1.")
+    if args.json:
+        from sddr_core.io.files import check_writable
+
+        check_writable(args.json, overwrite=args.overwrite)
+    if args.threads:
+        set_threads(args.threads)
+    start = time.perf_counter()
+    header, rows = run_fraction(
+        args.size,
+        refiners=args.refiners,
+        repeats=args.repeats,
+        weights=args.weights,
+        device=args.device,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    header["wall_s"] = round(time.perf_counter() - start, 1)
+    print(format_fraction(header, rows, markdown=args.markdown))
     print(f"\n(total {header['wall_s']:.0f} s)")
     if args.json:
         from sddr_core.io.files import atomic_write

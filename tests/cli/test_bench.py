@@ -69,3 +69,103 @@ def test_stand_in_predictor():
     assert pred.num_parameters() == 23873
     out = pred.predict(np.random.default_rng(0).random((48, 80, 3)).astype(np.float32), 40)
     assert out.shape == (24, 40) and np.isfinite(out).all() and out.min() >= 1.0
+
+
+# -- sddr bench fraction -----------------------------------------------------------------------
+
+_TINY_BACKBONE = {
+    "hidden_size": 32,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 2,
+    "mlp_ratio": 2,
+    "image_size": 518,
+    "patch_size": 14,
+    "out_indices": [1, 2, 3, 4],
+    "reshape_hidden_states": False,
+}
+_TINY_HEAD = {
+    "neck_hidden_sizes": [16, 16, 32, 32],
+    "fusion_hidden_size": 16,
+    "head_hidden_size": 8,
+    "reassemble_hidden_size": 32,
+}
+
+
+def test_fraction_rows_with_a_stand_in_predictor():
+    from sddr_core.cli.bench import format_fraction, run_fraction
+
+    pred = StandInPredictor("cpu")
+    header, rows = run_fraction(
+        (80, 48), refiners=["poisson", "poisson-jacobi-cg"], repeats=2, predictor=pred
+    )
+    assert pred.calls == 2 + 3  # low + high, then one warm-up and two timed high passes
+    assert [r.refiner for r in rows] == ["poisson", "poisson-jacobi-cg"]
+    assert header["high_shape"] == [48, 80] and header["photo"] == "80x48"
+    assert len(header["predictor_s"]) == 2
+    for r in rows:
+        assert r.working_shape == (48, 80) and len(r.times_s) == 2
+        assert r.fraction == pytest.approx(r.median_s / header["predictor_median_s"])
+    assert rows[0].target == 0.15 and rows[1].target is None
+    assert "solver='jacobi-cg'" in rows[1].loaded
+    md = format_fraction(header, rows, markdown=True)
+    assert "| refiner | runs | working size |" in md and "| poisson | 2 | 80x48 |" in md
+    assert "≤ 15 %" in md
+    with pytest.raises(InputError, match="unknown refiner"):
+        run_fraction((80, 48), refiners=["amg"], predictor=pred)
+
+
+def test_bench_fraction_cli_times_depth_anything_and_the_default_refiner(
+    tmp_path, capsys, monkeypatch
+):
+    """The real path (a Depth Anything model saved from a config and loaded through
+    HFDepthPredictor, the default refiner from as_refiner(None)) on a tiny config."""
+    pytest.importorskip("transformers")
+    import sddr_core.cli.bench as bench
+
+    def tiny(folder, *, seed=0):
+        return bench.save_depth_anything(folder, _TINY_BACKBONE, _TINY_HEAD, seed=seed)
+
+    monkeypatch.setattr(bench, "depth_anything_v2_small", tiny)
+    out = tmp_path / "fraction.json"
+    code = main(["bench", "fraction", "--size", "96x64", "--repeats", "1",
+                 "--refiners", "poisson", "network", "--json", str(out)])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "depth-anything-v2-small architecture" in text and "× predictor" in text
+    data = json.loads(out.read_text())
+    rows = {r["refiner"]: r for r in data["rows"]}
+    assert set(rows) == {"poisson", "network"}
+    assert all(r["fraction"] > 0 and r["median_s"] > 0 for r in rows.values())
+    assert rows["network"]["target"] == 0.10 and rows["poisson"]["target"] == 0.15
+    assert data["header"]["high_resolution"] == 96
+    # the high-resolution pass ran at the photo's long side, rounded to the patch size
+    assert max(data["header"]["high_shape"]) in (84, 98)
+
+
+def test_size_argument():
+    import argparse
+
+    from sddr_core.cli.bench import _size_arg
+
+    assert _size_arg("1024x768") == (1024, 768)
+    for bad in ("1024", "axb", "8x8"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _size_arg(bad)
+
+
+@pytest.mark.slow
+def test_depth_anything_v2_small_has_the_real_architecture(tmp_path):
+    pytest.importorskip("transformers")
+    from transformers import AutoConfig
+
+    from sddr_core.cli.bench import depth_anything_v2_small
+
+    folder = depth_anything_v2_small(tmp_path / "da")
+    cfg = AutoConfig.from_pretrained(folder)
+    assert cfg.model_type == "depth_anything" and cfg.backbone_config.hidden_size == 384
+    assert cfg.backbone_config.num_hidden_layers == 12 and list(cfg.neck_hidden_sizes) == [
+        48, 96, 192, 384
+    ]  # fmt: skip
+    # 24.8 M float32 parameters (Depth-Anything-V2-Small-hf: 24,785,089)
+    size = (folder / "model.safetensors").stat().st_size
+    assert 24.7e6 * 4 < size < 25.0e6 * 4
