@@ -32,9 +32,7 @@ def run_predictors(args: argparse.Namespace) -> int:
     rows = []
     for s in list_predictors(args.pattern):
         present = "n/a" if s.weights_present is None else "yes" if s.weights_present() else "no"
-        rows.append(
-            [s.name, s.source or "-", s.kind, str(s.native_resolution), s.licence, present]
-        )
+        rows.append([s.name, s.source or "-", s.kind, str(s.native_resolution), s.licence, present])
     print(_table(rows, ["name", "model id", "kind", "native", "licence", "weights"]))
     return 0
 

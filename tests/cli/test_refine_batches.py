@@ -17,7 +17,7 @@ from PIL import Image
 
 from helpers import make_scene
 
-PREDICTORS = '''
+PREDICTORS = """
 import numpy as np
 
 def predict(image, resolution):
@@ -37,7 +37,7 @@ class Predictor:
 
     def predict(self, image, resolution):
         return 2.0 - image[..., 1]
-'''
+"""
 
 
 def sddr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
