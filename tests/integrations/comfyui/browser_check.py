@@ -85,6 +85,13 @@ def _load(driver: webdriver.Chrome, path: Path) -> dict[str, Any]:
     return state
 
 
+def _shoot(driver: webdriver.Chrome, path: Path) -> None:
+    """Screenshot the graph: dialogs (missing models, missing nodes) closed first."""
+    _close_dialogs(driver)
+    time.sleep(0.5)
+    driver.save_screenshot(str(path))
+
+
 def _console(driver: webdriver.Chrome) -> list[dict[str, Any]]:
     return [
         {"level": e.get("level"), "message": e.get("message", "")}
@@ -101,12 +108,21 @@ def main(url: str, out_dir: str, run_workflow: str, *templates: str) -> int:
         driver.set_script_timeout(60)
         driver.get(url)
         _wait(driver, READY_JS, 180, "the ComfyUI front end")
+        time.sleep(3)
+        # a new user's first view: the template browser, with this pack's thumbnails
+        driver.execute_script(
+            "const t = [...document.querySelectorAll('button, a, div')].find("
+            "(e) => e.innerText && e.innerText.trim() === 'comfyui-sddr'); if (t) t.click();"
+        )
         time.sleep(2)
+        driver.save_screenshot(str(out / "template_browser.png"))
         report["console"] += _console(driver)
         for t in templates:
             path = Path(t)
             state = _load(driver, path)
-            driver.save_screenshot(str(out / f"{path.stem}.png"))
+            if state["dialogs"]:
+                driver.save_screenshot(str(out / f"{path.stem} (dialog).png"))
+            _shoot(driver, out / f"{path.stem}.png")
             report["templates"][path.stem] = state
             report["console"] += _console(driver)
 
@@ -116,13 +132,14 @@ def main(url: str, out_dir: str, run_workflow: str, *templates: str) -> int:
         buttons = driver.find_elements(By.CSS_SELECTOR, '[data-testid="queue-button"] button')
         if not buttons:
             raise RuntimeError("the Run button was not found")
-        buttons[0].click()
+        # the Run button's own click handler (a JS click: the "Nodes 2.0" banner can overlap it)
+        driver.execute_script("arguments[0].click();", buttons[0])
         preview = next(n["id"] for n in state["nodes"] if n["type"] == "PreviewImage")
         js = f"const n = window.app.graph.getNodeById({preview}); return n && (n.imgs||[]).length"
         report["preview_images"] = _wait(driver, js, 240, "the preview image of the run")
         time.sleep(1.0)
         report["run_done"] = driver.execute_script(STATE_JS)
-        driver.save_screenshot(str(out / "finished_run.png"))
+        _shoot(driver, out / "finished_run.png")
         report["console"] += _console(driver)
     except Exception as exc:  # reported to the test, which fails with it
         report["error"] = f"{type(exc).__name__}: {exc}"

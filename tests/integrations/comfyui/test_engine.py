@@ -54,7 +54,7 @@ DECLARED: dict[str, tuple[list[str], list[str], list[str]]] = {
     "SddrLoadRefiner": (["refiner", "device", "precision"], [], ["SDDR_REFINER"]),
     "SddrRefineDepth": (
         ["image", "mode", "normalization", "low_resolution", "high_resolution"],
-        ["predictor", "refiner"],
+        ["predictor", "refiner", "sequence"],
         DEPTH_OUTPUTS,
     ),
     "SddrRefineExternalDepth": (
