@@ -869,7 +869,7 @@ def format_fraction(
     """The header lines and the fraction table (plain text or Markdown)."""
     lines = [
         f"sddr {header['sddr_version']}, torch {header['torch']}, {header['device']}, "
-        f"{header['threads']} threads",
+        f"{header['threads']} thread{'' if header['threads'] == 1 else 's'}",
         f"predictor: {header['predictor']}; photo {header['photo']}, high-resolution pass at "
         f"{header['high_resolution']} px -> {header['high_shape'][1]}x{header['high_shape'][0]}"
         f" output, median {header['predictor_median_s']:.3f} s over {header['repeats']} runs "
