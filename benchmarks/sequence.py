@@ -12,7 +12,7 @@ mean disparity; see :func:`sddr_core.datasets.sequences.temporal_error`), the pe
 D³R (each frame fitted on its own, as ``sddr eval`` does), and frames per second::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/sequence.py \
-        --middlebury ../shared/data/middlebury2006 --scenes Art,Books,Dolls --frames 24
+        --middlebury ../shared/data/middlebury2006 --scenes baby1,bowling1,rocks1 --frames 24
 
 Methods: ``per-frame`` is :func:`sddr_core.refine` on each frame; ``sequence`` is
 :func:`sddr_core.refine_sequence`. Both use the same predictor and refiner objects; each
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--procedural", type=int, default=2, help="number of procedural scenes")
     p.add_argument("--no-motorcycle", dest="motorcycle", action="store_false")
     p.add_argument("--middlebury", default=None, help="folder of Middlebury 2006 scenes")
-    p.add_argument("--scenes", default="Art,Books,Dolls", help="Middlebury 2006 scene names")
+    p.add_argument("--scenes", default="baby1,bowling1,rocks1", help="Middlebury 2006 scene names")
     p.add_argument("--refiner", default=None, help="refiner name (default: best available)")
     p.add_argument("--segments", type=int, default=1500, help="SLIC superpixels for D3R")
     p.add_argument("--seed", type=int, default=0)

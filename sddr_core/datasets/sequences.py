@@ -112,6 +112,7 @@ def camera_sequence(
     frame_shape: tuple[int, int] = (240, 320),
     path: CameraPath | None = None,
     moving_object: bool = True,
+    object_travel: float = 1.1,
     seed: int = 0,
     shot: int = 0,
     start_index: int = 0,
@@ -127,6 +128,7 @@ def camera_sequence(
             about 70 % of it at zoom 1.
         path: the camera; default ``CameraPath()``.
         moving_object: add an object nearer than the whole scene moving on its own path.
+        object_travel: how far the object moves over the sequence, in frame widths.
         seed: object texture and path.
         shot, start_index: labels of the frames (for concatenating shots).
     """
@@ -159,7 +161,7 @@ def camera_sequence(
     obj_mask, obj_rgb = _sprite(rng, obj_size)
     obj_disp = 1.25 * float(np.nanmax(gt))
     start = np.array([-0.3 * obj_size, rng.uniform(0.15, 0.55) * fh])
-    velocity = np.array([(fw + 0.1 * obj_size) / (frames - 1), rng.uniform(-0.6, 0.6)])
+    velocity = np.array([object_travel * fw / (frames - 1), rng.uniform(-0.6, 0.6)])
 
     def pose(t: int) -> tuple[float, float, float, np.ndarray]:
         z, ox, oy = path.at(t / (frames - 1), src, frame_shape)

@@ -89,14 +89,14 @@ class TemporalOptions:
     """
 
     history: float = 0.85
-    detail_history: float = 0.6
+    detail_history: float = 0.75
     lowpass: float = 0.06
     flow_side: int = 384
     flow_preset: str = "fast"
     photometric: float = 0.08
     cut_fraction: float = 0.3
     cut_histogram: float = 0.5
-    detail_tolerance: float = 2.5
+    detail_tolerance: float = 3.0
     trim: float = 0.2
 
     def __post_init__(self) -> None:
@@ -512,7 +512,9 @@ def _produce(
             maps[stage] = run_predictor(pred, rgb, res)
             timings[stage] = time.perf_counter() - t
         h, w = rgb.shape[:2]
-        fusion = fuse_stage(ref, maps["predict-low"], maps["predict-high"], (h, w), timings)
+        fusion = fuse_stage(
+            ref, maps["predict-low"], maps["predict-high"], (h, w), timings, str(pred.kind)
+        )
         work = fusion.depth
         info: dict[str, Any] = {
             "predictor": pred.name,

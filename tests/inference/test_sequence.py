@@ -1,0 +1,195 @@
+"""refine_sequence: steadier than per-frame refinement on real motion, scene cuts, bounded
+memory on long sequences, frames from files, and its error messages."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import pytest
+
+import sddr_core
+from sddr_core import InputError, TemporalOptions, refine_sequence
+from sddr_core.datasets.procedural import make_scene
+from sddr_core.datasets.sequences import (
+    CameraPath,
+    JitteryPredictor,
+    camera_sequence,
+    cut_sequence,
+    temporal_error,
+)
+from sddr_core.inference.sequence import backward_warp, masked_lowpass
+from sddr_core.metrics import depth_metrics
+
+from helpers import luminance_predictor
+
+#: a few pixels of motion per frame, as in a video at this size
+SLOW = CameraPath(zoom=(1.0, 0.95), pan=(0.3, 0.55), tilt=(0.4, 0.5), shake=0.5)
+
+
+def _shot(seed: int, n: int, shape=(96, 128), **kw):
+    sc = make_scene(seed, (2 * shape[0], 2 * shape[1]))
+    kw = {"path": SLOW, "object_travel": 0.5, **kw}
+    return camera_sequence(sc.image, sc.disparity, frames=n, frame_shape=shape, seed=seed, **kw)
+
+
+def _predictor(frames, **kw) -> JitteryPredictor:
+    p = JitteryPredictor(native_resolution=64, keep=len(frames), **kw)
+    for f in frames:
+        p.add(f)
+    return p
+
+
+def test_moving_camera_and_object_flicker_less_without_losing_accuracy() -> None:
+    frames = list(_shot(11, 10))
+    assert any((f.labels == 1).any() for f in frames)  # the moving object is in view
+    predictor = _predictor(frames)
+    steady = [
+        r.depth for r in refine_sequence((f.image for f in frames), predictor, refiner="poisson")
+    ]
+    alone = [sddr_core.refine(f.image, predictor, refiner="poisson").depth for f in frames]
+    te_seq, te_one = temporal_error(steady, frames), temporal_error(alone, frames)
+    assert te_seq.error < 0.6 * te_one.error, (te_seq, te_one)
+
+    def delta1(maps):
+        kw = {"gt_kind": "disparity", "pred_kind": "disparity"}
+        return np.mean(
+            [depth_metrics(m, f.gt, **kw)["delta1"] for m, f in zip(maps, frames, strict=True)]
+        )
+
+    assert delta1(steady) >= delta1(alone) - 0.01
+
+
+def test_results_are_in_order_in_one_scale_with_the_frame_info() -> None:
+    frames = list(_shot(3, 5, moving_object=False))
+    predictor = _predictor(frames, drift=0.2, jitter=0.2, wobble=0.0)
+    results = list(refine_sequence([f.image for f in frames], predictor, refiner="poisson"))
+    assert [r.info["frame"] for r in results] == list(range(5))
+    assert all(r.depth.shape == (96, 128) and r.kind == "disparity" for r in results)
+    assert results[0].info["scene_cut"] and not any(r.info["scene_cut"] for r in results[1:])
+    assert all(r.info["valid_fraction"] > 0.5 for r in results[1:])
+    assert all("stabilize" in r.timings and "total" in r.timings for r in results)
+    # the predictor's per-frame scale swings by ~20 %; the outputs' fit to the truth does not
+    fits = [
+        np.polyfit(f.gt.ravel(), r.depth.ravel(), 1)[0]
+        for f, r in zip(frames, results, strict=True)
+    ]
+    raw = [
+        np.polyfit(f.gt.ravel(), r.low.ravel(), 1)[0] for f, r in zip(frames, results, strict=True)
+    ]
+    assert np.std(np.log(fits)) < 0.5 * np.std(np.log(raw))
+
+
+def test_scene_cut_resets_the_history() -> None:
+    a, b = list(_shot(1, 4, moving_object=False)), list(_shot(2, 4, moving_object=False))
+    frames = list(cut_sequence(iter(a), iter(b)))
+    predictor = _predictor(frames)
+    kw = {"refiner": "poisson", "high_resolution": 128}  # the same passes in both runs
+    results = list(refine_sequence([f.image for f in frames], predictor, **kw))
+    cuts = [r.info["scene_cut"] for r in results]
+    assert cuts == [True, False, False, False, True, False, False, False]
+    assert [r.info["shot"] for r in results] == [1, 1, 1, 1, 2, 2, 2, 2]
+    # the first frame after the cut owes nothing to the previous shot: up to scale and shift
+    # it is the second shot refined on its own
+    fresh = next(refine_sequence([b[0].image], predictor, **kw)).depth
+    after = results[4].depth
+    assert np.corrcoef(fresh.ravel(), after.ravel())[0, 1] > 0.999
+
+
+def test_long_sequence_streams_with_bounded_memory() -> None:
+    """A 120-frame video from a generator: frames are pulled one at a time (never more than
+    two ahead of the consumer) and memory does not grow with the length."""
+    sc = make_scene(4, (120, 400))
+    produced = consumed = 0
+    ahead = []
+
+    def frames() -> Iterator[np.ndarray]:
+        nonlocal produced
+        for i in range(120):
+            x = int(round(i * 2))
+            produced += 1
+            ahead.append(produced - consumed)
+            yield sc.image[10:90, x : x + 96 + 0]
+
+    tracemalloc.start()
+    try:
+        peaks = []
+        for i, r in enumerate(refine_sequence(frames(), luminance_predictor, refiner="poisson")):
+            consumed += 1
+            assert r.depth.shape == (80, 96)
+            if i in (19, 119):
+                peaks.append(tracemalloc.get_traced_memory()[1])
+            if i == 19:
+                tracemalloc.reset_peak()
+    finally:
+        tracemalloc.stop()
+    assert consumed == 120 and max(ahead) <= 3
+    assert peaks[1] < 1.5 * peaks[0] + 2_000_000
+
+
+def test_prefetch_off_gives_the_same_maps_and_worker_errors_surface() -> None:
+    frames = list(_shot(6, 4, moving_object=False))
+    predictor = _predictor(frames)
+    imgs = [f.image for f in frames]
+    on = [r.depth for r in refine_sequence(imgs, predictor, refiner="poisson")]
+    off = [r.depth for r in refine_sequence(imgs, predictor, refiner="poisson", prefetch=False)]
+    for x, y in zip(on, off, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
+
+    def bad(image, resolution):
+        raise RuntimeError("model exploded")
+
+    with pytest.raises(sddr_core.PredictorError, match="model exploded"):
+        list(refine_sequence(imgs, bad, refiner="poisson"))
+
+
+def test_frames_from_a_folder_and_a_video_file(tmp_path) -> None:
+    frames = list(_shot(8, 4, moving_object=False))
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    writer = cv2.VideoWriter(
+        str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 8, (128, 96)
+    )
+    for f in frames:
+        bgr = (f.image[..., ::-1] * 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"f{f.index + 8}.png"), bgr)  # f8 .. f11: natural order
+        writer.write(bgr)
+    writer.release()
+    from_folder = list(refine_sequence(folder, luminance_predictor, refiner="poisson"))
+    from_video = list(
+        refine_sequence(tmp_path / "clip.avi", luminance_predictor, refiner="poisson")
+    )
+    assert len(from_folder) == len(from_video) == 4
+    first = sddr_core.refine(frames[0].image, luminance_predictor, refiner="poisson").depth
+    assert np.corrcoef(first.ravel(), from_folder[0].depth.ravel())[0, 1] > 0.99
+
+
+def test_bad_options_say_what_to_do(tmp_path) -> None:
+    with pytest.raises(InputError, match="mode"):
+        refine_sequence([], luminance_predictor, mode="three-stage")
+    with pytest.raises(InputError, match="history"):
+        TemporalOptions(history=1.5)
+    with pytest.raises(InputError, match="flow_preset"):
+        TemporalOptions(flow_preset="slow")
+    with pytest.raises(InputError, match="TemporalOptions"):
+        refine_sequence([], luminance_predictor, temporal={"history": 0.5})
+    with pytest.raises(InputError, match="no frames"):
+        list(refine_sequence(tmp_path, luminance_predictor, refiner="poisson"))
+    with pytest.raises(InputError, match="iterable"):
+        refine_sequence(42, luminance_predictor)
+
+
+def test_warp_and_masked_lowpass_known_values() -> None:
+    x = np.tile(np.arange(10, dtype=np.float32), (6, 1))
+    flow = np.zeros((6, 10, 2), np.float32)
+    flow[..., 0] = 2.0
+    warped, inside = backward_warp(x, flow)
+    np.testing.assert_allclose(warped[:, :8], x[:, 2:])
+    assert inside[:, :8].all() and not inside[:, 8:].any()
+    field = np.full((40, 40), 3.0, np.float32)
+    mask = np.zeros((40, 40), bool)
+    mask[:, :20] = True
+    field[~mask] = 100.0  # masked out: must not leak in
+    np.testing.assert_allclose(masked_lowpass(field, mask, 4.0)[:, :24], 3.0, atol=1e-3)
