@@ -6,7 +6,9 @@
 # environment with sddr's opencv, hence a venv of its own), then runs
 #   1. the numpy-only mesh tests with that venv's numpy<2 (what Blender's Python has);
 #   2. the bpy tier: pytest -m blender (extension validate/build, install, pipeline, matching
-#      camera render, .blend/GLB/OBJ, operators). The end-to-end worker test uses the main
+#      camera render, .blend/GLB/OBJ, operators, the first render in the startup scene, and
+#      the measured Motorcycle views: full-size camera view, 15/30 degree orbits, loose parts;
+#      SDDR_TEST_VIEWS_OUT=DIR keeps those renders and measured.json). The end-to-end worker test uses the main
 #      Python (the one with sddr's dependencies) as the worker when sddr_core imports there.
 # The mesh and worker protocol tests also run in the main Python with the plain `pytest`.
 # Extra arguments go to both pytest runs. Environment: SDDR_BPY_VENV (default .venv-bpy),
@@ -65,6 +67,17 @@ if [ -z "${SDDR_TEST_WORKER_PYTHON:-}" ] \
    && PYTHONPATH="$REPO" "$MAIN_PYTHON" -c "import sddr_core" >/dev/null 2>&1; then
   SDDR_TEST_WORKER_PYTHON=$("$MAIN_PYTHON" -c "import sys; print(sys.executable)")
   export SDDR_TEST_WORKER_PYTHON
+fi
+
+# --- the Motorcycle photo + SDDR depth for the measured views (test_blender_views.py) --------
+if [ -z "${SDDR_TEST_MOTORCYCLE_DIR:-}" ]; then
+  MOTO_DIR=${TMPDIR:-/tmp}/sddr-blender-motorcycle
+  if [ -f "$MOTO_DIR/depth.npy" ] || PYTHONPATH="$REPO" "$MAIN_PYTHON" \
+      integrations/blender/docs/make_render_example.py prepare "$MOTO_DIR" >/dev/null; then
+    export SDDR_TEST_MOTORCYCLE_DIR=$MOTO_DIR
+  else
+    echo "warning: could not prepare the Motorcycle depth; the measured views will skip" >&2
+  fi
 fi
 
 # --- tests ---------------------------------------------------------------------------------
