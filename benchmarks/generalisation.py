@@ -1,0 +1,126 @@
+"""Generalisation table: refiners against their baselines on real ground truth, per family.
+
+For each predictor (the ``family-<name>`` predictors: real ground truth degraded by one
+degradation family; and the real estimators ``stereo-sgbm`` / ``stereo-bm``) and each dataset,
+runs ``sddr eval``'s methods (low, high, poisson, split, one-stage and optionally two-stage)
+with each refiner given, and writes a Markdown and JSON summary: family means of δ1, REL, D³R
+and boundary F1, and the share of (scene, predictor) pairs whose δ1 is more than 0.02 below
+the better of the two inputs.
+
+    python benchmarks/generalisation.py --refiner new=sddr_core/weights/sddr_default.safetensors \
+        --dataset middlebury2006:../shared/data/middlebury2006@val --out docs/eval/generalisation
+
+Leave-one-family-out: pass ``--refiner no-texture=runs/lofo-texture/last.safetensors
+--predictors family-texture`` for each held-out family (see docs/MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sddr_core.evaluation import evaluate
+
+DEFAULT_PREDICTORS = (
+    "family-sddr",
+    "family-structural",
+    "family-texture",
+    "family-lowfreq",
+    "family-holes",
+    "family-quantize",
+    "family-high-good",
+    "family-high-unusable",
+    "stereo-sgbm",
+    "stereo-bm",
+)
+KEYS = ("delta1", "abs_rel", "d3r", "boundary_f1")
+
+
+def run(
+    datasets: list[str],
+    predictors: list[str],
+    refiners: dict[str, str],
+    two_stage: bool,
+) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for predictor in predictors:
+        for dataset in datasets:
+            per_method: dict[str, list[dict[str, float]]] = {}
+            for ref_name, ref in refiners.items():
+                methods = ["low", "high", "poisson", "split", "one-stage"]
+                if two_stage:
+                    methods.append("two-stage")
+                report = evaluate(
+                    dataset, predictor, methods, refiner=ref, progress=False, figures=False
+                )
+                for method in report.methods:
+                    label = (
+                        method
+                        if method not in ("one-stage", "two-stage")
+                        else f"{method}:{ref_name}"
+                    )
+                    if label in per_method:
+                        continue
+                    per_method[label] = [
+                        {k: float(s.metrics[method].get(k, math.nan)) for k in KEYS}
+                        for s in report.samples
+                    ]
+            rows[f"{predictor} @ {dataset}"] = per_method
+            print(
+                f"{predictor} @ {dataset}: "
+                + ", ".join(
+                    f"{m} d1={np.nanmean([r['delta1'] for r in v]):.3f} "
+                    f"d3r={np.nanmean([r['d3r'] for r in v]):.3f} "
+                    f"bf1={np.nanmean([r['boundary_f1'] for r in v]):.3f}"
+                    for m, v in per_method.items()
+                ),
+                flush=True,
+            )
+    return rows
+
+
+def summarise(rows: dict[str, Any]) -> str:
+    lines = [
+        "| predictor @ dataset | method | δ1 ↑ | REL ↓ | D³R ↓ | bF1 ↑ | δ1 < best input − 0.02 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, per_method in rows.items():
+        lows, highs = per_method["low"], per_method["high"]
+        better = [max(a["delta1"], b["delta1"]) for a, b in zip(lows, highs, strict=True)]
+        for method, samples in per_method.items():
+            mean = {k: float(np.nanmean([s[k] for s in samples])) for k in KEYS}
+            worse = sum(s["delta1"] < b - 0.02 for s, b in zip(samples, better, strict=True))
+            lines.append(
+                f"| {key} | {method} | {mean['delta1']:.3f} | {mean['abs_rel']:.3f} | "
+                f"{mean['d3r']:.3f} | {mean['boundary_f1']:.3f} | {worse}/{len(samples)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--refiner", action="append", required=True, metavar="NAME=PATH")
+    ap.add_argument("--dataset", action="append", metavar="SPEC")
+    ap.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS))
+    ap.add_argument("--two-stage", action="store_true")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    refiners = dict(r.split("=", 1) for r in args.refiner)
+    datasets = args.dataset or ["middlebury2006:../shared/data/middlebury2006@val"]
+    rows = run(datasets, args.predictors.split(","), refiners, args.two_stage)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "generalisation.json").write_text(json.dumps(rows, indent=1))
+    (out / "generalisation.md").write_text(summarise(rows))
+    print(summarise(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""No harm at inference: unusable high passes are backed off, depth-kind outputs positive."""
+
+import numpy as np
+import pytest
+
+import sddr_core
+from sddr_core.inference.guard import (
+    REJECT_AGREEMENT,
+    guard_fusion,
+    keep_positive,
+    pass_agreement,
+)
+from sddr_core.metrics import depth_metrics
+from sddr_core.refiners.base import Fusion
+
+
+def _scene(h: int = 96, w: int = 128) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = 1.0 + 0.5 * xx / w
+    d[(yy - 48) ** 2 + (xx - 60) ** 2 < 600] = 3.0
+    return d.astype(np.float32)
+
+
+def test_agreement_ignores_scale_and_shift_and_sees_noise_and_inversion():
+    d = _scene()
+    assert pass_agreement(d, 3 * d + 7) == pytest.approx(1.0, abs=1e-5)
+    noise = np.random.default_rng(0).random(d.shape).astype(np.float32)
+    assert pass_agreement(d, noise) < REJECT_AGREEMENT
+    assert pass_agreement(d, -d) < 0
+
+
+def test_guard_keeps_agreeing_fusions_and_rejects_noise():
+    d = _scene()
+    fused = d + 0.01
+    kept = guard_fusion(Fusion(fused), d, d * 2)
+    np.testing.assert_array_equal(kept.depth, fused)
+    assert "guard" not in kept.info and kept.info["agreement"] > 0.99
+    noise = np.random.default_rng(1).random(d.shape).astype(np.float32)
+    backed = guard_fusion(Fusion(fused, np.ones_like(d)), d, noise)
+    np.testing.assert_allclose(backed.depth, d)
+    assert backed.info["high_weight"] == 0.0 and "ignored" in backed.info["guard"]
+    assert backed.omega.max() == 0.0
+
+
+def test_keep_positive():
+    low = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    out, n = keep_positive(np.array([[-1.0, 2.0], [0.0, np.nan]], np.float32), low)
+    assert n == 3 and (out > 0).all()
+
+
+def _predictor(kind: str, noisy_high: bool):
+    gt = _scene(120, 160)
+    rng = np.random.default_rng(0)
+
+    def predict(image: np.ndarray, resolution: int) -> np.ndarray:
+        import cv2
+
+        h, w = image.shape[:2]
+        if resolution <= 64:
+            small = cv2.resize(gt, (w, h), interpolation=cv2.INTER_AREA)
+            out = cv2.GaussianBlur(small, (0, 0), 2.0)
+        elif noisy_high:
+            out = rng.random((h, w)).astype(np.float32) * 3
+        else:
+            out = cv2.resize(gt, (w, h), interpolation=cv2.INTER_AREA)
+        out = out.astype(np.float32)
+        return 1.0 / out if kind == "depth" else out
+
+    return gt, sddr_core.CallablePredictor(predict, native_resolution=64, kind=kind)
+
+
+@pytest.mark.parametrize("refiner", [None, "poisson", "split"])
+def test_noise_high_pass_gives_the_low_input(refiner):
+    gt, pred = _predictor("disparity", noisy_high=True)
+    image = np.zeros((120, 160, 3), np.uint8)
+    res = sddr_core.refine(image, pred, refiner=refiner, high_resolution=160)
+    mask = np.ones(gt.shape, bool)
+    d_out = depth_metrics(res.depth, gt, mask=mask, gt_kind="disparity", pred_kind="disparity")[
+        "delta1"
+    ]
+    d_low = depth_metrics(res.low, gt, mask=mask, gt_kind="disparity", pred_kind="disparity")[
+        "delta1"
+    ]
+    assert abs(d_out - d_low) <= 0.01
+    assert "guard" in res.info
+
+
+@pytest.mark.parametrize("mode", ["one-stage", "two-stage"])
+def test_depth_kind_is_strictly_positive(mode):
+    _, pred = _predictor("depth", noisy_high=False)
+    image = np.random.default_rng(2).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    res = sddr_core.refine(image, pred, mode=mode, high_resolution=160)
+    assert (res.depth > 0).all()
+    assert np.isfinite(res.to_disparity()).all()

@@ -1,0 +1,97 @@
+"""Training pairs from degradation families, the family predictors and a tiny band run."""
+
+import numpy as np
+import pytest
+
+from sddr_core.train.families import FAMILIES, make_pair
+
+
+def _gt_image():
+    from sddr_core.datasets.procedural import training_scene
+
+    scene = training_scene(7, (96, 128))
+    return scene.disparity, scene.image
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "stereo"])
+def test_each_family_gives_a_finite_pair_of_the_crop_size(family):
+    gt, image = _gt_image()
+    pair = make_pair(gt, image, np.random.default_rng(0), families=[family], secondary_p=0.0)
+    assert pair.families == (family,)
+    for m in (pair.low, pair.high, pair.gt):
+        assert m.shape == gt.shape and m.dtype == np.float32
+    assert np.isfinite(pair.low).all() and np.isfinite(pair.high).all()
+
+
+def test_excluded_family_is_never_drawn_and_stereo_needs_passes():
+    gt, image = _gt_image()
+    rng = np.random.default_rng(1)
+    allowed = [f for f in FAMILIES if f not in ("texture", "stereo")]
+    seen = set()
+    for _ in range(40):
+        seen.update(make_pair(gt, image, rng, families=allowed).families)
+    assert "texture" not in seen and "stereo" not in seen and len(seen) >= 5
+    with pytest.raises(ValueError, match="no family"):
+        make_pair(gt, image, rng, families=["stereo"])
+    lo, hi = gt * 0.9, gt * 1.1
+    pair = make_pair(gt, image, rng, families=["stereo"], stereo=(lo, hi), depth_fraction=0.0)
+    assert np.corrcoef(pair.low.ravel(), lo.ravel())[0, 1] > 0.999
+
+
+def test_depth_pairs_are_positive_and_inverse():
+    gt, image = _gt_image()
+    pair = make_pair(gt, image, np.random.default_rng(2), families=["sddr"], depth_fraction=1.0)
+    assert pair.kind == "depth"
+    assert (pair.low > 0).all() and (pair.high > 0).all()
+    np.testing.assert_allclose(pair.gt, 1.0 / gt, rtol=1e-5)
+
+
+def test_high_good_is_close_to_truth_and_unusable_is_not():
+    gt, image = _gt_image()
+    good = make_pair(gt, image, np.random.default_rng(3), families=["high-good"], secondary_p=0)
+    bad = make_pair(gt, image, np.random.default_rng(3), families=["high-unusable"], secondary_p=0)
+    c_good = abs(np.corrcoef(good.high.ravel(), good.gt.ravel())[0, 1])
+    c_bad = abs(np.corrcoef(bad.high.ravel(), bad.gt.ravel())[0, 1])
+    assert c_good > 0.99 and c_bad < c_good
+
+
+def test_family_predictor_is_seeded_and_low_is_blurrier():
+    from sddr_core.datasets.base import Sample
+    from sddr_core.predictors.degraded import DegradedPredictor
+    from sddr_core.registry import create_predictor
+
+    gt, image = _gt_image()
+    pred = DegradedPredictor(gt, image, "texture", native_resolution=48)
+    low = pred.predict(image, 48)
+    high = pred.predict(image, 128)
+    assert low.shape == (36, 48) and high.shape == gt.shape
+    np.testing.assert_array_equal(high, pred.predict(image, 128))
+    sample = Sample(rgb=image, gt=gt, gt_kind="disparity", valid=np.ones(gt.shape, bool))
+    made = create_predictor("family-texture", sample=sample)
+    assert made.name == "family-texture"
+
+
+def test_tiny_band_training_run_writes_a_loadable_checkpoint(tmp_path):
+    from sddr_core.refiners.network import load_refiner
+    from sddr_core.train.band import BandTrainConfig, train_band
+
+    cfg = BandTrainConfig(
+        out_dir=str(tmp_path / "run"),
+        variant="bandfusion-tiny",
+        crop=64,
+        pool_size=6,
+        batch_size=2,
+        steps=4,
+        log_every=2,
+        checkpoint_every=2,
+        real_fraction=0.0,
+        families=["sddr", "texture"],
+    )
+    path = train_band(cfg, progress=False)
+    refiner = load_refiner(path)
+    assert "texture" in refiner.meta["training"]
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert log[0].startswith("step") and len(log) == 3
+    cfg.steps = 6  # resume continues from step 4
+    train_band(cfg, progress=False)
+    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 4
