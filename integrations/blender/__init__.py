@@ -27,6 +27,7 @@ if bpy is not None:
         operators.SDDR_OT_check_python,
         operators.SDDR_OT_release_worker,
         operators.SDDR_OT_copy_fix,
+        operators.SDDR_OT_open_weights_folder,
         operators.SDDR_OT_open_preferences,
         panels.SDDR_PT_main,  # parent panel before its sub-panels
         panels.SDDR_PT_mesh,

@@ -60,8 +60,7 @@ def start_job(prefs, request: dict) -> worker.Job:
         if not worker.sddr_importable():
             raise worker.WorkerError(
                 "sddr_core does not import in Blender's own Python.",
-                "Turn off 'In process' and set a worker Python in the add-on preferences, or "
-                f"install it into Blender's Python: {worker.pip_command(sys.executable)}",
+                "Turn off 'In process' and set a worker Python in the add-on preferences.",
                 code="sddr_core_missing",
             )
         return worker.InProcessJob(request, timeout=timeout)
@@ -83,9 +82,26 @@ def worker_default_python() -> str:
     return default_python()
 
 
+def error_fix(exc: worker.WorkerError, prefs) -> tuple[str, str]:
+    """``(fix, command)`` for an error: where sddr is missing or broken, the install command
+    from a wheel or clone that exists (sddr is on no package index)."""
+    if exc.code not in ("sddr_core_missing", "sddr_core_broken"):
+        return exc.fix, exc.command
+    in_process = prefs is None or prefs.in_process
+    python = sys.executable if in_process else bpy.path.abspath(prefs.python_path)
+    source = worker.find_install_source(prefs.sddr_source if prefs is not None else "")
+    fix, command = worker.install_fix(python, source)
+    if exc.code == "sddr_core_broken" and command:
+        fix = "Repair that environment: reinstall sddr (Copy Command), or choose another Python."
+    elif in_process and exc.code == "sddr_core_missing":
+        fix = "Turn off 'In process' and set a worker Python, or " + fix[0].lower() + fix[1:]
+    return fix, command
+
+
 def _fail(op, settings, exc: BaseException) -> set[str]:
     if isinstance(exc, worker.WorkerError):
-        settings.set_error(exc.message, exc.fix, exc.code)
+        fix, command = error_fix(exc, get_preferences())
+        settings.set_error(exc.message, fix, exc.code, command, exc.model_id)
         if exc.details:
             print(f"[SDDR] {exc.message}\n{exc.details}", file=sys.stderr)
         text = str(exc)
@@ -371,8 +387,8 @@ class SDDR_OT_check_python(bpy.types.Operator):
             if prefs.in_process:
                 if not worker.sddr_importable():
                     raise worker.WorkerError(
-                        "sddr_core does not import in Blender's Python.",
-                        f"Install it: {worker.pip_command(sys.executable)}",
+                        "sddr_core does not import in Blender's own Python.",
+                        "Turn off 'In process' and set a worker Python.",
                         "sddr_core_missing",
                     )
                 items = worker.list_predictors()
@@ -391,10 +407,11 @@ class SDDR_OT_check_python(bpy.types.Operator):
                     "predictors": items,
                 }
         except worker.WorkerError as exc:
-            prefs.check_status = f"{exc.message}\n{exc.fix}"
+            fix, command = error_fix(exc, prefs)
+            prefs.check_status = f"{exc.message}\n{fix}" + (f"\n{command}" if command else "")
             scene = context.scene
             if scene is not None:
-                scene.sddr.set_error(exc.message, exc.fix, exc.code)
+                scene.sddr.set_error(exc.message, fix, exc.code, command, exc.model_id)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         prefs.predictors_json = json.dumps(info["predictors"])
@@ -427,11 +444,46 @@ class SDDR_OT_copy_fix(bpy.types.Operator):
     bl_idname = "sddr.copy_fix"
     bl_label = "Copy Command"
 
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and bool(context.scene.sddr.last_command)
+
     def execute(self, context):
-        fix = context.scene.sddr.last_fix
-        command = fix.split(": ", 1)[1] if ": " in fix else fix
+        command = context.scene.sddr.last_command
         context.window_manager.clipboard = command
         self.report({"INFO"}, f"Copied: {command}")
+        return {"FINISHED"}
+
+
+def weights_folder() -> str:
+    """The folder sddr looks in for downloaded weights: the first of ``SDDR_WEIGHTS_DIR``, else
+    the Hugging Face cache (``HF_HUB_CACHE``, ``HF_HOME/hub``, ``~/.cache/huggingface/hub``)."""
+    env = os.environ.get("SDDR_WEIGHTS_DIR", "")
+    if env.strip():
+        return os.path.expanduser(env.split(os.pathsep)[0])
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.path.expanduser(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache", "huggingface"
+    )
+    return os.path.join(os.path.expanduser(home), "hub")
+
+
+class SDDR_OT_open_weights_folder(bpy.types.Operator):
+    """Open the folder where sddr looks for model weights (the nearest existing one)"""
+
+    bl_idname = "sddr.open_weights_folder"
+    bl_label = "Open Weights Folder"
+
+    def execute(self, context):
+        folder = weights_folder()
+        while folder and not os.path.isdir(folder):
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+        bpy.ops.wm.path_open(filepath=folder)
+        self.report({"INFO"}, f"Weights go in {weights_folder()}")
         return {"FINISHED"}
 
 

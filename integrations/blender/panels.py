@@ -57,15 +57,22 @@ class SDDR_PT_main(_SddrPanel, bpy.types.Panel):
         if s.last_error:
             box = layout.box()
             box.alert = True
-            box.label(text=s.last_error, icon="ERROR")
+            for i, line in enumerate(_wrap(s.last_error, 60)[:3]):
+                box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
             if s.last_fix:
-                for line in _wrap(s.last_fix, 60):
+                for line in _wrap(s.last_fix, 60)[:4]:
                     box.label(text=line)
+            if s.last_command:
+                box.label(text=s.last_command)
             row = box.row()
+            if s.last_command:
+                row.operator("sddr.copy_fix", icon="COPYDOWN")
             if s.last_error_code in ("python_missing", "sddr_core_missing", "sddr_core_broken"):
                 row.operator("sddr.open_preferences", icon="PREFERENCES")
-            if "pip install" in s.last_fix:
-                row.operator("sddr.copy_fix", icon="COPYDOWN")
+            if s.last_error_code == "weights":
+                row.operator("sddr.open_weights_folder", icon="FILE_FOLDER")
+                box.alert = False
+                box.prop(s, "predictor", text="Or use")
 
 
 class SDDR_PT_mesh(_SddrPanel, bpy.types.Panel):

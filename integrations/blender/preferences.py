@@ -66,6 +66,15 @@ class SDDR_AP_preferences(bpy.types.AddonPreferences):
         "is not installed); separate several with your system's path separator",
         default="",
     )
+    sddr_source: StringProperty(
+        name="sddr wheel or clone",
+        description=(
+            "Where sddr is installed from when the worker Python lacks it: an sddr-*.whl file "
+            "or the folder of a clone of the sddr repository (sddr is not on a package index)"
+        ),
+        subtype="FILE_PATH",
+        default="",
+    )
     predictors_json: StringProperty(default="", options={"HIDDEN"})
     check_status: StringProperty(default="", options={"SKIP_SAVE"})
 
@@ -78,6 +87,7 @@ class SDDR_AP_preferences(bpy.types.AddonPreferences):
         row.prop(self, "device")
         row.prop(self, "timeout")
         col.prop(self, "extra_pythonpath")
+        col.prop(self, "sddr_source")
         row = col.row()
         row.operator("sddr.check_python", icon="CHECKMARK")
         row.operator("sddr.release_worker", icon="X")

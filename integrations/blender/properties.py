@@ -235,6 +235,8 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
     last_error: StringProperty(default="", options={"SKIP_SAVE"})
     last_fix: StringProperty(default="", options={"SKIP_SAVE"})
     last_error_code: StringProperty(default="", options={"SKIP_SAVE"})
+    last_command: StringProperty(default="", options={"SKIP_SAVE"})
+    last_model: StringProperty(default="", options={"SKIP_SAVE"})
 
     def predictor_name(self) -> str:
         """The predictor to run: the chosen entry or the typed one."""
@@ -242,8 +244,12 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
             return self.predictor_custom.strip()
         return self.predictor
 
-    def set_error(self, message: str, fix: str = "", code: str = "") -> None:
+    def set_error(
+        self, message: str, fix: str = "", code: str = "", command: str = "", model: str = ""
+    ) -> None:
+        """Show an error in the panel; ``command`` is what "Copy Command" copies, exactly."""
         self.last_error, self.last_fix, self.last_error_code = message, fix, code
+        self.last_command, self.last_model = command, model
 
     def clear_error(self) -> None:
         self.set_error("", "", "")

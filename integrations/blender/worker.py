@@ -43,6 +43,7 @@ import importlib.util
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -66,22 +67,92 @@ class WorkerError(Exception):
         message: what went wrong.
         fix: what to do (a sentence, or a command to run).
         code: a short machine-readable kind (``python_missing``, ``sddr_core_missing``,
-            ``timeout``, ``crashed``, ``protocol``, ``error``, ``busy``).
+            ``sddr_core_broken``, ``weights``, ``timeout``, ``crashed``, ``protocol``,
+            ``error``, ``busy``).
         details: a traceback or the worker's stderr, for the console.
     """
 
     def __init__(self, message: str, fix: str = "", code: str = "error", details: str = ""):
         super().__init__(message)
         self.message, self.fix, self.code, self.details = message, fix, code, details
+        #: a command the user can run to fix it (copied exactly by "Copy Command"), or "".
+        self.command = ""
+        #: the model whose weights are missing (``code == "weights"``), or "".
+        self.model_id = ""
 
     def __str__(self) -> str:
         return f"{self.message} {self.fix}".strip()
 
 
-def pip_command(python: str) -> str:
-    """The command that installs sddr into ``python``."""
-    quoted = f'"{python}"' if " " in python else python
-    return f"{quoted} -m pip install {PIP_PACKAGE}"
+def _quote(path: str) -> str:
+    return f'"{path}"' if any(c in path for c in " ()&;") else path
+
+
+def pip_command(python: str, source: str = "") -> str:
+    """The command that installs sddr into ``python`` from ``source``.
+
+    sddr is not on a package index: ``source`` is a wheel (``sddr-*.whl``) or the folder of
+    a clone of the repository (installed editable, with ``constraints.txt`` when the clone
+    has one). Without a source the command names the placeholder ``<sddr wheel or clone>``.
+    """
+    py = _quote(python)
+    if not source:
+        return f"{py} -m pip install <sddr wheel or clone>"
+    if os.path.isdir(source):
+        constraints = os.path.join(source, "constraints.txt")
+        extra = f" -c {_quote(constraints)}" if os.path.isfile(constraints) else ""
+        return f"{py} -m pip install{extra} -e {_quote(source)}"
+    return f"{py} -m pip install {_quote(source)}"
+
+
+def _is_sddr_checkout(folder: str) -> bool:
+    pyproject = os.path.join(folder, "pyproject.toml")
+    if not (os.path.isfile(pyproject) and os.path.isdir(os.path.join(folder, "sddr_core"))):
+        return False
+    with open(pyproject, encoding="utf-8") as fh:
+        return re.search(r'^name\s*=\s*"sddr"', fh.read(), re.MULTILINE) is not None
+
+
+def find_install_source(hint: str = "", search: list[str] | None = None) -> str:
+    """Where sddr can be installed from: ``hint`` (a wheel or a clone, from the add-on
+    preferences) if it is one, else the clone this add-on sits in (a developer's symlinked
+    add-on), else the newest ``sddr-*.whl`` in ``search`` (default: ~/Downloads). ``""`` when
+    nothing is found."""
+    if hint:
+        hint = os.path.expanduser(hint)
+        if (os.path.isfile(hint) and hint.endswith(".whl")) or _is_sddr_checkout(hint):
+            return os.path.abspath(hint)
+    here = os.path.dirname(os.path.realpath(__file__))
+    clone = os.path.dirname(os.path.dirname(here))
+    if _is_sddr_checkout(clone):
+        return clone
+    for folder in search if search is not None else [os.path.expanduser("~/Downloads")]:
+        try:
+            wheels = [
+                os.path.join(folder, f)
+                for f in os.listdir(folder)
+                if f.startswith("sddr-") and f.endswith(".whl")
+            ]
+        except OSError:
+            continue
+        if wheels:
+            return max(wheels, key=os.path.getmtime)
+    return ""
+
+
+def install_fix(python: str, source: str) -> tuple[str, str]:
+    """``(fix sentence, command)`` for installing sddr into ``python`` (command ``""`` when no
+    wheel or clone is known)."""
+    if source:
+        kind = "the clone at" if os.path.isdir(source) else "the wheel"
+        return f"Install it from {kind} {source} (Copy Command), then Check Python.", (
+            pip_command(python, source)
+        )
+    return (
+        "sddr is not on a package index: set 'sddr wheel or clone' in the add-on preferences "
+        "to an sddr-*.whl or a clone of the sddr repository, then try again.",
+        "",
+    )
 
 
 # ==========================================================================================
@@ -266,10 +337,11 @@ def serve(stdin: Any = None, stdout: Any = None) -> int:
                     else f"sddr_core failed to import in {sys.executable}: {exc}"
                 ),
                 "fix": (
-                    f"Install it there: {pip_command(sys.executable)}"
+                    "Install sddr there from a wheel or a clone of the repository, then "
+                    "Check Python."
                     if missing
-                    else f"Repair that environment (try: {pip_command(sys.executable)} "
-                    "--upgrade) or choose another Python in the add-on preferences."
+                    else "Repair that environment (reinstall sddr and torch there) or choose "
+                    "another Python in the add-on preferences."
                 ),
                 "traceback": traceback.format_exc(),
             }
@@ -394,12 +466,7 @@ class Job(abc.ABC):
             self.state = "cancelled"
         elif kind == "error":
             self.state = "error"
-            self.error = WorkerError(
-                f"{msg.get('error', 'Error')}: {msg.get('message', '')}",
-                _fix_for(msg),
-                code="error",
-                details=msg.get("traceback", ""),
-            )
+            self.error = error_from_message(msg)
 
     def _fail(self, error: WorkerError) -> None:
         if not self.finished:
@@ -422,6 +489,34 @@ class Job(abc.ABC):
                 break
             time.sleep(interval)
         return self
+
+
+_WEIGHTS_ID = re.compile(r"Weights for '([^']+)' not found")
+
+
+def error_from_message(msg: dict) -> WorkerError:
+    """A worker ``error`` message as a :class:`WorkerError` with a short text and a fix.
+
+    A missing-weights error (the first thing a new user meets offline) becomes code
+    ``weights`` with a one-line message, ``model_id`` set and ``command`` the download
+    command; the full text goes to ``details`` (the console).
+    """
+    error, text = msg.get("error", "Error"), msg.get("message", "")
+    found = _WEIGHTS_ID.search(text) if error == "WeightsError" else None
+    if found:
+        model_id = found.group(1)
+        exc = WorkerError(
+            f"The weights of {model_id} are not downloaded.",
+            "Download them once with internet access, or pick another predictor.",
+            code="weights",
+            details=f"{text}\n{msg.get('traceback', '')}",
+        )
+        exc.model_id = model_id
+        exc.command = f"hf download {model_id}"
+        return exc
+    return WorkerError(
+        f"{error}: {text}", _fix_for(msg), code="error", details=msg.get("traceback", "")
+    )
 
 
 def _fix_for(msg: dict) -> str:

@@ -349,9 +349,19 @@ def test_in_process_without_sddr_core_gives_the_pip_command(pipeline, scene_data
         s.depth_source = "PREDICT"
         with pytest.raises(RuntimeError, match="does not import"):
             bpy.ops.sddr.generate()
-        assert "pip install sddr" in s.last_fix and s.last_error_code == "sddr_core_missing"
+        assert s.last_error_code == "sddr_core_missing" and "In process" in s.last_fix
+        # installed from the zip, the add-on knows no clone: a sentence, no command
+        assert s.last_command == "" and "wheel or clone" in s.last_fix
+        prefs.sddr_source = str(REPO)  # the preference: then the command installs the clone
+        with pytest.raises(RuntimeError, match="does not import"):
+            bpy.ops.sddr.generate()
+        assert s.last_command.endswith(f"-m pip install -c {REPO}/constraints.txt -e {REPO}")
+        assert bpy.ops.sddr.copy_fix() == {"FINISHED"}
+        clipboard = bpy.context.window_manager.clipboard  # empty without a window system
+        assert clipboard in ("", s.last_command)
     finally:
         prefs.in_process = False
+        prefs.sddr_source = ""
 
 
 def test_generate_through_the_worker(pipeline, scene_data):
@@ -439,7 +449,7 @@ def test_panels_and_preferences_draw_existing_properties(pipeline, addon):
     from bl_ext.user_default.sddr_depth import panels, preferences
 
     s = bpy.context.scene.sddr
-    s.last_error, s.last_fix, s.last_error_code = "x", "run: pip install sddr", "python_missing"
+    s.set_error("x", "Install it from the wheel w.whl", "sddr_core_missing", "py -m pip install w.whl")
     calls: list = []
     for depth_source in ("PREDICT", "FILE"):
         s.depth_source = depth_source

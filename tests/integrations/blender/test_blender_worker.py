@@ -166,7 +166,48 @@ def test_python_without_sddr_gives_the_pip_command(tmp_path):
     with pytest.raises(worker.WorkerError) as err:
         worker.check_environment(str(python), timeout=60)
     assert err.value.code == "sddr_core_missing"
-    assert "pip install sddr" in err.value.fix and str(python) in err.value.fix
+    assert str(python) in err.value.message and "wheel or a clone" in err.value.fix
+
+
+def test_install_commands_name_a_real_wheel_or_clone_never_an_index(tmp_path):
+    # this add-on sits in a clone: that clone is found, installed editable with constraints
+    source = worker.find_install_source("", search=[])
+    assert source == str(REPO)
+    fix, command = worker.install_fix("/env/bin/python", source)
+    assert command == f"/env/bin/python -m pip install -c {REPO}/constraints.txt -e {REPO}"
+    assert command.split() != ["/env/bin/python", "-m", "pip", "install", "sddr"]
+    # a wheel given in the preferences wins; paths with spaces are quoted, nothing else added
+    wheel = tmp_path / "my dl" / "sddr-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"")
+    assert worker.find_install_source(str(wheel)) == str(wheel)
+    fix, command = worker.install_fix("/env/bin/python", str(wheel))
+    assert command == f'/env/bin/python -m pip install "{wheel}"'
+    assert "wheel" in fix and "Copy Command" in fix
+    # nothing known: no command, a sentence saying what to set
+    fix, command = worker.install_fix("/env/bin/python", "")
+    assert command == "" and "wheel or clone" in fix
+    # a wheel in the search folders (e.g. ~/Downloads) is found when nothing else is
+    assert worker.find_install_source(str(tmp_path / "nothing"), search=[str(wheel.parent)]) in (
+        str(REPO),
+        str(wheel),
+    )
+
+
+def test_weights_error_is_short_with_the_download_command():
+    long = (
+        "Weights for 'depth-anything/Depth-Anything-V2-Small-hf' not found: Hugging Face "
+        "offline mode is on (HF_HUB_OFFLINE=1).\nLooked in:\n  - the Hugging Face cache: "
+        + "x"
+        * 700
+    )
+    err = worker.error_from_message({"type": "error", "error": "WeightsError", "message": long})
+    assert err.code == "weights" and len(err.message) < 80
+    assert err.model_id == "depth-anything/Depth-Anything-V2-Small-hf"
+    assert err.command == "hf download depth-anything/Depth-Anything-V2-Small-hf"
+    assert long in err.details  # the whole text still reaches the console
+    other = worker.error_from_message({"type": "error", "error": "ValueError", "message": "bad"})
+    assert other.code == "error" and other.command == ""
 
 
 def test_check_environment_lists_predictors():
