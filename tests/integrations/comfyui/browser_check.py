@@ -68,10 +68,24 @@ def _wait(driver: webdriver.Chrome, js: str, timeout: float, what: str) -> Any:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+CLOSE_JS = """
+for (const d of document.querySelectorAll('.p-dialog')) {
+  const b = [...d.querySelectorAll('button')].find((b) =>
+    /close/i.test(b.getAttribute('aria-label') || '') ||
+    b.classList.contains('p-dialog-close-button') ||
+    b.querySelector('.pi-times, [class*="lucide--x"]'));
+  if (b) b.click();
+}
+"""
+
+
 def _close_dialogs(driver: webdriver.Chrome) -> None:
-    for _ in range(3):
+    """Close open dialogs (missing models, missing nodes, the template browser)."""
+    for _ in range(4):
         if not driver.find_elements(By.CSS_SELECTOR, ".p-dialog"):
             return
+        driver.execute_script(CLOSE_JS)
+        time.sleep(0.3)
         driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
         time.sleep(0.3)
 

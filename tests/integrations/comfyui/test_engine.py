@@ -740,6 +740,9 @@ def test_the_front_end_loads_every_template_and_runs_the_refine_workflow(
     errors = [
         e["message"]
         for e in report["console"]
-        if e["level"] == "SEVERE" and ("sddr" in e["message"].lower())
+        if e["level"] == "SEVERE"
+        and "sddr" in e["message"].lower()
+        # the front end asks the Comfy registry about every node; this machine is offline
+        and not ("api.comfy.org" in e["message"] and "net::ERR_" in e["message"])
     ]
     assert not errors, errors
