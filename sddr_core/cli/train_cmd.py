@@ -69,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             overrides[key] = value
+    from sddr_core.train.band import load_band_file, train_band
+
+    band = load_band_file(args.config, {k: v for k, v in overrides.items() if k != "run.device"})
+    if band is not None:  # the band-fusion refiner (configs/bandfusion.toml)
+        last = train_band(band, progress=not args.no_progress)
+        print(f"checkpoint: {last}")
+        return 0
     if args.no_resume:
         overrides["run.resume"] = False
     cfg = load_config(args.config, overrides)

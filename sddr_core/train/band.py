@@ -344,3 +344,23 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
                 )
                 tmp.replace(state_path)
     return out / "last.safetensors"
+
+
+def load_band_file(
+    path: str | Path, overrides: dict[str, Any] | None = None
+) -> BandTrainConfig | None:
+    """The :class:`BandTrainConfig` of a TOML file whose ``[model] variant`` is a band-fusion
+    variant, with ``overrides`` (``{"section.key": value}``) applied; None for any other
+    config (those train the SDDR network, :func:`sddr_core.train.train`)."""
+    from sddr_core.train.config import toml_module
+
+    p = Path(path)
+    if p.suffix.lower() != ".toml" or not p.is_file():
+        return None
+    data = toml_module().loads(p.read_text(encoding="utf-8"))
+    if not str(data.get("model", {}).get("variant", "")).startswith("bandfusion"):
+        return None
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        data.setdefault(section, {})[key] = value
+    return load_band_config(data, str(p))

@@ -95,3 +95,24 @@ def test_tiny_band_training_run_writes_a_loadable_checkpoint(tmp_path):
     cfg.steps = 6  # resume continues from step 4
     train_band(cfg, progress=False)
     assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 4
+
+
+def test_sddr_train_runs_a_band_config(tmp_path):
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "band.toml"
+    cfg.write_text(
+        '[run]\nout_dir = "%s"\n[model]\nvariant = "bandfusion-tiny"\n'
+        "[data]\ncrop = 64\npool_size = 4\nreal_fraction = 0.0\n"
+        "[train]\nsteps = 2\nbatch_size = 2\nlog_every = 1\ncheckpoint_every = 2\n"
+        % (tmp_path / "run")
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "sddr_core", "train", "--config", str(cfg), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "run" / "last.safetensors").is_file()
