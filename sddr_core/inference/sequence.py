@@ -398,7 +398,7 @@ def refine_sequence(
     high_resolution: int | None = None,
     temporal: TemporalOptions | None = None,
     stabilize: bool = True,
-    prefetch: bool = True,
+    prefetch: bool | None = None,
 ) -> Iterator[RefinedDepth]:
     """Refine every frame of a sequence with temporally stable results, yielded in order.
 
@@ -418,9 +418,9 @@ def refine_sequence(
         stabilize: False refines each frame alone (still one refiner and predictor for the
             whole sequence), for comparisons.
         prefetch: predict and fuse the next frame in a worker thread while the current one
-            is stabilised (one frame ahead at most). The predictor and refiner are then
-            called from that thread (one call at a time); pass False to keep every call on
-            the caller's thread.
+            is stabilised (one frame ahead at most); ``None``: only with more than two CPU
+            cores (measured: on two busy cores the threads contend and lose ~25 %). The
+            predictor and refiner are then called from that thread (one call at a time).
 
     Yields:
         A :class:`~sddr_core.RefinedDepth` per frame, at that frame's size. ``info`` holds
@@ -441,6 +441,8 @@ def refine_sequence(
             f"temporal must be a TemporalOptions, got {type(temporal).__name__}; build one with "
             "sddr_core.TemporalOptions(history=..., ...)."
         )
+    if prefetch is None:
+        prefetch = (os.cpu_count() or 1) > 2
     source = _frames_of(frames)
     pred = (
         as_predictor(predictor, device=device)

@@ -133,7 +133,7 @@ def test_prefetch_off_gives_the_same_maps_and_worker_errors_surface() -> None:
     frames = list(_shot(6, 4, moving_object=False))
     predictor = _predictor(frames)
     imgs = [f.image for f in frames]
-    on = [r.depth for r in refine_sequence(imgs, predictor, refiner="poisson")]
+    on = [r.depth for r in refine_sequence(imgs, predictor, refiner="poisson", prefetch=True)]
     off = [r.depth for r in refine_sequence(imgs, predictor, refiner="poisson", prefetch=False)]
     for x, y in zip(on, off, strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
@@ -142,7 +142,7 @@ def test_prefetch_off_gives_the_same_maps_and_worker_errors_surface() -> None:
         raise RuntimeError("model exploded")
 
     with pytest.raises(sddr_core.PredictorError, match="model exploded"):
-        list(refine_sequence(imgs, bad, refiner="poisson"))
+        list(refine_sequence(imgs, bad, refiner="poisson", prefetch=True))
 
 
 def test_frames_from_a_folder_and_a_video_file(tmp_path) -> None:
