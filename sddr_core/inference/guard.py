@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from sddr_core.ops.align import is_flat
 from sddr_core.refiners.base import Fusion
 
 __all__ = [
@@ -51,7 +52,20 @@ def guard_fusion(fusion: Fusion, low: np.ndarray, high: np.ndarray) -> Fusion:
     """``fusion`` of ``low`` and ``high`` (working size), backed off towards ``low`` when the
     two passes disagree (see the module docstring). The returned fusion's ``info`` holds
     ``agreement`` and, when it acted, ``guard`` (what it did, in words) and
-    ``high_weight`` (1 = fusion kept, 0 = low pass returned)."""
+    ``high_weight`` (1 = fusion kept, 0 = low pass returned). A constant ``low`` (up to
+    float rounding) is returned as it is."""
+    low = np.asarray(low, np.float32)
+    if low.size and is_flat(float(np.nanmin(low)), float(np.nanmax(low))):
+        # A constant low pass (up to float rounding) has no layout to refine, and a refiner
+        # would only turn its rounding into noise that a normalisation stretches: keep it.
+        info = {
+            **fusion.info,
+            "agreement": 0.0,
+            "guard": "the low-resolution pass is constant: it was returned as it is",
+            "high_weight": 0.0,
+        }
+        omega = None if fusion.omega is None else np.zeros_like(fusion.omega)
+        return Fusion(low.copy(), omega, info)
     agreement = pass_agreement(low, high)
     info = {**fusion.info, "agreement": round(agreement, 4)}
     if agreement >= TRUST_AGREEMENT:
@@ -59,7 +73,6 @@ def guard_fusion(fusion: Fusion, low: np.ndarray, high: np.ndarray) -> Fusion:
     weight = float(
         np.clip((agreement - REJECT_AGREEMENT) / (TRUST_AGREEMENT - REJECT_AGREEMENT), 0.0, 1.0)
     )
-    low = np.asarray(low, np.float32)
     depth = low + weight * (np.asarray(fusion.depth, np.float32) - low)
     omega = None if fusion.omega is None else fusion.omega * weight
     if weight == 0.0:

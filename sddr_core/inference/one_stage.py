@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sddr_core.errors import InputError, option
 from sddr_core.inference.guard import guard_fusion, keep_positive
 from sddr_core.ops.resize import resize_map, working_shape
 from sddr_core.ops.resolution import adaptive_resolution, edge_density
@@ -43,12 +44,27 @@ def choose_resolutions(
     Low defaults to the predictor's native resolution. High defaults to the adaptive rule of
     METHOD.md section 4: twice the native resolution scaled by the image's edge density,
     between 1.5× and 3× native, capped by ``predictor.max_resolution`` (default 2048).
+
+    Raises:
+        InputError: an explicit ``high_resolution`` below the low resolution (given, or the
+            native one): the high pass is the one that brings the detail, so it must not be
+            the smaller one.
     """
     native = int(predictor.native_resolution)
     multiple = int(getattr(predictor, "size_multiple", 1) or 1)
     low = int(low_resolution or native)
     if high_resolution:
-        return low, int(high_resolution)
+        high = int(high_resolution)
+        if high < low:
+            name = getattr(predictor, "name", type(predictor).__name__)
+            where = "" if low_resolution else f", the native resolution of {name!r}"
+            raise InputError(
+                f"the high resolution ({high} px) is below the low resolution ({low} px"
+                f"{where}): the high-resolution pass brings the detail and the low one the "
+                f"layout, so high must be at least low. Use {option('high_resolution', low)} "
+                f"or more, or {option('low_resolution', high)} or less."
+            )
+        return low, high
     cap = int(getattr(predictor, "max_resolution", None) or DEFAULT_MAX_HIGH_RESOLUTION)
     high = adaptive_resolution(
         native,

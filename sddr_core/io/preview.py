@@ -18,6 +18,7 @@ from PIL import Image
 from sddr_core.errors import InputError, ShapeError, UnsupportedFormatError
 from sddr_core.io.depth import as_depth_map
 from sddr_core.io.files import atomic_write, check_writable
+from sddr_core.ops.align import is_flat
 
 __all__ = ["COLORMAPS", "IMAGE_FORMATS", "colorize", "side_by_side", "write_image"]
 
@@ -103,9 +104,9 @@ def colorize(
     values = arr[mask].astype(np.float64)
     low, high = np.percentile(values, [low_p, high_p])
     t = np.zeros(arr.shape, dtype=np.float64)
-    if high > low:
+    if not is_flat(float(low), float(high)):
         t[mask] = np.clip((values - low) / (high - low), 0.0, 1.0)
-    else:  # constant map (within the percentiles)
+    else:  # constant map (within the percentiles, up to float rounding)
         t[mask] = 0.5
     if (kind_l == "depth") == near_is_bright:  # make the near end the high end
         t = 1.0 - t

@@ -11,10 +11,12 @@ import numpy as np
 from sddr_core.errors import InputError
 
 __all__ = [
+    "FLAT_RTOL",
     "apply_scale_shift",
     "depth_to_disparity",
     "disparity_to_depth",
     "fit_scale_shift",
+    "is_flat",
     "normalize_minmax",
     "normalize_robust",
 ]
@@ -80,13 +82,29 @@ def normalize_robust(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarra
     return ((x - med) / max(mad, 1e-12)).astype(np.float32)
 
 
+#: A map whose range is at most this fraction of its magnitude is flat: float32 rounding
+#: (about 1.2e-7 relative) is the only variation it can hold, so normalising it to [0, 1]
+#: would only stretch noise. 1e-5 is about 80 float32 steps.
+FLAT_RTOL = 1e-5
+
+
+def is_flat(lo: float, hi: float) -> bool:
+    """Whether values spanning ``[lo, hi]`` are a constant up to float rounding
+    (``hi - lo <= FLAT_RTOL * max(|lo|, |hi|)``; scale-invariant, so also for tiny units)."""
+    return bool(hi - lo <= FLAT_RTOL * max(abs(lo), abs(hi)))
+
+
 def normalize_minmax(x: np.ndarray, percentiles: tuple[float, float] = (0.0, 100.0)) -> np.ndarray:
-    """Map the given percentiles of the finite values of ``x`` to 0 and 1 (clipped); float32."""
+    """Map the given percentiles of the finite values of ``x`` to 0 and 1 (clipped); float32.
+
+    A flat map (see :func:`is_flat`: constant, or constant up to float rounding) gives zeros
+    rather than its rounding noise stretched to ``[0, 1]``.
+    """
     finite = x[np.isfinite(x)]
     if finite.size == 0:
         raise InputError("cannot normalise a map with no finite values.")
-    lo, hi = np.percentile(finite, percentiles)
-    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+    lo, hi = (float(v) for v in np.percentile(finite, percentiles))
+    if is_flat(lo, hi):
         return np.zeros_like(x, dtype=np.float32)
     return np.clip((x - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 

@@ -35,8 +35,10 @@ def resize_map(arr: np.ndarray, shape: tuple[int, int], *, kind: str = "depth") 
     """Resize a ``(H, W)`` or ``(H, W, C)`` float array to ``shape = (h, w)``.
 
     Downsampling averages (``INTER_AREA``, no aliasing); upsampling is bilinear for depth maps
-    (``kind="depth"``: no overshoot at discontinuities) and bicubic for images (``"image"``,
-    clipped to the input range).
+    (``kind="depth"``: no overshoot at discontinuities) and bicubic for images (``"image"``).
+    The result is clipped to the finite range of the input: these interpolations are convex
+    combinations, so this only removes float rounding, and a constant map stays exactly
+    constant (rather than becoming float noise that a min-max normalisation would stretch).
     """
     h, w = int(shape[0]), int(shape[1])
     if arr.shape[:2] == (h, w):
@@ -48,8 +50,9 @@ def resize_map(arr: np.ndarray, shape: tuple[int, int], *, kind: str = "depth") 
     else:
         interp = cv2.INTER_CUBIC if kind == "image" else cv2.INTER_LINEAR
     out = cv2.resize(src, (w, h), interpolation=interp)
-    if kind == "image" and not shrinking:
-        out = np.clip(out, float(src.min()), float(src.max()))
+    lo, hi = float(np.fmin.reduce(src, axis=None)), float(np.fmax.reduce(src, axis=None))
+    if lo <= hi:  # False only when every value is NaN
+        np.clip(out, lo, hi, out=out)
     if out.ndim == 2 and arr.ndim == 3:  # cv2 drops a single channel
         out = out[..., None]
     return out.astype(np.float32, copy=False)

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from sddr_core.errors import InputError, PredictorError
+from sddr_core.ops.align import is_flat
 from sddr_core.ops.maps import as_depth_map
 
 DepthKind = Literal["disparity", "depth"]
@@ -240,10 +241,11 @@ def _validate_output(
             "disparity or relative inverse depth, declare kind='disparity' (--kind disparity "
             "on the command line); otherwise fix its output."
         )
-    if float(depth.max()) == float(depth.min()):
+    if is_flat(float(depth.min()), float(depth.max())):
         warnings.warn(
-            f"{what} is constant ({float(depth.min()):.4g} everywhere): the predictor saw no "
-            "depth in the image, so the refined map is flat too. Check the model's input "
+            f"{what} is constant ({float(depth.min()):.4g} everywhere, up to float rounding): "
+            "the predictor saw no depth in the image, so the refined map is flat too. Check "
+            "the model's input "
             "(an all-black or blank image?) and weights.",
             RuntimeWarning,
             stacklevel=3,
