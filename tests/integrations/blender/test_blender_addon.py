@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -20,37 +18,7 @@ from blender_helpers import ADDON_DIR, REPO, dilate, synthetic_scene
 pytestmark = pytest.mark.blender
 bpy = pytest.importorskip("bpy")
 
-PACKAGE = "bl_ext.user_default.sddr_depth"
-
-
-def blender_ext() -> Path:
-    scripts = Path(bpy.utils.system_resource("SCRIPTS"))
-    return scripts / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
-
-
-def run_blender_ext(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(blender_ext()), *args], capture_output=True, text=True, timeout=120
-    )
-
-
-@pytest.fixture(scope="session")
-def extension_zip(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("ext")
-    proc = run_blender_ext("build", "--source-dir", str(ADDON_DIR), "--output-dir", str(out))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (zip_path,) = out.glob("sddr_depth-*.zip")
-    return zip_path
-
-
-@pytest.fixture(scope="session")
-def addon(extension_zip):
-    """Install the built zip as a user extension and enable it, as a user would."""
-    result = bpy.ops.extensions.package_install_files(
-        filepath=str(extension_zip), repo="user_default", enable_on_install=True
-    )
-    assert result == {"FINISHED"}
-    return importlib.import_module(PACKAGE)
+from conftest import PACKAGE, run_blender_ext  # noqa: E402  (the add-on fixtures are there)
 
 
 @pytest.fixture
@@ -449,7 +417,9 @@ def test_panels_and_preferences_draw_existing_properties(pipeline, addon):
     from bl_ext.user_default.sddr_depth import panels, preferences
 
     s = bpy.context.scene.sddr
-    s.set_error("x", "Install it from the wheel w.whl", "sddr_core_missing", "py -m pip install w.whl")
+    s.set_error(
+        "x", "Install it from the wheel w.whl", "sddr_core_missing", "py -m pip install w.whl"
+    )
     calls: list = []
     for depth_source in ("PREDICT", "FILE"):
         s.depth_source = depth_source

@@ -25,9 +25,7 @@ pytestmark = pytest.mark.blender
 bpy = pytest.importorskip("bpy")
 
 import blender_views as views  # noqa: E402  (needs bpy)
-from test_blender_addon import PACKAGE  # noqa: E402
-from test_blender_addon import addon as _addon_fixture  # noqa: E402,F401 (pytest fixture)
-from test_blender_addon import extension_zip as _zip_fixture  # noqa: E402,F401 (pytest fixture)
+from conftest import PACKAGE  # noqa: E402
 
 ORBITS = (15, 30, -15, -30)
 
