@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sddr_core.errors import InputError, ShapeError, WeightsError
+from sddr_core.errors import InputError, ShapeError, WeightsError, option
 from sddr_core.hookspecs import hookimpl
 from sddr_core.refiners.base import Fusion, Refiner, RefinerSpec
 
@@ -380,18 +380,24 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict
     """Rebuild the network stored in ``path``; returns ``(model, metadata)`` (model on CPU).
 
     Raises:
-        WeightsError: missing, corrupt or truncated file, not an sddr checkpoint, unknown
-            architecture or config, or weights that do not match the architecture.
+        WeightsError: missing, corrupt or truncated file, a pickle checkpoint (``.pt``,
+            ``.pth``: never unpickled; the message says how to convert it), not an sddr
+            checkpoint, unknown architecture or config, or weights that do not match the
+            architecture.
+        InputError: ``path`` is a folder.
     """
     import torch
     from safetensors import safe_open
 
+    from sddr_core.io.checkpoints import check_refiner_path
+
     p = Path(path).expanduser()
-    if not p.is_file():
+    if not p.exists():
         raise WeightsError(
-            f"refiner checkpoint {p} not found. Check the path, or use refiner='poisson' "
-            "(no weights needed)."
+            f"refiner checkpoint {p} not found. Check the path, or use "
+            f"{option('refiner', 'poisson')} (no weights needed)."
         )
+    check_refiner_path(p)  # a folder or a pickle: say what it is
     try:
         with safe_open(str(p), framework="pt", device="cpu") as fh:
             meta = dict(fh.metadata() or {})
@@ -465,7 +471,15 @@ def load_network(
 
 
 def _looks_like_path(s: str) -> bool:
-    return s.endswith(".safetensors") or os.sep in s or "/" in s or os.path.isfile(s)
+    from sddr_core.io.checkpoints import PICKLE_SUFFIXES
+
+    return (
+        s.endswith(".safetensors")
+        or s.lower().endswith(PICKLE_SUFFIXES)
+        or os.sep in s
+        or "/" in s
+        or os.path.isfile(s)
+    )
 
 
 def load_refiner(
@@ -495,7 +509,7 @@ def load_refiner(
         warnings.warn(
             f"The SDDR network weights are missing (expected {path}), so the training-free "
             "Poisson refiner is used instead. Pass a .safetensors checkpoint to use the "
-            "network, or refiner='poisson' to silence this warning.",
+            f"network, or {option('refiner', 'poisson')} to silence this warning.",
             UserWarning,
             stacklevel=2,
         )
