@@ -1,4 +1,4 @@
-"""``sddr train --config FILE``: train (or resume training) the SDDR refiner."""
+"""``sddr train --config FILE|NAME``: train (or resume training) the SDDR refiner."""
 
 from __future__ import annotations
 
@@ -35,7 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with the simulated predictor (METHOD.md section 5). Resumes from OUT_DIR/state.pt "
         "when present. Writes checkpoints, metrics.csv/json, val.csv and curve.png.",
     )
-    p.add_argument("--config", required=True, metavar="FILE", help="TOML or YAML config")
+    p.add_argument(
+        "--config",
+        required=True,
+        metavar="FILE|NAME",
+        help="a TOML or YAML config file, or the name of a built-in config, from any folder: "
+        "tiny (under a minute on CPU), default, default_stage2, bandfusion, ablation/NAME, "
+        "experiments/NAME (a wrong name lists them all)",
+    )
     p.add_argument("--out", metavar="DIR", help="output folder (overrides run.out_dir)")
     p.add_argument("--steps", type=int, help="total steps (overrides train.steps)")
     p.add_argument("--device", help="cpu, cuda, auto (overrides run.device)")
@@ -70,15 +77,17 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             overrides[key] = value
     from sddr_core.train.band import load_band_file, train_band
+    from sddr_core.train.config import resolve_config
 
-    band = load_band_file(args.config, {k: v for k, v in overrides.items() if k != "run.device"})
-    if band is not None:  # the band-fusion refiner (configs/bandfusion.toml)
+    config = resolve_config(args.config)  # a file, or a built-in config by name
+    band = load_band_file(config, {k: v for k, v in overrides.items() if k != "run.device"})
+    if band is not None:  # the band-fusion refiner (--config bandfusion)
         last = train_band(band, progress=not args.no_progress)
         print(f"checkpoint: {last}")
         return 0
     if args.no_resume:
         overrides["run.resume"] = False
-    cfg = load_config(args.config, overrides)
+    cfg = load_config(config, overrides)
     result = train(cfg, progress=not args.no_progress, overwrite=args.overwrite)
     print(f"trained {result.steps} steps in {result.wall_s:.0f} s -> {result.out_dir}")
     if result.val:

@@ -1,6 +1,6 @@
 """Training the band-fusion refiner (:mod:`sddr_core.models.band_fusion`) on many families.
 
-``sddr train --config configs/bandfusion.toml`` (a config whose ``[model] variant`` starts
+``sddr train --config bandfusion`` (a config whose ``[model] variant`` starts
 with ``bandfusion``) runs :func:`train_band`. Ground truth comes from two sources:
 
 - real scenes: the training side of :data:`~sddr_core.datasets.middlebury2006.MIDDLEBURY2006_SPLIT`
@@ -352,10 +352,13 @@ def load_band_file(
     """The :class:`BandTrainConfig` of a TOML file whose ``[model] variant`` is a band-fusion
     variant, with ``overrides`` (``{"section.key": value}``) applied; None for any other
     config (those train the SDDR network, :func:`sddr_core.train.train`)."""
-    from sddr_core.train.config import toml_module
+    from sddr_core.train.config import resolve_config, toml_module
 
-    p = Path(path)
-    if p.suffix.lower() != ".toml" or not p.is_file():
+    try:
+        p = resolve_config(path)
+    except InputError:
+        return None  # load_config says what is wrong
+    if p.suffix.lower() != ".toml":
         return None
     data = toml_module().loads(p.read_text(encoding="utf-8"))
     if not str(data.get("model", {}).get("variant", "")).startswith("bandfusion"):

@@ -1,8 +1,10 @@
 """Training configuration: dataclasses read from a TOML (or YAML) file.
 
 A config file has the sections below; every key is optional and defaults to the value shown
-by the dataclass. See ``configs/tiny.toml`` (CI) and ``configs/default.toml`` (the shipped
-checkpoint)::
+by the dataclass. The built-in configs ship inside the package, in ``sddr_core/configs/``, and
+are passed by name (``sddr train --config tiny``, ``load_config("ablation/grad")``): ``tiny``
+(CI), ``default`` and ``default_stage2`` (the shipped checkpoint), ``bandfusion``,
+``ablation/*``, ``experiments/*``; see :func:`builtin_configs`::
 
     [run]        name, out_dir, seed, device, threads, resume, init_from
     [model]      variant (a name of sddr_core.models.CONFIGS) or any SDDRConfig field
@@ -25,6 +27,7 @@ from typing import Any
 from sddr_core.errors import InputError
 
 __all__ = [
+    "CONFIG_DIR",
     "CheckpointConfig",
     "DataConfig",
     "ModelConfig",
@@ -32,7 +35,9 @@ __all__ = [
     "TrainConfig",
     "TrainingConfig",
     "ValConfig",
+    "builtin_configs",
     "load_config",
+    "resolve_config",
 ]
 
 
@@ -278,6 +283,46 @@ def toml_module() -> Any:
             ) from None
 
 
+#: The built-in training configs, shipped inside the package (package data).
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+def builtin_configs() -> list[str]:
+    """Names of the built-in training configs (``tiny``, ``default``, ``ablation/grad``, ...):
+    the ``.toml`` files under :data:`CONFIG_DIR`, without the suffix."""
+    return sorted(
+        q.relative_to(CONFIG_DIR).with_suffix("").as_posix() for q in CONFIG_DIR.rglob("*.toml")
+    )
+
+
+def resolve_config(config: str | Path) -> Path:
+    """The file of a training config: ``config`` itself when it is a file, else the built-in
+    config of that name (``"tiny"``, ``"ablation/grad"``; a ``.toml`` suffix and a leading
+    ``configs/``, the folder they lived in before, are accepted), from any working folder.
+
+    Raises:
+        InputError: a folder, or neither a file nor a built-in name (the message lists the
+            built-in names).
+    """
+    p = Path(config).expanduser()
+    if p.is_file():
+        return p
+    names = builtin_configs()
+    if p.is_dir():
+        raise InputError(
+            f"training config {str(p)!r} is a folder; pass a .toml or .yaml file, or a built-in "
+            f"config name: {', '.join(names)}."
+        )
+    name = p.as_posix().removesuffix(".toml")
+    name = name.removeprefix("./").removeprefix("configs/")
+    if name in names:
+        return CONFIG_DIR / f"{name}.toml"
+    raise InputError(
+        f"training config {str(config)!r} not found: it is neither a file nor a built-in "
+        f"config. Built-in configs (by name, from any folder): {', '.join(names)}."
+    )
+
+
 def _read(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
@@ -293,7 +338,7 @@ def _read(path: Path) -> dict[str, Any]:
         except ModuleNotFoundError:
             raise InputError(
                 f"{path} is YAML but PyYAML is not installed: `pip install pyyaml`, or write "
-                "the config as TOML (configs/*.toml)."
+                "the config as TOML (like the built-in sddr_core/configs/*.toml)."
             ) from None
         try:
             data = yaml.safe_load(text) or {}
@@ -309,15 +354,14 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
     """Read a training config file.
 
     Args:
-        path: ``.toml`` (or ``.yaml`` / ``.yml`` with PyYAML installed).
+        path: ``.toml`` (or ``.yaml`` / ``.yml`` with PyYAML installed), or the name of a
+            built-in config (:func:`resolve_config`).
         overrides: ``{"section.key": value}`` applied after the file (command-line ``--set``).
 
     Raises:
         InputError: missing file, bad syntax, unknown section or key, wrong value type.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"training config {p} not found; see configs/ for examples.")
+    p = resolve_config(path)
     data = _read(p)
     for key, value in (overrides or {}).items():
         section, _, name = key.partition(".")

@@ -9,27 +9,42 @@ from sddr_core.errors import InputError
 from sddr_core.train.config import DataConfig, TrainingConfig, load_config
 from sddr_core.train.data import SamplePool
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def test_builtin_configs_are_package_data_and_resolve_by_name(tmp_path, monkeypatch):
+    from sddr_core.train.config import CONFIG_DIR, builtin_configs, resolve_config
+
+    monkeypatch.chdir(tmp_path)  # nothing named like a config here
+    names = builtin_configs()
+    assert {"tiny", "default", "default_stage2", "bandfusion", "ablation/grad"} <= set(names)
+    assert CONFIG_DIR.parent.name == "sddr_core"
+    for spelling in ("tiny", "tiny.toml", "configs/tiny.toml"):
+        assert resolve_config(spelling) == CONFIG_DIR / "tiny.toml"
+    (tmp_path / "tiny").write_text("[train]\nsteps = 1\n")  # a file of that name wins
+    assert resolve_config("tiny") == Path("tiny")
+    with pytest.raises(InputError, match=r"neither a file nor a built-in.*ablation/grad"):
+        resolve_config("tiyn")
+    with pytest.raises(InputError, match="is a folder"):
+        resolve_config(tmp_path)
 
 
 @pytest.mark.parametrize(
     "name",
     [
-        "tiny.toml",
-        "default.toml",
-        "default_stage2.toml",
-        *(f"ablation/{v}.toml" for v in ("gt_only", "grad", "fusion", "all")),
-        "experiments/stage3_range_labels.toml",
+        "tiny",
+        "default",
+        "default_stage2",
+        *(f"ablation/{v}" for v in ("gt_only", "grad", "fusion", "all")),
+        "experiments/stage3_range_labels",
     ],
 )
 def test_shipped_configs_load(name):
-    cfg = load_config(ROOT / "configs" / name)
+    cfg = load_config(name)  # built-in configs by name, from any folder
     assert cfg.train.steps >= cfg.train.gt_only_steps >= 0
     assert cfg.model_config().name in ("sddr-tiny", "sddr-b0")
 
 
 def test_overrides_and_yaml(tmp_path):
-    cfg = load_config(ROOT / "configs" / "tiny.toml", {"train.lr": 0.01, "data.crop": 96})
+    cfg = load_config("tiny", {"train.lr": 0.01, "data.crop": 96})
     assert cfg.train.lr == 0.01 and cfg.data.crop == 96
     pytest.importorskip("yaml")
     y = tmp_path / "c.yaml"

@@ -1,4 +1,4 @@
-"""`sddr train --config configs/tiny.toml` end to end (the CI reproduction of a small run)."""
+"""`sddr train --config tiny` end to end (the CI reproduction of a small run)."""
 
 import csv
 import json
@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 
 from sddr_core.cli.main import main
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -19,7 +17,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 @pytest.mark.slow
 def test_tiny_training_run_end_to_end_and_resume(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "--config", str(ROOT / "configs" / "tiny.toml"), "--out", str(out)]
+    args = ["train", "--config", "tiny", "--out", str(out)]
     assert main([*args, "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "trained 8 steps" in printed
