@@ -411,7 +411,10 @@ def _task(
         return lambda: predictor.predict(photo, size)
     mode = "two-stage" if method.startswith("two") else "one-stage"
     ref = poisson if method.endswith("poisson") else rec
-    return lambda: refine(photo, predictor, mode=mode, refiner=ref, high_resolution=size)
+    low_res = min(int(predictor.native_resolution), size)  # the low pass never above the high
+    return lambda: refine(
+        photo, predictor, mode=mode, refiner=ref, low_resolution=low_res, high_resolution=size
+    )
 
 
 def run_speed(
