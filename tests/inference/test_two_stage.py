@@ -392,5 +392,5 @@ def test_large_photo_refines_within_memory_bound():
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["shape"] == [4000, 6000] and got["finite"]
-    assert got["working_size"] == "2048x1376"  # bounded by max_working_side
+    assert got["working_size"] == "2048x1365"  # bounded by max_working_side, aspect kept
     assert got["growth"] < 2 * 2**30, f"peak RSS grew by {got['growth'] / 2**30:.2f} GiB"

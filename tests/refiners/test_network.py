@@ -78,7 +78,7 @@ def test_fuse_shapes_and_values(ckpt, shape):
 def test_protocol_attributes(ckpt):
     ref = load_network(ckpt, device="cpu")
     assert isinstance(ref, Refiner)
-    assert ref.size_multiple == 32 and ref.max_working_side >= 512
+    assert ref.size_multiple == 1 and ref.pad_multiple == 32 and ref.max_working_side >= 512
     assert isinstance(ref.model, SDDRNet) and not ref.model.training
     assert ref.device == torch.device("cpu")
     assert ref.name == "tiny"
