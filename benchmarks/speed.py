@@ -2,7 +2,8 @@
 
 Same as ``sddr bench speed`` (see :mod:`sddr_core.cli.bench` for what is measured and how)::
 
-    python benchmarks/speed.py                       # 512, 1024, 2048; ~10 min on 2 CPU cores
+    python benchmarks/speed.py                       # quick: 512, 1024; under a minute
+    python benchmarks/speed.py --full                # 512, 1024, 2048; ~6-10 min on CPU
     python benchmarks/speed.py --sizes 512 1024 --repeats 5 --markdown
     python benchmarks/speed.py --device cuda --json gpu.json
 """
