@@ -56,27 +56,57 @@ def run_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dist_version(name: str) -> str | None:
+    """The installed version of distribution ``name`` from its metadata (no import), or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
 def run_info(args: argparse.Namespace) -> int:
+    """Versions and devices, fast: versions come from package metadata, so torch (about 2 s
+    to import) and transformers (about 1 s) are not imported; torch is imported only to probe
+    CUDA devices, which a CPU build of torch (version ``+cpu``) cannot have."""
+    import os
+    import time
+
     import cv2
     import numpy
-    import torch
 
     from sddr_core import __version__
-    from sddr_core.device import resolve_device
 
     print(f"sddr        {__version__}")
     print(f"python      {platform.python_version()} ({platform.platform()})")
-    print(f"torch       {torch.__version__}")
+    torch_version = _dist_version("torch")
+    print(f"torch       {torch_version or 'not installed'}")
     print(f"numpy       {numpy.__version__}")
     print(f"opencv      {cv2.__version__}")
-    try:
-        import transformers
-
-        print(f"transformers {transformers.__version__}")
-    except ImportError:
+    transformers_version = _dist_version("transformers")
+    if transformers_version:
+        print(f"transformers {transformers_version}")
+    else:
         from sddr_core.predictors.hf_transformers import INSTALL_HINT
 
         print(f"transformers not installed (for the HF predictors: {INSTALL_HINT})")
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    cores = f"{os.cpu_count()}" + (
+        f" ({affinity} usable)" if affinity and affinity != os.cpu_count() else ""
+    )
+    omp = os.environ.get("OMP_NUM_THREADS")
+    print(f"cpu cores   {cores}" + (f", OMP_NUM_THREADS={omp}" if omp else ""))
+    if torch_version is None or torch_version.endswith("+cpu"):
+        why = "not installed" if torch_version is None else "this torch is a CPU build"
+        print(f"default device: cpu ({why})")
+        print("cuda        not available")
+        return 0
+    start = time.perf_counter()
+    import torch
+
+    from sddr_core.device import resolve_device
+
     print(f"default device: {resolve_device(None)}")
     print(f"cpu threads: {torch.get_num_threads()}")
     if torch.cuda.is_available():
@@ -85,4 +115,5 @@ def run_info(args: argparse.Namespace) -> int:
             print(f"cuda:{i}      {prop.name}, {prop.total_memory / 2**30:.1f} GiB")
     else:
         print("cuda        not available")
+    print(f"(probing devices imported torch: {time.perf_counter() - start:.1f} s)")
     return 0
