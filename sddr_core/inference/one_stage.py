@@ -88,19 +88,31 @@ def working_size_for(
     return working_shape(image_shape[0], image_shape[1], long_side, int(refiner.size_multiple))
 
 
+#: The space in which depth-kind predictions are fused: ``"depth"`` (as predicted) or
+#: ``"disparity"`` (their reciprocal, converted back after the fusion). Chosen by
+#: measurement; see docs/MODEL_CARD.md, "Depth-kind predictors".
+DEPTH_FUSION_SPACE = "disparity"
+
+
 def fuse_at(
     refiner: Refiner,
     low: np.ndarray,
     high: np.ndarray,
     shape: tuple[int, int],
     kind: str = "disparity",
+    space: str | None = None,
 ) -> Fusion:
     """Resize both maps to ``shape`` and fuse them, with the guarantees of
     :mod:`sddr_core.inference.guard`: a high pass that disagrees with the low one is backed
     off, and a depth-kind result is strictly positive (``info["raised_to_positive"]`` counts
-    the pixels it took)."""
+    the pixels it took). Depth-kind maps are fused in ``space`` (default
+    :data:`DEPTH_FUSION_SPACE`)."""
     low_w, high_w = resize_map(low, shape), resize_map(high, shape)
-    fusion = refiner.fuse(low_w, high_w)
+    space = space or (DEPTH_FUSION_SPACE if kind == "depth" else "disparity")
+    if kind == "depth" and space == "disparity":
+        fusion = _fuse_inverse(refiner, low_w, high_w)
+    else:
+        fusion = refiner.fuse(low_w, high_w)
     fusion = Fusion(np.asarray(fusion.depth, dtype=np.float32), fusion.omega, dict(fusion.info))
     fusion = guard_fusion(fusion, low_w, high_w)
     if kind == "depth":
@@ -108,6 +120,17 @@ def fuse_at(
         if raised:
             fusion = Fusion(depth, fusion.omega, {**fusion.info, "raised_to_positive": raised})
     return fusion
+
+
+def _fuse_inverse(refiner: Refiner, low: np.ndarray, high: np.ndarray) -> Fusion:
+    """Fuse depth maps as their reciprocals and return depth (``info["fusion_space"]``)."""
+    floor = 1e-6 * max(float(np.nanmax(np.abs(low))), 1e-12)
+    inv = [1.0 / np.maximum(m, floor) for m in (low, high)]
+    fusion = refiner.fuse(inv[0].astype(np.float32), inv[1].astype(np.float32))
+    disp = np.asarray(fusion.depth, np.float32)
+    disp, _ = keep_positive(disp, inv[0])
+    info = {**fusion.info, "fusion_space": "disparity"}
+    return Fusion((1.0 / disp).astype(np.float32), fusion.omega, info)
 
 
 def fuse_stage(

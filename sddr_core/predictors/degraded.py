@@ -34,9 +34,10 @@ class DegradedPredictor:
             the ``stereo-sgbm`` / ``stereo-bm`` predictors, real estimators, for that).
         native_resolution: long side of the low pass; default half the image's long side.
         seed: makes the degradation reproducible.
+        kind: ``"disparity"`` or ``"depth"`` (the reciprocal of the degraded disparity, as a
+            metric predictor would answer).
     """
 
-    kind = "disparity"
     size_multiple = 1
 
     def __init__(
@@ -47,6 +48,7 @@ class DegradedPredictor:
         *,
         native_resolution: int | None = None,
         seed: int = 0,
+        kind: str = "disparity",
     ) -> None:
         from sddr_core.train.families import FAMILIES
 
@@ -61,6 +63,9 @@ class DegradedPredictor:
         self.name = f"family-{family}"
         self.native_resolution = int(native_resolution or max(self.gt.shape) // 2)
         self.seed = int(seed)
+        if kind not in ("disparity", "depth"):
+            raise InputError(f"kind must be 'disparity' or 'depth', got {kind!r}.")
+        self.kind = kind
 
     def predict(self, image: np.ndarray, resolution: int) -> np.ndarray:
         h, w = self.gt.shape
@@ -90,6 +95,9 @@ class DegradedPredictor:
             strength=(1.0, 1.0),
         )
         out = pair.low if is_low else pair.high
+        if self.kind == "depth":  # positive first: a relative pass may have any shift
+            out = out - float(np.min(out)) + 0.05 * float(np.ptp(out) or 1.0)
+            out = 1.0 / out
         return resize_map(out, working_shape(gt.shape[0], gt.shape[1], int(resolution)))
 
     def __repr__(self) -> str:

@@ -92,3 +92,18 @@ def test_depth_kind_is_strictly_positive(mode):
     res = sddr_core.refine(image, pred, mode=mode, high_resolution=160)
     assert (res.depth > 0).all()
     assert np.isfinite(res.to_disparity()).all()
+
+
+def test_depth_kind_is_fused_as_disparity():
+    from sddr_core.inference.one_stage import fuse_at
+    from sddr_core.inference.refine import as_refiner
+
+    disp = _scene(64, 96)
+    high = disp + 0.05 * np.random.default_rng(3).standard_normal(disp.shape).astype(np.float32)
+    split = as_refiner("split")
+    fused = fuse_at(split, 1.0 / disp, 1.0 / high, disp.shape, kind="depth")
+    assert fused.info["fusion_space"] == "disparity"
+    expected = 1.0 / split.fuse(disp, high).depth
+    np.testing.assert_allclose(fused.depth, expected, rtol=1e-4)
+    as_depth = fuse_at(split, 1.0 / disp, 1.0 / high, disp.shape, kind="depth", space="depth")
+    assert "fusion_space" not in as_depth.info and (as_depth.depth > 0).all()
