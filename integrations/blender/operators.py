@@ -64,8 +64,7 @@ def start_job(prefs, request: dict) -> worker.Job:
                 code="sddr_core_missing",
             )
         return worker.InProcessJob(request, timeout=timeout)
-    python = prefs.python_path if prefs is not None else worker_default_python()
-    python = bpy.path.abspath(python) if python.startswith("//") else python
+    python = resolve_python(prefs)
     env = prefs.worker_env() if prefs is not None else {}
     client = _STATE.get("client")
     if client is None or client.python != python or client.env != env:
@@ -76,10 +75,66 @@ def start_job(prefs, request: dict) -> worker.Job:
     return client.submit(request, timeout=timeout)
 
 
-def worker_default_python() -> str:
-    from .preferences import default_python
+def _preference_python(prefs) -> str:
+    python = prefs.python_path.strip() if prefs is not None else ""
+    return bpy.path.abspath(python) if python.startswith("//") else python
 
-    return default_python()
+
+def resolve_python(prefs, *, search: bool = False) -> str:
+    """The worker Python: the first where ``sddr_core`` imports, checked in the order of
+    :func:`worker.python_candidates` (the preference first) and remembered in the preferences
+    (``found_python``, ``found_summary``: what the panel says). ``search`` looks again even
+    when a Python was found before ('Check Python').
+
+    Raises:
+        worker.WorkerError: no Python at all (``python_missing``), or none where sddr imports
+            (``sddr_core_missing``, or the preference's own error when one is set).
+    """
+    preference = _preference_python(prefs)
+    env = prefs.worker_env() if prefs is not None else {}
+    key = json.dumps([preference, env])
+    if (
+        not search
+        and prefs is not None
+        and prefs.found_python
+        and prefs.found_key == key
+        and os.path.isfile(prefs.found_python)
+    ):
+        return prefs.found_python
+    found = worker.find_worker_python(worker.python_candidates(preference), env=env)
+    if prefs is not None:
+        prefs.found_python, prefs.found_key = found["python"], key if found["python"] else ""
+        prefs.found_summary = found["summary"]
+    if found["python"]:
+        return found["python"]
+    if preference:
+        worker.check_python_path(preference)  # the user's choice: its own error first
+        raise worker.WorkerError(
+            f"sddr is not installed in {preference} (nor in any other Python found).",
+            found["summary"],
+            code="sddr_core_missing",
+        )
+    if not found["tried"]:
+        raise worker.WorkerError(
+            "No Python found for the SDDR worker.", worker._python_fix(), "python_missing"
+        )
+    raise worker.WorkerError(
+        f"sddr is not installed in any Python found ({len(found['tried'])} checked).",
+        found["summary"],
+        code="sddr_core_missing",
+    )
+
+
+def _install_target(prefs) -> str:
+    """The Python an install command should target: the preference, else the first found."""
+    preference = _preference_python(prefs)
+    if preference:
+        return preference
+    candidates = worker.python_candidates("")
+    for exe, origin in candidates:
+        if origin.startswith("the clone's") or origin == "python3 on PATH":
+            return exe
+    return candidates[0][0] if candidates else "python3"
 
 
 def error_fix(exc: worker.WorkerError, prefs) -> tuple[str, str]:
@@ -88,7 +143,7 @@ def error_fix(exc: worker.WorkerError, prefs) -> tuple[str, str]:
     if exc.code not in ("sddr_core_missing", "sddr_core_broken"):
         return exc.fix, exc.command
     in_process = prefs is None or prefs.in_process
-    python = sys.executable if in_process else bpy.path.abspath(prefs.python_path)
+    python = sys.executable if in_process else _install_target(prefs)
     source = worker.find_install_source(prefs.sddr_source if prefs is not None else "")
     fix, command = worker.install_fix(python, source)
     if exc.code == "sddr_core_broken" and command:
@@ -100,7 +155,14 @@ def error_fix(exc: worker.WorkerError, prefs) -> tuple[str, str]:
 
 def _fail(op, settings, exc: BaseException) -> set[str]:
     if isinstance(exc, worker.WorkerError):
-        fix, command = error_fix(exc, get_preferences())
+        prefs = get_preferences()
+        if prefs is not None and exc.code in (
+            "python_missing",
+            "sddr_core_missing",
+            "sddr_core_broken",
+        ):
+            prefs.found_python = ""  # look again next time
+        fix, command = error_fix(exc, prefs)
         settings.set_error(exc.message, fix, exc.code, command, exc.model_id)
         if exc.details:
             print(f"[SDDR] {exc.message}\n{exc.details}", file=sys.stderr)
@@ -395,14 +457,15 @@ class SDDR_OT_check_python(bpy.types.Operator):
                 info = {"python": sys.executable, "sddr_version": "", "predictors": items}
             else:
                 client_env = prefs.worker_env()
-                client = worker.WorkerClient(prefs.python_path, env=client_env)
+                python = resolve_python(prefs, search=True)
+                client = worker.WorkerClient(python, env=client_env)
                 try:
                     items = client.predictors()
                     hello = client.hello or {}
                 finally:
                     client.stop()
                 info = {
-                    "python": hello.get("python", prefs.python_path),
+                    "python": hello.get("python", python),
                     "sddr_version": hello.get("sddr_version", ""),
                     "predictors": items,
                 }
@@ -419,6 +482,8 @@ class SDDR_OT_check_python(bpy.types.Operator):
             f"OK: sddr {info['sddr_version']} in {info['python']}, "
             f"{len(info['predictors'])} predictors."
         )
+        if context.scene is not None and not prefs.in_process:
+            context.scene.sddr.status = f"Worker Python: {info['python']}"
         if context.scene is not None:
             context.scene.sddr.clear_error()
         self.report({"INFO"}, prefs.check_status)

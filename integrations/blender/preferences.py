@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 
 import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
@@ -12,13 +10,10 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 ADDON_ID = __package__
 
 
-def default_python() -> str:
-    """A first guess: ``python3`` / ``python`` on PATH (not Blender's own Python)."""
-    for name in ("python3", "python"):
-        found = shutil.which(name)
-        if found and found != sys.executable:
-            return found
-    return ""
+def _forget_found(self, _context) -> None:
+    """The found worker Python depends on the preference and PYTHONPATH: look again."""
+    self.found_python = ""
+    self.found_key = ""
 
 
 def get_preferences(context: bpy.types.Context | None = None):
@@ -34,11 +29,13 @@ class SDDR_AP_preferences(bpy.types.AddonPreferences):
     python_path: StringProperty(
         name="Python",
         description=(
-            "Python executable of an environment where sddr is installed "
-            "(pip install sddr); the worker runs there"
+            "Python executable of an environment where sddr is installed; the worker runs "
+            "there. Empty: found automatically (the clone's .venv, conda and virtual "
+            "environments, python3 on PATH: the first where sddr_core imports)"
         ),
         subtype="FILE_PATH",
-        default=default_python(),
+        default="",
+        update=_forget_found,
     )
     in_process: BoolProperty(
         name="In process",
@@ -65,6 +62,7 @@ class SDDR_AP_preferences(bpy.types.AddonPreferences):
         description="Folders added to the worker's PYTHONPATH (an sddr source checkout that "
         "is not installed); separate several with your system's path separator",
         default="",
+        update=_forget_found,
     )
     sddr_source: StringProperty(
         name="sddr wheel or clone",
@@ -76,12 +74,21 @@ class SDDR_AP_preferences(bpy.types.AddonPreferences):
         default="",
     )
     predictors_json: StringProperty(default="", options={"HIDDEN"})
+    #: the worker Python found by the last search (operators.resolve_python) and for which
+    #: preference / PYTHONPATH it was found
+    found_python: StringProperty(default="", options={"HIDDEN"})
+    found_key: StringProperty(default="", options={"HIDDEN"})
+    found_summary: StringProperty(default="", options={"HIDDEN"})
     check_status: StringProperty(default="", options={"SKIP_SAVE"})
 
     def draw(self, context):
         layout = self.layout
         col = layout.column()
         col.prop(self, "python_path")
+        if self.found_summary and not self.in_process:
+            box = col.box()
+            for i, line in enumerate(_wrap(self.found_summary, 90)[:4]):
+                box.label(text=line, icon="VIEWZOOM" if i == 0 else "BLANK1")
         col.prop(self, "in_process")
         row = col.row()
         row.prop(self, "device")
@@ -105,9 +112,15 @@ class SDDR_AP_preferences(bpy.types.AddonPreferences):
             box.label(text="Predictors in that environment:")
             for p in found:
                 box.label(text=f"{p['name']}  ({p.get('kind', '')}, {p.get('licence', '?')})")
-        if not self.in_process and not self.python_path:
-            col.label(text="No Python set: the worker cannot start.", icon="ERROR")
+        if not self.in_process and not self.python_path and not self.found_python:
+            col.label(text="Python: found automatically (Check Python looks now).", icon="INFO")
 
     def worker_env(self) -> dict[str, str]:
         """Environment additions for the worker process."""
         return {"PYTHONPATH": self.extra_pythonpath} if self.extra_pythonpath.strip() else {}
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    from .panels import _wrap as wrap
+
+    return wrap(text, width)

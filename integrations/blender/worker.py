@@ -46,6 +46,7 @@ import queue
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -153,6 +154,155 @@ def install_fix(python: str, source: str) -> tuple[str, str]:
         "to an sddr-*.whl or a clone of the sddr repository, then try again.",
         "",
     )
+
+
+# ==========================================================================================
+# Finding a Python where sddr_core imports (runs inside Blender, never imports sddr)
+# ==========================================================================================
+
+#: Seconds one ``python -c "import sddr_core"`` check may take (torch's import is ~2 s warm).
+IMPORT_CHECK_TIMEOUT = 20.0
+
+
+def _env_python(folder: str) -> str:
+    """The Python executable of an environment folder (venv or conda), or ``""``."""
+    for rel in (("bin", "python3"), ("bin", "python"), ("Scripts", "python.exe"), ("python.exe",)):
+        exe = os.path.join(folder, *rel)
+        if os.path.isfile(exe):
+            return exe
+    return ""
+
+
+def _subfolders(folder: str) -> list[str]:
+    try:
+        return sorted(os.path.join(folder, f) for f in os.listdir(folder))
+    except OSError:
+        return []
+
+
+def python_candidates(
+    preference: str = "",
+    *,
+    clone: str | None = None,
+    environ: dict[str, str] | None = None,
+    home: str | None = None,
+    path_lookup: Callable[[str], str | None] | None = None,
+) -> list[tuple[str, str]]:
+    """Pythons that may have sddr installed, most likely first, as ``(executable, origin)``.
+
+    In order: the add-on preference; the ``.venv`` / ``venv`` of the sddr clone the add-on sits
+    in (a developer's symlinked add-on); the active environments (``VIRTUAL_ENV``,
+    ``CONDA_PREFIX``); conda environments (``~/.conda/environments.txt`` and the usual
+    installs' ``envs/``); virtualenvs in ``~/.virtualenvs``, ``~/venvs``, ``~/.venv``,
+    ``~/venv``; ``python3`` / ``python`` on PATH. Duplicates (same real file) are dropped, and
+    so is Blender's own Python (``sys.executable``), which the in-process option covers.
+    """
+    environ = os.environ if environ is None else environ
+    home = os.path.expanduser("~") if home is None else home
+    which = path_lookup or shutil_which
+    if clone is None:
+        here = os.path.dirname(os.path.realpath(__file__))
+        clone = os.path.dirname(os.path.dirname(here))
+        clone = clone if _is_sddr_checkout(clone) else ""
+    found: list[tuple[str, str]] = []
+    if preference:
+        found.append((os.path.expanduser(preference), "the add-on preference"))
+    if clone:
+        for name in (".venv", "venv", ".venv-sddr"):
+            found.append((_env_python(os.path.join(clone, name)), f"the clone's {name}"))
+    for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        if environ.get(var):
+            found.append((_env_python(environ[var]), f"${var}"))
+    conda_envs: list[str] = []
+    listed = os.path.join(home, ".conda", "environments.txt")
+    with contextlib.suppress(OSError), open(listed, encoding="utf-8") as fh:
+        conda_envs += [line.strip() for line in fh if line.strip()]
+    for base in ("miniconda3", "anaconda3", "miniforge3", "mambaforge", "micromamba"):
+        conda_envs += _subfolders(os.path.join(home, base, "envs"))
+    found += [(_env_python(f), "a conda environment") for f in conda_envs]
+    for base in (".virtualenvs", "venvs", "envs"):
+        found += [(_env_python(f), "a virtualenv") for f in _subfolders(os.path.join(home, base))]
+    for name in (".venv", "venv"):
+        found.append((_env_python(os.path.join(home, name)), f"~/{name}"))
+    for name in ("python3", "python"):
+        found.append((which(name) or "", f"{name} on PATH"))
+    out, seen = [], {os.path.realpath(sys.executable)}
+    for exe, origin in found:
+        if not exe:
+            continue
+        key = os.path.realpath(exe)
+        if key in seen and origin != "the add-on preference":
+            continue
+        seen.add(key)
+        out.append((exe, origin))
+    return out
+
+
+def shutil_which(name: str) -> str | None:
+    import shutil
+
+    return shutil.which(name)
+
+
+def imports_sddr(
+    python: str, env: dict[str, str] | None = None, timeout: float = IMPORT_CHECK_TIMEOUT
+) -> tuple[bool, str]:
+    """Run ``python -c "import sddr_core"``; ``(ok, why not)`` (why: a short reason)."""
+    if not python or not os.path.isfile(python) or not os.access(python, os.X_OK):
+        return False, "no such executable"
+    run_env = dict(os.environ)
+    for key in ("PYTHONHOME", "PYTHONPATH"):  # Blender's own would break another Python
+        run_env.pop(key, None)
+    run_env.update(env or {})
+    try:
+        proc = subprocess.run(
+            [python, "-c", "import sddr_core"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=run_env,
+            cwd=tempfile.gettempdir(),  # not Blender's folder: an sddr_core there would count
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"no answer within {timeout:g} s"
+    except OSError as exc:
+        return False, f"does not run ({exc.strerror or exc})"
+    if proc.returncode == 0:
+        return True, ""
+    last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+    if "No module named 'sddr" in last:
+        return False, "sddr not installed"
+    return False, last[:120]
+
+
+def find_worker_python(
+    candidates: list[tuple[str, str]],
+    env: dict[str, str] | None = None,
+    timeout: float = IMPORT_CHECK_TIMEOUT,
+) -> dict:
+    """Check ``candidates`` in order (:func:`python_candidates`) until ``sddr_core`` imports.
+
+    Returns:
+        ``{"python": exe or "", "origin": ..., "tried": [(exe, origin, reason), ...],
+        "summary": one line for the panel}``.
+    """
+    tried: list[tuple[str, str, str]] = []
+    for exe, origin in candidates:
+        ok, why = imports_sddr(exe, env=env, timeout=timeout)
+        if ok:
+            summary = f"sddr imports in {exe} ({origin})."
+            if tried:
+                summary += " Not in: " + "; ".join(f"{t[0]} ({t[2]})" for t in tried[:3])
+            return {"python": exe, "origin": origin, "tried": tried, "summary": summary}
+        tried.append((exe, origin, why))
+    if not tried:
+        summary = "No Python found (none on PATH, no venv or conda environment)."
+    else:
+        summary = f"sddr imports in none of {len(tried)} Pythons: " + "; ".join(
+            f"{t[0]} ({t[2]})" for t in tried[:3]
+        )
+    return {"python": "", "origin": "", "tried": tried, "summary": summary}
 
 
 # ==========================================================================================

@@ -287,7 +287,23 @@ def test_generate_with_my_own_depth_map(pipeline, scene_data, tmp_path):
     assert 0 < (layer == 0).sum() <= 31 * 23  # the photo's surfaces on a 32 x 24 grid
 
 
-def test_generate_explains_a_missing_python(pipeline, scene_data, tmp_path):
+@pytest.fixture
+def only_candidates(monkeypatch):
+    """Limit the worker-Python search to the given ``(exe, origin)`` list (plus the
+    preference): the machine's own Pythons may have sddr."""
+    worker = importlib.import_module(f"{PACKAGE}.worker")
+
+    def limit(extra):
+        def candidates(preference="", **_):
+            return ([(preference, "the add-on preference")] if preference else []) + extra
+
+        monkeypatch.setattr(worker, "python_candidates", candidates)
+
+    return limit
+
+
+def test_generate_explains_a_missing_python(pipeline, scene_data, tmp_path, only_candidates):
+    only_candidates([])
     prefs = bpy.context.preferences.addons[PACKAGE].preferences
     prefs.in_process = False
     prefs.python_path = str(tmp_path / "no" / "python")
@@ -299,6 +315,69 @@ def test_generate_explains_a_missing_python(pipeline, scene_data, tmp_path):
         bpy.ops.sddr.generate()
     assert s.last_error_code == "python_missing"
     assert "Preferences" in s.last_fix and not s.running
+
+
+def _shell_python(path: Path, site: bool) -> str:
+    """A Python that has (``site``: the main Python) or lacks sddr (``-I -S``: stdlib only)."""
+    import shutil
+
+    main = shutil.which("python3") or shutil.which("python")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\nexec "{main}" {"" if site else "-I -S"} "$@"\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_the_worker_python_is_searched_for_and_the_panel_says_which(
+    pipeline, scene_data, tmp_path, only_candidates
+):
+    """Empty preference: the first Python where sddr_core imports is used and named."""
+    python = os.environ.get("SDDR_TEST_WORKER_PYTHON")
+    if not python:
+        pytest.skip("set SDDR_TEST_WORKER_PYTHON to a Python with sddr's dependencies")
+    bare = _shell_python(tmp_path / "bare" / "bin" / "python", site=False)
+    only_candidates([(bare, "a conda environment"), (python, "python3 on PATH")])
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.in_process = False
+    prefs.python_path = ""
+    prefs.extra_pythonpath = str(REPO)
+    try:
+        assert bpy.ops.sddr.check_python() == {"FINISHED"}
+        assert prefs.found_python == python
+        assert prefs.found_summary.startswith(f"sddr imports in {python} (python3 on PATH).")
+        assert f"{bare} (sddr not installed)" in prefs.found_summary
+        assert python in bpy.context.scene.sddr.status
+        operators = importlib.import_module(f"{PACKAGE}.operators")
+        assert operators.resolve_python(prefs) == python  # remembered: no second search
+        prefs.python_path = bare  # a preference without sddr: said, and the next one used
+        assert prefs.found_python == ""
+        assert operators.resolve_python(prefs) == python
+        assert f"{bare} (sddr not installed)" in prefs.found_summary
+    finally:
+        prefs.python_path = ""
+
+
+def test_a_preference_without_sddr_gives_the_install_command(
+    pipeline, scene_data, tmp_path, only_candidates
+):
+    only_candidates([])
+    bare = _shell_python(tmp_path / "bare" / "bin" / "python", site=False)
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.in_process = False
+    prefs.python_path = bare
+    prefs.sddr_source = str(REPO)
+    s = bpy.context.scene.sddr
+    s.image_source = "FILE"
+    s.image_path = str(scene_data["photo_path"])
+    s.depth_source = "PREDICT"
+    try:
+        with pytest.raises(RuntimeError, match="sddr is not installed in"):
+            bpy.ops.sddr.generate()
+        assert s.last_error_code == "sddr_core_missing" and not s.running
+        assert s.last_command.startswith(f"{bare} -m pip install -c {REPO}/constraints.txt")
+    finally:
+        prefs.python_path = ""
+        prefs.sddr_source = ""
 
 
 def test_in_process_without_sddr_core_gives_the_pip_command(pipeline, scene_data):
