@@ -2,7 +2,8 @@
 
 ComfyUI-Manager's "Install via Git URL" clones this whole repository into
 ``ComfyUI/custom_nodes/<name>/`` and ComfyUI imports this file. The node pack itself lives in
-``integrations/comfyui``; this file only re-exports its ``comfy_entrypoint`` (V3 node API).
+``integrations/comfyui``; this file only re-exports its ``comfy_entrypoint`` (V3 node API) and
+``WEB_DIRECTORY``.
 The root ``requirements.txt`` installs the clone's own sddr (with its ``hf`` extra) into
 ComfyUI's Python; :func:`comfy_entrypoint` also puts the clone first on ``sys.path`` so the
 nodes use the clone's ``sddr_core`` (a ``git pull`` takes effect on restart).
@@ -14,6 +15,8 @@ import os
 import sys
 
 _CLONE = os.path.dirname(os.path.abspath(__file__))
+#: The pack's front-end extension (sizes shown under the refine nodes).
+WEB_DIRECTORY = "./integrations/comfyui/web"
 
 
 async def comfy_entrypoint():

@@ -11,3 +11,7 @@ async def comfy_entrypoint():
 
     setup()
     return SddrExtension()
+
+
+#: The front-end extension showing the sizes sddr used under the refine nodes.
+WEB_DIRECTORY = "./web"

@@ -28,8 +28,10 @@ import torch
 __all__ = [
     "DEPTH_KINDS",
     "LABEL_SEPARATOR",
+    "NEAR_OPTIONS",
     "NORMALIZATIONS",
     "PRECISIONS",
+    "RESOLUTION_STEP",
     "SAVE_FORMATS",
     "DepthOutputs",
     "HeldModule",
@@ -39,6 +41,7 @@ __all__ = [
     "apply_precision",
     "check_depth",
     "colorize_batch",
+    "controlnet_near",
     "depth_value",
     "image_batch_to_arrays",
     "licence_class",
@@ -53,7 +56,9 @@ __all__ = [
     "refine_batch",
     "refine_external_batch",
     "resolution_or_none",
+    "resolutions_for",
     "save_depth_batch",
+    "sizes_text",
     "torch_module",
 ]
 
@@ -61,6 +66,10 @@ __all__ = [
 NORMALIZATIONS: tuple[str, ...] = ("per image", "across batch")
 #: Depth conventions of externally produced depth maps.
 DEPTH_KINDS: tuple[str, ...] = ("disparity", "depth")
+#: Which end of the ControlNet image is near: most depth ControlNets expect white.
+NEAR_OPTIONS: tuple[str, ...] = ("white", "black")
+#: Step of the short-side ``resolution`` widget (as in the common depth preprocessor nodes).
+RESOLUTION_STEP = 64
 #: Save depth formats: combo value -> file extension.
 SAVE_FORMATS: dict[str, str] = {"png16": ".png", "exr": ".exr", "npy": ".npy"}
 
@@ -154,6 +163,75 @@ def resolution_or_none(value: int | None, name: str) -> int | None:
     if int(value) < 16:
         raise ValueError(f"{name} must be 0 (automatic) or at least 16 pixels, got {value}.")
     return int(value)
+
+
+def resolutions_for(
+    size: tuple[int, int],
+    low_resolution: int | None = 0,
+    high_resolution: int | None = 0,
+    resolution: int | None = 0,
+) -> tuple[int | None, int | None]:
+    """The long sides of the low- and high-resolution passes for an image of ``size``
+    ``(H, W)``, from the node's widgets.
+
+    ``resolution`` is the short side of the high-resolution pass (like the ``resolution`` of
+    the common depth preprocessor nodes: step 64, 0 = automatic); it is turned into the long
+    side at the image's aspect ratio. ``high_resolution`` (long side) overrides it when not 0.
+
+    Returns:
+        ``(low, high)`` for :func:`sddr_core.refine`, None meaning automatic.
+    """
+    low = resolution_or_none(low_resolution, "low_resolution")
+    high = resolution_or_none(high_resolution, "high_resolution")
+    short = resolution_or_none(resolution, "resolution")
+    if short is not None and short % RESOLUTION_STEP:
+        raise ValueError(
+            f"resolution must be 0 (automatic) or a multiple of {RESOLUTION_STEP} pixels, "
+            f"got {short}."
+        )
+    if high is None and short is not None:
+        h, w = int(size[0]), int(size[1])
+        high = max(round(short * max(h, w) / max(min(h, w), 1)), short)
+    return low, high
+
+
+def _pass_size(long_side: int, size: tuple[int, int]) -> str:
+    """``W×H`` of a pass whose long side is ``long_side``, at the aspect ratio of ``size``."""
+    h, w = int(size[0]), int(size[1])
+    scale = long_side / max(h, w)
+    return f"{max(round(w * scale), 1)}×{max(round(h * scale), 1)}"
+
+
+def sizes_text(info: Sequence[dict[str, Any]], size: tuple[int, int]) -> str:
+    """What a refine node shows under itself: the sizes sddr actually used.
+
+    Args:
+        info: the per-image ``info`` of the results (``low_resolution`` and
+            ``high_resolution`` are the long sides sddr used; missing for fused external maps).
+        size: ``(H, W)`` of the outputs.
+    """
+    h, w = int(size[0]), int(size[1])
+    parts = []
+    for key, label in (("low_resolution", "low pass"), ("high_resolution", "high pass")):
+        longs = sorted({int(i[key]) for i in info if isinstance(i.get(key), (int, float))})
+        if not longs:
+            continue
+        if len(longs) == 1:
+            parts.append(f"{label} {_pass_size(longs[0], (h, w))}")
+        else:  # adaptive, per image: the range
+            lo, hi = _pass_size(longs[0], (h, w)), _pass_size(longs[-1], (h, w))
+            parts.append(f"{label} {lo} to {hi} ({len(longs)} sizes)")
+    n = len(info)
+    parts.append(f"output {w}×{h}" + (f" × {n} images" if n > 1 else ""))
+    return " · ".join(parts)
+
+
+def controlnet_near(image: torch.Tensor, near: str) -> torch.Tensor:
+    """The ControlNet image with near ``"white"`` (as made: normalised disparity, what depth
+    ControlNets expect) or ``"black"`` (inverted, for models trained on depth)."""
+    if near not in NEAR_OPTIONS:
+        raise ValueError(f"near must be one of {', '.join(NEAR_OPTIONS)}, got {near!r}.")
+    return image if near == "white" else 1.0 - image
 
 
 # ------------------------------------------------------------------------------------------

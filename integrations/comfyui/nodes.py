@@ -51,6 +51,8 @@ Predictor = io.Custom("SDDR_PREDICTOR")
 Refiner = io.Custom("SDDR_REFINER")
 Depth = io.Custom("SDDR_DEPTH")
 
+#: Images converted from the IMAGE batch at a time by Refine Depth (bounded memory).
+CHUNK = 16
 #: Loaded predictors and refiners, kept between runs and moved to the CPU when idle.
 MODEL_CACHE = core.ModelCache(capacity=4)
 _WEIGHT_PLUGIN = "comfyui-sddr-weight-dirs"
@@ -175,7 +177,12 @@ def setup() -> bool:
 
         if get_plugin_manager().get_plugin(_WEIGHT_PLUGIN) is None:
             register_plugin(WeightDirs(weight_folders), name=_WEIGHT_PLUGIN)
-        log.info("sddr %s: weights looked up in %s", sddr.__version__, weight_folders())
+        log.info(
+            "sddr %s (from %s): weights looked up in %s",
+            sddr.__version__,
+            os.path.dirname(os.path.abspath(sddr.__file__)),
+            weight_folders(),
+        )
         return True
     except Exception as exc:
         log.error("sddr nodes: %s", exc)
@@ -323,10 +330,28 @@ def _load(factory: Any) -> Any:
     return model
 
 
-def _outputs(out: core.DepthOutputs) -> io.NodeOutput:
+def _outputs(out: core.DepthOutputs, near: str = "white") -> io.NodeOutput:
+    """The four outputs, the ControlNet image in the chosen convention, and the sizes sddr
+    used as the node's UI text (shown under the node by ``web/sizes.js``)."""
     dev = mm.intermediate_device()
     depth = dict(out.depth, depth=out.depth["depth"].to(dev))
-    return io.NodeOutput(out.controlnet.to(dev), depth, out.edges.to(dev), out.omega.to(dev))
+    sizes = core.sizes_text(out.depth["info"], tuple(out.depth["depth"].shape[1:3]))
+    log.info("sddr: %s", sizes)
+    hint = core.controlnet_near(out.controlnet, near).to(dev)
+    return io.NodeOutput(
+        hint, depth, out.edges.to(dev), out.omega.to(dev), ui=ui.PreviewText(sizes)
+    )
+
+
+def _near_input() -> io.Combo.Input:
+    return io.Combo.Input(
+        "controlnet_near",
+        options=list(core.NEAR_OPTIONS),
+        default="white",
+        optional=True,
+        tooltip="Which end of the controlnet depth image is near: white for depth "
+        "ControlNets (SD 1.5, SDXL, Flux); black for models trained on plain depth.",
+    )
 
 
 def _depth_outputs() -> list[io.Output]:
@@ -334,8 +359,8 @@ def _depth_outputs() -> list[io.Output]:
         io.Image.Output(
             "controlnet_image",
             display_name="controlnet depth",
-            tooltip="Refined depth for a depth ControlNet: near = white, normalised to 0..1, "
-            "3 channels, same size as the input.",
+            tooltip="Refined depth for a depth ControlNet: near = white (or black, see "
+            "controlnet near), normalised to 0..1, 3 channels, same size as the input.",
         ),
         Depth.Output(
             "depth",
@@ -556,18 +581,31 @@ class RefineDepth(io.ComfyNode):
                     "frame to frame (one scale, motion-compensated, scene cuts detected) and "
                     "normalised across the batch.",
                 ),
+                io.Int.Input(
+                    "resolution",
+                    default=0,
+                    min=0,
+                    max=8192,
+                    step=core.RESOLUTION_STEP,
+                    optional=True,
+                    tooltip="Short side of the high-resolution pass, as in other depth nodes "
+                    "(higher: sharper, slower); 0 = automatic. high resolution overrides it.",
+                ),
+                _near_input(),
             ],
             outputs=_depth_outputs(),
         )
 
     @classmethod
-    def validate_inputs(cls, low_resolution: int = 0, high_resolution: int = 0) -> bool | str:
+    def validate_inputs(
+        cls, low_resolution: int = 0, high_resolution: int = 0, resolution: int = 0
+    ) -> bool | str:
         try:
-            low = core.resolution_or_none(low_resolution, "low_resolution")
-            high = core.resolution_or_none(high_resolution, "high_resolution")
+            low, high = core.resolutions_for((1, 1), low_resolution, high_resolution, resolution)
         except ValueError as exc:
             return str(exc)
-        for name, v in (("low_resolution", low), ("high_resolution", high)):
+        values = (("low_resolution", low), ("high_resolution", high), ("resolution", resolution))
+        for name, v in values:
             if v is not None and v > 8192:
                 return f"{name} must be at most 8192 pixels, got {v}."
         return True
@@ -583,61 +621,47 @@ class RefineDepth(io.ComfyNode):
         predictor: Any = None,
         refiner: Any = None,
         sequence: bool = False,
+        resolution: int = 0,
+        controlnet_near: str = "white",
     ) -> io.NodeOutput:
+        """The batch is converted and refined ``CHUNK`` images at a time into preallocated
+        outputs (bounded memory for long batches, see :mod:`.sequence`)."""
+        from .sequence import refine_image_batch, refine_sequence_batch
+
         _sddr()
-        if sequence:
-            return _refine_sequence(
-                image, mode, low_resolution, high_resolution, predictor, refiner
+        if not isinstance(image, torch.Tensor) or image.ndim != 4:
+            raise ValueError(
+                "image must be a ComfyUI IMAGE batch [B, H, W, C], got "
+                f"{getattr(image, 'shape', type(image).__name__)}."
             )
-        images = core.image_batch_to_arrays(image)
-        low = core.resolution_or_none(low_resolution, "low_resolution")
-        high = core.resolution_or_none(high_resolution, "high_resolution")
+        size = (int(image.shape[1]), int(image.shape[2]))
+        low, high = core.resolutions_for(size, low_resolution, high_resolution, resolution)
         pred = _predictor(DEFAULT_PREDICTOR) if predictor is None else _unwrap(predictor)
         ref = _refiner_or_default(refiner, pred.device)
-
-        def work(before_image: Any) -> list[Any]:
-            return core.refine_batch(
-                images,
-                pred.model,
-                refiner=ref.model,
-                mode=mode,
-                device=pred.device,
-                low_resolution=low,
-                high_resolution=high,
-                before_image=before_image,
-            )
-
-        results = _run([pred, ref], len(images), mode, work)
-        return _outputs(core.outputs_from_results(results, normalization))
-
-
-def _refine_sequence(
-    image: torch.Tensor,
-    mode: str,
-    low_resolution: int,
-    high_resolution: int,
-    predictor: Any,
-    refiner: Any,
-) -> io.NodeOutput:
-    """Refine Depth with ``sequence`` on: the batch as one temporally stable video."""
-    from .sequence import refine_sequence_batch
-
-    pred = _predictor(DEFAULT_PREDICTOR) if predictor is None else _unwrap(predictor)
-    ref = _refiner_or_default(refiner, pred.device)
-
-    def work(before_image: Any) -> core.DepthOutputs:
-        return refine_sequence_batch(
-            image,
-            pred.model,
+        options = dict(
             refiner=ref.model,
             mode=mode,
             device=pred.device,
-            low_resolution=core.resolution_or_none(low_resolution, "low_resolution"),
-            high_resolution=core.resolution_or_none(high_resolution, "high_resolution"),
-            before_image=before_image,
+            low_resolution=low,
+            high_resolution=high,
+            chunk=CHUNK,
         )
 
-    return _outputs(_run([pred, ref], int(image.shape[0]), mode, work))
+        def work(before_image: Any) -> core.DepthOutputs:
+            if sequence:  # one temporally stable video, normalised across the batch
+                return refine_sequence_batch(
+                    image, pred.model, before_image=before_image, **options
+                )
+            return refine_image_batch(
+                image,
+                pred.model,
+                normalization=normalization,
+                before_image=before_image,
+                **options,
+            )
+
+        out = _run([pred, ref], int(image.shape[0]), mode, work)
+        return _outputs(out, controlnet_near)
 
 
 class RefineExternalDepth(io.ComfyNode):
@@ -678,6 +702,7 @@ class RefineExternalDepth(io.ComfyNode):
                     tooltip="Optional: the outputs take this image's size (else the larger "
                     "input's size).",
                 ),
+                _near_input(),
             ],
             outputs=_depth_outputs(),
         )
@@ -691,6 +716,7 @@ class RefineExternalDepth(io.ComfyNode):
         normalization: str = "per image",
         refiner: Any = None,
         reference_image: torch.Tensor | None = None,
+        controlnet_near: str = "white",
     ) -> io.NodeOutput:
         _sddr()
         lows = core.map_batch_to_arrays(low_depth, "low_depth")
@@ -711,7 +737,7 @@ class RefineExternalDepth(io.ComfyNode):
             )
 
         results = _run([ref], n, "fuse", work)
-        return _outputs(core.outputs_from_results(results, normalization))
+        return _outputs(core.outputs_from_results(results, normalization), controlnet_near)
 
 
 class SaveDepth(io.ComfyNode):

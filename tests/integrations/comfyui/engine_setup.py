@@ -348,6 +348,60 @@ def install_registry_pack(paths: EnginePaths, custom_nodes: Path) -> Path:
     return target
 
 
+#: Folder name "Install via Git URL" gives the clone (the repository's name).
+GIT_CLONE_NAME = "sddr"
+
+
+def manager_pip_commands(requirements: Path, python: Path) -> list[list[str]]:
+    """The pip commands ComfyUI-Manager runs for a node's ``requirements.txt`` (its
+    ``execute_install_script``): one ``python -m pip install <line>`` per line, the line
+    stripped and passed as one argument, blank lines and lines starting with ``#`` skipped;
+    they run with the node's folder as the working directory."""
+    commands = []
+    for line in requirements.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            commands.append([str(python), "-m", "pip", "install", line])
+    return commands
+
+
+def install_git_clone(paths: EnginePaths, custom_nodes: Path) -> Path:
+    """What ComfyUI-Manager's "Install via Git URL" does, with this repository's committed
+    HEAD as the remote: ``git clone`` it into ``custom_nodes/sddr`` and run the root
+    ``requirements.txt`` line by line the Manager's way, in the clone's folder.
+
+    The machine is offline, so pip is told through its environment (which the Manager's
+    commands inherit) to use no index and the packages already installed for the build
+    (``PIP_NO_INDEX``, ``PIP_NO_BUILD_ISOLATION``), with torch held by ``constraints.txt``.
+    sddr is uninstalled first, as for :func:`install_registry_pack`.
+    """
+    target = custom_nodes / GIT_CLONE_NAME
+    if target.exists():
+        raise EngineUnavailable(f"{target} exists; give an empty custom_nodes folder")
+    _run(["git", "clone", "-q", str(REPO), str(target)], "cloning the repository")
+    pip = [str(paths.python), "-m", "pip"]
+    subprocess.run([*pip, "uninstall", "-y", "-q", "sddr"], capture_output=True, check=False)
+    env = dict(
+        os.environ,
+        PIP_NO_INDEX="1",
+        # pip reads this variable inverted: "0" turns build isolation off
+        PIP_NO_BUILD_ISOLATION="0",
+        PIP_CONSTRAINT=str(REPO / "constraints.txt"),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
+    commands = manager_pip_commands(target / "requirements.txt", paths.python)
+    if not commands:
+        raise EngineUnavailable(f"{target / 'requirements.txt'} installs nothing")
+    for cmd in commands:
+        proc = subprocess.run(
+            cmd, cwd=target, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
+        if proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr)[-2000:]
+            raise AssertionError(f"the Manager's {cmd[3:]} failed in the clone:\n{tail}")
+    return target
+
+
 def ensure_engine(home: Path | None = None) -> EnginePaths:
     """Set up (or reuse) the engine; raises :class:`EngineUnavailable` when it cannot."""
     home = default_home() if home is None else Path(home).absolute()

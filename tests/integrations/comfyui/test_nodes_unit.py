@@ -587,3 +587,33 @@ def test_a_failed_download_is_the_same_artist_error(weights, tmp_path, monkeypat
 
     with pytest.raises(WeightsError, match="no weights file"):
         weights.download_weights("m", "org/m", tmp_path, snapshot_download=empty)
+
+
+def test_short_side_resolution_becomes_the_high_pass_long_side(core) -> None:
+    assert core.resolutions_for((512, 768)) == (None, None)
+    assert core.resolutions_for((512, 768), resolution=1024) == (None, 1536)
+    assert core.resolutions_for((768, 512), resolution=1024) == (None, 1536)  # portrait
+    assert core.resolutions_for((600, 600), 384, 0, 640) == (384, 640)
+    # the long-side override wins over the short side
+    assert core.resolutions_for((512, 768), 0, 2000, 1024) == (None, 2000)
+    with pytest.raises(ValueError, match="multiple of 64"):
+        core.resolutions_for((512, 768), resolution=1000)
+    with pytest.raises(ValueError, match="at least 16"):
+        core.resolutions_for((512, 768), resolution=8)
+
+
+def test_sizes_text_shows_the_passes_sddr_used(core) -> None:
+    info = [{"low_resolution": 518, "high_resolution": 1536}] * 2
+    text = core.sizes_text(info, (512, 768))
+    assert text == "low pass 518×345 · high pass 1536×1024 · output 768×512 × 2 images"
+    varied = [{"low_resolution": 518, "high_resolution": h} for h in (1024, 1536, 1024)]
+    assert "high pass 1024×683 to 1536×1024 (2 sizes)" in core.sizes_text(varied, (512, 768))
+    assert core.sizes_text([{}], (40, 30)) == "output 30×40"  # fused external maps
+
+
+def test_controlnet_near_white_or_black(core) -> None:
+    image = torch.tensor([[[[0.0, 0.0, 0.0], [0.25, 0.25, 0.25], [1.0, 1.0, 1.0]]]])
+    assert core.controlnet_near(image, "white") is image
+    assert torch.equal(core.controlnet_near(image, "black"), 1.0 - image)
+    with pytest.raises(ValueError, match="white, black"):
+        core.controlnet_near(image, "grey")

@@ -51,3 +51,38 @@ def test_bad_batches_are_refused(sequence) -> None:
         sequence.refine_sequence_batch(torch.zeros(0, 8, 8, 3), lambda im, r: im[..., 0])
     with pytest.raises(ValueError, match="chunk"):
         sequence.refine_sequence_batch(torch.zeros(2, 8, 8, 3), lambda im, r: im[..., 0], chunk=0)
+
+
+def test_image_batch_is_refined_in_chunks_like_image_by_image(sequence, core, monkeypatch) -> None:
+    frames, predictor = _video(7)
+    batch = torch.from_numpy(np.stack([f.image for f in frames]))
+    converted: list[int] = []
+    convert = core.image_batch_to_arrays
+
+    def counting(image):
+        converted.append(int(image.shape[0]))
+        return convert(image)
+
+    monkeypatch.setattr(core, "image_batch_to_arrays", counting)
+    seen: list[int] = []
+    out = sequence.refine_image_batch(
+        batch, predictor, refiner="poisson", chunk=3, before_image=seen.append
+    )
+    assert converted == [3, 3, 1]  # never the whole batch at once
+    assert seen == list(range(7))
+    monkeypatch.setattr(core, "image_batch_to_arrays", convert)
+    listed = core.outputs_from_results(
+        core.refine_batch([f.image for f in frames], predictor, refiner="poisson"), "per image"
+    )
+    assert torch.allclose(out.controlnet, listed.controlnet, atol=1e-6)
+    assert torch.allclose(out.depth["depth"], listed.depth["depth"], atol=1e-6)
+    assert torch.allclose(out.edges, listed.edges, atol=1e-6)
+    assert torch.equal(out.omega, listed.omega)
+    assert out.depth["kind"] == listed.depth["kind"]
+    across = sequence.refine_image_batch(
+        batch, predictor, refiner="poisson", normalization="across batch"
+    )
+    assert float(across.controlnet.max()) == 1.0 and float(across.controlnet.min()) == 0.0
+    assert float(across.controlnet[0].max()) < 1.0 or float(across.controlnet[0].min()) > 0.0
+    with pytest.raises(ValueError, match="normalization"):
+        sequence.refine_image_batch(batch, predictor, normalization="per frame")
