@@ -42,6 +42,7 @@ const nodes = window.app.graph.nodes.map((n) => ({
   id: n.id, type: n.type, known: n.type in known, has_errors: !!n.has_errors,
   widgets: (n.widgets || []).map((w) => w.name),
   images: (n.imgs || []).length,
+  sizes: (n.widgets || []).filter((w) => w.name === "sddr_sizes").map((w) => String(w.value)),
 }));
 const dialogs = [...document.querySelectorAll('.p-dialog')].map((d) => d.innerText);
 return {nodes, dialogs};

@@ -36,6 +36,7 @@ from engine_setup import (
     EnginePaths,
     EngineUnavailable,
     ensure_engine,
+    install_git_clone,
     install_registry_pack,
 )
 from PIL import Image
@@ -54,12 +55,12 @@ DECLARED: dict[str, tuple[list[str], list[str], list[str]]] = {
     "SddrLoadRefiner": (["refiner", "device", "precision"], [], ["SDDR_REFINER"]),
     "SddrRefineDepth": (
         ["image", "mode", "normalization", "low_resolution", "high_resolution"],
-        ["predictor", "refiner", "sequence"],
+        ["predictor", "refiner", "sequence", "resolution", "controlnet_near"],
         DEPTH_OUTPUTS,
     ),
     "SddrRefineExternalDepth": (
         ["low_depth", "high_depth", "kind", "normalization"],
-        ["refiner", "reference_image"],
+        ["refiner", "reference_image", "controlnet_near"],
         DEPTH_OUTPUTS,
     ),
     "SddrSaveDepth": (["depth", "filename_prefix", "format"], [], []),
@@ -167,16 +168,22 @@ def engine_paths() -> EnginePaths:
 
 @contextlib.contextmanager
 def start_engine(
-    paths: EnginePaths, base: Path, *, test_predictors: bool = True, block_sddr: bool = False
+    paths: EnginePaths,
+    base: Path,
+    *,
+    test_predictors: bool = True,
+    block_sddr: bool = False,
+    install: Any = install_registry_pack,
 ) -> Iterator[Engine]:
-    """Start ComfyUI on CPU with ``base`` as its base folder and the pack in custom_nodes.
+    """Start ComfyUI on CPU with ``base`` as its base folder and the pack in custom_nodes,
+    put there by ``install(paths, custom_nodes)`` (default: the registry / Manager route).
 
     ``block_sddr`` puts a ``sddr_core`` that fails to import first on the path, as when sddr is
     not installed in ComfyUI's Python.
     """
     nodes = base / "custom_nodes"
     nodes.mkdir(parents=True)
-    install_registry_pack(paths, nodes)  # the registry / Manager route, from built artifacts
+    install(paths, nodes)  # from built artifacts: registry zip + wheel, or a git clone
     if test_predictors:
         (nodes / "sddr_engine_test_predictors").symlink_to(
             HERE / "engine_nodes" / "sddr_engine_test_predictors", target_is_directory=True
@@ -736,6 +743,8 @@ def test_the_front_end_loads_every_template_and_runs_the_refine_workflow(
     missing = {n["type"] for n in external["nodes"] if not n["known"]}
     assert missing == {"DepthAnythingV2Preprocessor"}  # the other pack, as its title says
     assert report["preview_images"] >= 1  # the run finished and shows its preview
+    refine = next(n for n in report["run_done"]["nodes"] if n["type"] == "SddrRefineDepth")
+    assert refine["sizes"] and "output 385×257" in refine["sizes"][0], refine  # web/sizes.js
     assert (SCREENSHOTS / "finished_run.png").stat().st_size > 10_000
     errors = [
         e["message"]
@@ -746,3 +755,47 @@ def test_the_front_end_loads_every_template_and_runs_the_refine_workflow(
         and not ("api.comfy.org" in e["message"] and "net::ERR_" in e["message"])
     ]
     assert not errors, errors
+
+
+# ------------------------------------------------------------------------------------------
+# "Install via Git URL": the whole repository cloned into custom_nodes
+# ------------------------------------------------------------------------------------------
+
+
+def test_install_via_git_url_loads_the_nodes_from_the_clone(
+    engine_paths: EnginePaths, tmp_path: Path
+) -> None:
+    """ComfyUI-Manager's Git-URL route, from this repository's committed HEAD: the clone's
+    root __init__.py is what ComfyUI imports, its requirements.txt (run the Manager's way)
+    installs the clone's sddr; the nodes load, use the clone's sddr_core and run. Also the
+    resolution / controlnet near widgets and the sizes shown."""
+    from engine_setup import GIT_CLONE_NAME
+
+    with start_engine(engine_paths, tmp_path, install=install_git_clone) as engine:
+        clone = tmp_path / "custom_nodes" / GIT_CLONE_NAME
+        assert (clone / "__init__.py").is_file() and (clone / ".git").is_dir()
+        assert not (tmp_path / "custom_nodes" / "comfyui-sddr").exists()
+        log = engine.log_tail(10**7)
+        assert "IMPORT FAILED" not in log and "Error while calling comfy_entrypoint" not in log
+        assert f"sddr 0.1.0 (from {clone / 'sddr_core'})" in log  # the clone's own sddr_core
+        info = engine.get("/object_info")
+        assert set(DECLARED) <= set(info)
+        spec = info["SddrRefineDepth"]["input"]["optional"]["resolution"]
+        assert spec[1]["step"] == 64 and spec[1]["default"] == 0
+        extensions = engine.get("/extensions")
+        assert any(e.endswith("/sizes.js") for e in extensions), extensions
+
+        prompt = _refine_prompt("sddr-test-scene", "one-stage", "sddr_git/depth")
+        prompt["4"]["inputs"].update(resolution=128, controlnet_near="black")
+        prompt["6"] = {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["4", 0], "filename_prefix": "sddr_git/controlnet"},
+        }
+        entry = engine.run(prompt)
+        sizes = entry["outputs"]["4"]["text"][0]
+        # the 385×257 scene, short side 128 -> a 192×128 high pass, output at the input size
+        assert "high pass 192×128" in sizes and sizes.endswith("output 385×257"), sizes
+        hint_file = engine.file(entry["outputs"]["6"]["images"][0])
+        hint = np.asarray(Image.open(hint_file).convert("L")).astype(np.float32) / 255
+        _, truth = scene(257, 385)
+        assert hint[truth >= 0.9].mean() + 0.4 < hint[truth < 0.3].mean()  # near = black

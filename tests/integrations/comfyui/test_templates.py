@@ -81,7 +81,9 @@ def test_the_saved_view_shows_the_whole_graph(path: Path) -> None:
             (y1 + oy) * scale,
         )
         assert sx0 >= 0 and sy0 >= 0 and sx1 <= VIEW[0] and sy1 <= VIEW[1], (path.stem, nid)
-    assert scale >= 0.5, "too small to read"
+    # below 8 px / 14 px (min LOD font size / node text size) the front end 1.32 draws
+    # nodes without text; keep a margin above it
+    assert scale >= 0.65, f"{path.stem}: opens at {scale:.0%}, too small to read"
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
