@@ -24,6 +24,7 @@ if bpy is not None:
         operators.SDDR_OT_cancel,
         operators.SDDR_OT_rebuild,
         operators.SDDR_OT_export,
+        operators.SDDR_OT_save_depth,
         operators.SDDR_OT_check_python,
         operators.SDDR_OT_release_worker,
         operators.SDDR_OT_copy_fix,

@@ -20,11 +20,11 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper
 
-from . import pipeline, worker
+from . import artist, pipeline, worker
 from .preferences import ADDON_ID, get_preferences
 
 # The running job and the reusable worker process (Python objects cannot live in properties).
-_STATE: dict = {"job": None, "client": None, "tmpdir": None}
+_STATE: dict = {"job": None, "client": None, "tmpdir": None, "progress": None}
 
 
 def shutdown() -> None:
@@ -65,6 +65,12 @@ def start_job(prefs, request: dict) -> worker.Job:
             )
         return worker.InProcessJob(request, timeout=timeout)
     python = resolve_python(prefs)
+    return worker_client(prefs, python).submit(request, timeout=timeout)
+
+
+def worker_client(prefs, python: str | None = None) -> worker.WorkerClient:
+    """The reusable worker process for the current preferences (started on first use)."""
+    python = python or resolve_python(prefs)
     env = prefs.worker_env() if prefs is not None else {}
     client = _STATE.get("client")
     if client is None or client.python != python or client.env != env:
@@ -72,7 +78,7 @@ def start_job(prefs, request: dict) -> worker.Job:
             client.stop()
         client = worker.WorkerClient(python, env=env)
         _STATE["client"] = client
-    return client.submit(request, timeout=timeout)
+    return client
 
 
 def _preference_python(prefs) -> str:
@@ -189,7 +195,8 @@ class SDDR_OT_generate(bpy.types.Operator):
 
     bl_idname = "sddr.generate"
     bl_label = "Generate"
-    bl_options = {"REGISTER"}  # noqa: RUF012 - bpy reads a set here
+    # UNDO: Ctrl+Z removes what Generate built (the undo step is pushed when it finishes)
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - bpy reads a set here
 
     _timer = None
 
@@ -237,9 +244,11 @@ class SDDR_OT_generate(bpy.types.Operator):
         except Exception as exc:
             return _fail(self, settings, exc)
         _STATE["job"] = job
+        progress = artist.Progress(settings.mode)
+        _STATE["progress"] = progress
         settings.running = True
         settings.progress = 0.0
-        settings.status = "Starting..."
+        settings.status = progress.label
         if bpy.app.background or context.window is None:
             job.wait()
             return self._finish(context, job)
@@ -257,11 +266,14 @@ class SDDR_OT_generate(bpy.types.Operator):
             context.scene.sddr.status = "Cancelling..."
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
-        job.poll()
         settings = context.scene.sddr
+        progress = _STATE.get("progress") or artist.Progress(settings.mode)
+        for msg in job.poll():
+            if msg.get("type") == "progress":
+                progress.update(msg["stage"], msg["done"], msg["total"])
         if not job.finished:
-            settings.progress = job.fraction
-            settings.status = f"{job.stage} {job.done}/{job.total}"
+            settings.progress = progress.fraction  # moves within a stage, too
+            settings.status = progress.label
             _redraw(context)
             return {"PASS_THROUGH"}
         self._stop_timer(context, None)
@@ -277,6 +289,7 @@ class SDDR_OT_generate(bpy.types.Operator):
         settings = context.scene.sddr
         settings.running = False
         _STATE["job"] = None
+        _STATE["progress"] = None
         try:
             if job.state == "cancelled":
                 settings.status = "Cancelled."
@@ -432,6 +445,77 @@ class SDDR_OT_export(bpy.types.Operator, ExportHelper):
             return _fail(self, context.scene.sddr, exc)
         self.report({"INFO"}, f"Exported {path}")
         return {"FINISHED"}
+
+
+class SDDR_OT_save_depth(bpy.types.Operator, ExportHelper):
+    """Save the selected SDDR mesh's depth map (16-bit PNG or 32-bit EXR) with sddr's writer"""
+
+    bl_idname = "sddr.save_depth"
+    bl_label = "Save Depth Map"
+
+    format: EnumProperty(
+        name="Format",
+        items=(
+            ("PNG", "16-bit PNG", "Range and convention stored in the file (sddr reads them)"),
+            ("EXR", "OpenEXR (32-bit float)", "The values as they are"),
+        ),
+        default="PNG",
+    )
+    overwrite: BoolProperty(name="Overwrite existing file", default=False)
+    filename_ext = ".png"
+    filter_glob: StringProperty(default="*.png;*.exr", options={"HIDDEN"})
+
+    @classmethod
+    def poll(cls, context):
+        return _sddr_object(context) is not None and not is_running()
+
+    def check(self, context):
+        ext = "." + self.format.lower()
+        if self.filename_ext != ext:
+            self.filename_ext = ext
+        return super().check(context)
+
+    def invoke(self, context, event):
+        self.filename_ext = "." + self.format.lower()
+        return super().invoke(context, event)
+
+    def execute(self, context):
+        settings = context.scene.sddr
+        try:
+            path = save_depth_map(
+                context, _sddr_object(context), self.filepath, overwrite=self.overwrite
+            )
+        except Exception as exc:
+            return _fail(self, settings, exc)
+        settings.status = f"Depth saved to {path}"
+        self.report({"INFO"}, f"Saved {path}")
+        return {"FINISHED"}
+
+
+def save_depth_map(context, obj, path: str, *, overwrite: bool = False) -> str:
+    """Write ``obj``'s stored depth to ``path`` (``.png`` 16-bit / ``.exr``) with sddr's
+    public writer, run in the worker (or here, in process); returns the path written."""
+    path = bpy.path.abspath(path)
+    if os.path.splitext(path)[1].lower() not in (".png", ".exr"):
+        raise pipeline.PipelineError(f"Save the depth map as .png or .exr, not {path!r}.")
+    if os.path.exists(path) and not overwrite:
+        raise pipeline.PipelineError(f"{path} exists: tick Overwrite to replace it.")
+    depth, _edges, kind = pipeline.read_depth_image(bpy.data.images[obj[pipeline.PROP_DEPTH]])
+    tmp = tempfile.mkdtemp(prefix="sddr_save_")
+    try:
+        npy = os.path.join(tmp, "depth.npy")
+        np.save(npy, depth.astype(np.float32))
+        prefs = get_preferences(context)
+        request = {"depth": npy, "kind": kind, "out": path, "overwrite": overwrite}
+        if prefs is not None and prefs.in_process:
+            return worker.save_depth(request)
+        if is_running():
+            raise worker.WorkerError(
+                "A depth estimation is running.", "Wait for it or cancel it.", "busy"
+            )
+        return worker_client(prefs).save_depth(npy, kind, path, overwrite=overwrite)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class SDDR_OT_check_python(bpy.types.Operator):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, pipeline
+from . import mesh, operators, pipeline
+from .artist import faces_text
 
 
 class _SddrPanel:
@@ -86,7 +87,21 @@ class SDDR_PT_mesh(_SddrPanel, bpy.types.Panel):
         layout.use_property_split = True
         layout.use_property_decorate = False
         col = layout.column()
+        col.prop(s, "preset")
         col.prop(s, "resolution")
+        col.prop(s, "face_budget")
+        expected = s.expected_faces()
+        if expected is not None:
+            count, vertices = expected
+            text = f"About {faces_text(count)} faces"
+            if vertices < s.resolution:
+                text += f" ({vertices} vertices: the budget)"
+            col.label(text=text, icon="MESH_DATA")
+            if count > mesh.WARN_FACES:
+                warn = col.column()
+                warn.alert = True
+                warn.label(text=f"{faces_text(count)} faces: slow to build, GBs of memory.")
+                warn.label(text="Lower Vertices or the Face budget.", icon="BLANK1")
         col.prop(s, "projection")
         col.prop(s, "fov_mode")
         if s.fov_mode == "MANUAL":
@@ -96,6 +111,15 @@ class SDDR_PT_mesh(_SddrPanel, bpy.types.Panel):
             col.prop(s, "near")
             col.prop(s, "far")
             col.prop(s, "clip_percentile")
+        elif s.depth_mapping == "SUBJECT":
+            col.prop(s, "near")
+            col.prop(s, "far")
+            col.prop(s, "subject_mode", expand=True)
+            if s.subject_mode == "DISTANCE":
+                col.prop(s, "subject_distance")
+            else:
+                col.prop(s, "subject_height")
+                col.prop(s, "subject_fill")
         else:
             col.prop(s, "depth_scale")
         col.prop(s, "cut")
@@ -117,6 +141,7 @@ class SDDR_PT_mesh(_SddrPanel, bpy.types.Panel):
         obj = context.active_object
         row = layout.row()
         row.operator("sddr.rebuild", icon="FILE_REFRESH")
+        row.operator("sddr.save_depth", icon="IMAGE_DATA")
         if obj is not None and obj.get(pipeline.PROP_DEPTH):
             layout.label(text=f"Depth kept in '{obj[pipeline.PROP_DEPTH]}'")
 

@@ -417,6 +417,10 @@ MESH_OPTIONS = (
     "orbit_degrees",
     "remove_islands",
     "min_island_faces",
+    "face_budget",
+    "subject_distance",
+    "subject_height",
+    "subject_fill",
 )
 
 
@@ -616,11 +620,13 @@ def _resize_nearest(arr: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def mesh_kwargs(settings: Any) -> dict[str, Any]:
     """:func:`mesh.build_mesh` options from the scene's SDDR settings (a PropertyGroup)."""
+    subject = settings.depth_mapping == "SUBJECT"
     return {
         "max_vertices": int(settings.resolution),
         "projection": settings.projection.lower(),
         "fov_x": float(settings.fov_x) if settings.fov_mode == "MANUAL" else None,
-        "mapping": settings.depth_mapping.lower(),
+        # "Subject" spreads the map between Near and Far, then scales it to the subject
+        "mapping": "near_far" if subject else settings.depth_mapping.lower(),
         "near": float(settings.near),
         "far": float(settings.far),
         "scale": float(settings.depth_scale),
@@ -634,6 +640,16 @@ def mesh_kwargs(settings: Any) -> dict[str, Any]:
         "layered": bool(settings.layered),
         "remove_islands": bool(settings.remove_islands),
         "min_island_faces": int(settings.min_island_faces),
+        "face_budget": int(settings.face_budget),
+        "subject_distance": (
+            float(settings.subject_distance)
+            if subject and settings.subject_mode == "DISTANCE"
+            else None
+        ),
+        "subject_height": (
+            float(settings.subject_height) if subject and settings.subject_mode == "SIZE" else None
+        ),
+        "subject_fill": float(settings.subject_fill) / 100.0,
     }
 
 

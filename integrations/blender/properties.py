@@ -14,7 +14,7 @@ from bpy.props import (
     StringProperty,
 )
 
-from . import mesh
+from . import artist, mesh
 
 #: Shown before 'Check Python' has listed what the worker really has.
 FALLBACK_PREDICTORS = (
@@ -56,8 +56,41 @@ def _predictor_enum(self, context):
     return _predictor_items
 
 
+def _apply_preset(self, _context) -> None:
+    for name, value in artist.PRESETS.get(self.preset, {}).items():
+        setattr(self, name, value)
+
+
+def _remember_photo_size(self, _context) -> None:
+    """The photo's size, for the face count shown before building (draw() cannot load)."""
+    w = h = 0
+    try:
+        if self.image_source == "DATABLOCK" and self.image is not None:
+            w, h = self.image.size
+        elif self.image_path:
+            img = bpy.data.images.load(bpy.path.abspath(self.image_path), check_existing=True)
+            w, h = img.size
+    except (RuntimeError, ValueError):
+        w = h = 0
+    self.photo_width, self.photo_height = int(w), int(h)
+
+
 class SDDR_PG_settings(bpy.types.PropertyGroup):
     """Everything the SDDR panel edits; ``scene.sddr``."""
+
+    preset: EnumProperty(
+        name="Preset",
+        description="Set the mesh settings for a kind of photo (edit them afterwards)",
+        items=(
+            ("CUSTOM", "Custom", "Your own settings"),
+            ("PORTRAIT", "Portrait", "A person 1-4 m away: fine islands removed"),
+            ("PRODUCT", "Product", "An object 0.3-1 m away: dense grid, crisp outlines"),
+            ("LANDSCAPE", "Landscape", "5-500 m: terrain is not cut, coarse islands removed"),
+            ("ARCHITECTURE", "Architecture", "Rooms and buildings 2-30 m away"),
+        ),
+        default="CUSTOM",
+        update=_apply_preset,
+    )
 
     # -- input ------------------------------------------------------------------------------
     image_source: EnumProperty(
@@ -68,8 +101,10 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
         ),
         default="FILE",
     )
-    image_path: StringProperty(name="Photo", subtype="FILE_PATH")
-    image: PointerProperty(name="Image", type=bpy.types.Image)
+    image_path: StringProperty(name="Photo", subtype="FILE_PATH", update=_remember_photo_size)
+    image: PointerProperty(name="Image", type=bpy.types.Image, update=_remember_photo_size)
+    photo_width: IntProperty(default=0, options={"HIDDEN", "SKIP_SAVE"})
+    photo_height: IntProperty(default=0, options={"HIDDEN", "SKIP_SAVE"})
 
     depth_source: EnumProperty(
         name="Depth",
@@ -144,8 +179,44 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
         items=(
             ("NEAR_FAR", "Near / far", "Relative depth: nearest pixel at Near, farthest at Far"),
             ("SCALE", "Metric x scale", "The map is metric depth: multiply by Scale"),
+            (
+                "SUBJECT",
+                "Real-world subject",
+                "Spread between Near and Far, then scaled (shape and camera view unchanged) "
+                "so the subject is at a given distance or of a given height",
+            ),
         ),
         default="NEAR_FAR",
+    )
+    subject_mode: EnumProperty(
+        name="Subject",
+        items=(
+            ("DISTANCE", "Distance", "How far the subject was from the camera"),
+            ("SIZE", "Height", "How tall the subject is"),
+        ),
+        default="DISTANCE",
+    )
+    subject_distance: FloatProperty(
+        name="Subject distance",
+        description="Distance from the camera to the subject (the middle of the photo)",
+        default=2.0,
+        min=0.001,
+        unit="LENGTH",
+    )
+    subject_height: FloatProperty(
+        name="Subject height",
+        description="Real height of the subject in the middle of the photo",
+        default=1.75,
+        min=0.001,
+        unit="LENGTH",
+    )
+    subject_fill: FloatProperty(
+        name="Fills % of height",
+        description="How much of the photo's height the subject fills",
+        default=80.0,
+        min=1.0,
+        max=100.0,
+        subtype="PERCENTAGE",
     )
     near: FloatProperty(name="Near", default=1.0, min=0.001, unit="LENGTH")
     far: FloatProperty(name="Far", default=5.0, min=0.002, unit="LENGTH")
@@ -202,6 +273,15 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
         min=1,
         soft_max=2000,
     )
+    face_budget: IntProperty(
+        name="Face budget",
+        description=(
+            "The most faces to build (about): a denser grid is lowered to fit. 0 = no limit"
+        ),
+        default=2_000_000,
+        min=0,
+        soft_max=20_000_000,
+    )
     triangles: BoolProperty(name="Triangles", default=False)
     emission: BoolProperty(
         name="Emission (match photo)",
@@ -237,6 +317,19 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
     last_error_code: StringProperty(default="", options={"SKIP_SAVE"})
     last_command: StringProperty(default="", options={"SKIP_SAVE"})
     last_model: StringProperty(default="", options={"SKIP_SAVE"})
+
+    def expected_faces(self) -> tuple[int, int] | None:
+        """``(faces, vertices on the long side)`` a build would make, or ``None`` while the
+        photo's size is unknown."""
+        h, w = self.photo_height, self.photo_width
+        if h < 2 or w < 2:
+            return None
+        layered = self.cut and self.layered
+        vertices = mesh.vertices_for_budget(
+            h, w, self.resolution, self.face_budget, layered=layered, triangles=self.triangles
+        )
+        count = mesh.expected_faces(h, w, vertices, layered=layered, triangles=self.triangles)
+        return count, vertices
 
     def predictor_name(self) -> str:
         """The predictor to run: the chosen entry or the typed one."""

@@ -17,6 +17,8 @@ Protocol (version :data:`PROTOCOL`), add-on to worker::
      "high_resolution": null, "depth_out": "/tmp/d.npy", "edges_out": "/tmp/e.npy"}
     {"type": "cancel"}            # stop the running request (between units of work)
     {"type": "predictors"}        # list the registered predictors
+    {"type": "save", "id": "s1", "depth": "/tmp/d.npy", "kind": "disparity",
+     "out": "/x/depth.png", "overwrite": false}   # write a depth map with sddr's writer
     {"type": "shutdown"}
 
 worker to add-on::
@@ -28,6 +30,7 @@ worker to add-on::
     {"type": "cancelled", "id": "j1", "message": "..."}
     {"type": "error", "id": "j1", "error": "PredictorError", "message": "...", "traceback": "..."}
     {"type": "predictors", "items": [{"name": ..., "kind": ..., ...}]}
+    {"type": "saved", "id": "s1", "path": "/x/depth.png"}
     {"type": "fatal", "code": "sddr_core_missing", "message": "...", "fix": "..."}  # then exits
 
 ``predictor`` is a registered name, or ``path/to/file.py:attr`` / ``package.module:attr`` for
@@ -431,6 +434,29 @@ def run_request(req: dict, emit: Emit, cancel: threading.Event) -> None:
         )
 
 
+def save_depth(req: dict) -> str:
+    """Write the ``.npy`` depth of a ``save`` request to ``req["out"]`` with sddr's public
+    writer (``sddr_core.io.write_depth``, what ``RefinedDepth.save`` uses: 16-bit PNG with its
+    range and kind stored, EXR, TIFF, ...); the path written."""
+    import numpy as np
+
+    from sddr_core.io import write_depth
+
+    for key in ("depth", "out"):
+        if not req.get(key):
+            raise ValueError(f"The request has no {key!r}.")
+    depth = np.load(req["depth"]).astype(np.float32)
+    return str(
+        write_depth(
+            req["out"],
+            depth,
+            overwrite=bool(req.get("overwrite", False)),
+            kind=req.get("kind") or None,
+            meta={"source": "sddr Blender add-on"},
+        )
+    )
+
+
 def _save_npy(np: Any, path: str, array: Any) -> None:
     """Write atomically, so the reader never sees half a file."""
     tmp = f"{path}.part{os.getpid()}.npy"
@@ -543,6 +569,11 @@ def serve(stdin: Any = None, stdout: Any = None) -> int:
         elif kind == "predictors":
             try:
                 emit({"type": "predictors", "id": msg.get("id"), "items": list_predictors()})
+            except Exception as exc:
+                emit(_error_message(msg.get("id"), exc))
+        elif kind == "save":
+            try:
+                emit({"type": "saved", "id": msg.get("id"), "path": save_depth(msg)})
             except Exception as exc:
                 emit(_error_message(msg.get("id"), exc))
         elif kind == "ping":
@@ -923,10 +954,23 @@ class WorkerClient:
 
     def predictors(self, timeout: float = 120.0) -> list[dict]:
         """Ask the worker for its predictors (blocking; for 'Check Python')."""
+        return list(self.request({"type": "predictors"}, timeout).get("items", []))
+
+    def save_depth(
+        self, depth_npy: str, kind: str, out: str, overwrite: bool = False, timeout: float = 120.0
+    ) -> str:
+        """Write a depth map with sddr's writer in the worker (blocking); the path written."""
+        msg = {"type": "save", "depth": depth_npy, "kind": kind, "out": out}
+        return str(self.request({**msg, "overwrite": overwrite}, timeout)["path"])
+
+    def request(self, msg: dict, timeout: float = 120.0) -> dict:
+        """Send a short request and wait for its answer (blocking); raises its error."""
+        if self._job is not None and not self._job.finished:
+            raise WorkerError("A depth estimation is running.", "Wait for it or cancel it.", "busy")
         self.start()
         self._counter += 1
-        job_id = f"list{self._counter}"
-        self._send({"type": "predictors", "id": job_id})
+        job_id = f"{msg['type']}{self._counter}"
+        self._send({**msg, "id": job_id})
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
@@ -936,7 +980,7 @@ class WorkerClient:
             if msg is None:
                 self._on_exit()
                 raise self.fatal or WorkerError(
-                    "The worker exited while listing predictors.",
+                    "The worker exited before answering.",
                     "See the details in the system console.",
                     code="crashed",
                     details=self.stderr_tail,
@@ -950,8 +994,13 @@ class WorkerClient:
                 raise self.fatal
             elif msg.get("id") == job_id:
                 if msg.get("type") == "error":
-                    raise WorkerError(msg.get("message", ""), _fix_for(msg), "error")
-                return list(msg.get("items", []))
+                    raise WorkerError(
+                        f"{msg.get('error', 'Error')}: {msg.get('message', '')}",
+                        _fix_for(msg),
+                        "error",
+                        details=msg.get("traceback", ""),
+                    )
+                return msg
         raise WorkerError(
             f"The worker did not answer within {timeout:g} s.",
             "Check the Python path in the add-on preferences.",

@@ -469,6 +469,9 @@ class _Layout:
         self.calls.append(("operator", idname))
         return _Anything()
 
+    def label(self, text="", **kwargs):
+        self.calls.append(("label", text))
+
     def template_ID(self, data, name, **kwargs):
         assert name in data.bl_rna.properties
         self.calls.append(("template_ID", name))
@@ -610,3 +613,104 @@ def test_first_render_in_the_startup_scene_shows_the_photo(addon, scene_data, tm
     err = np.abs(rendered - scene_data["photo"] / 255.0).mean()
     print(f"first render in the startup scene: mean abs error {err:.4f}")
     assert err < 0.02
+
+
+# -- artist controls -----------------------------------------------------------------------
+
+
+def test_presets_set_the_panel_settings(pipeline, addon):
+    artist = importlib.import_module(f"{PACKAGE}.artist")
+    s = bpy.context.scene.sddr
+    for name, values in artist.PRESETS.items():
+        s.preset = name
+        for prop, value in values.items():
+            got = getattr(s, prop)
+            assert got == pytest.approx(value) if isinstance(value, float) else got == value
+    s.preset = "CUSTOM"  # changes nothing
+    assert s.near == pytest.approx(artist.PRESETS["ARCHITECTURE"]["near"])
+
+
+def test_generate_and_rebuild_can_be_undone():
+    assert "UNDO" in bpy.types.SDDR_OT_generate.bl_options
+    assert "UNDO" in bpy.types.SDDR_OT_rebuild.bl_options
+
+
+def test_face_count_before_building_with_budget_and_warning(pipeline, addon, scene_data):
+    import types
+
+    from bl_ext.user_default.sddr_depth import panels
+
+    s = bpy.context.scene.sddr
+    s.image_source = "FILE"
+    s.image_path = str(scene_data["photo_path"])  # 160 x 120: its size is read on setting
+    assert (s.photo_width, s.photo_height) == (160, 120)
+    s.resolution, s.face_budget, s.layered, s.cut = 160, 0, True, True
+    count, vertices = s.expected_faces()
+    assert vertices == 160 and count == int(np.ceil(159 * 119 * 1.5))
+    s.face_budget = 5000
+    count, vertices = s.expected_faces()
+    assert count <= 5000 and vertices < 160
+    s.depth_source = "FILE"
+    np.save(scene_data["photo_path"].with_suffix(".npy"), scene_data["disparity"])
+    s.depth_path = str(scene_data["photo_path"].with_suffix(".npy"))
+    assert bpy.ops.sddr.generate() == {"FINISHED"}
+    assert len(bpy.data.objects["SDDR photo"].data.polygons) <= 5000  # the budget held
+    calls: list = []
+    s.face_budget = 0
+    s.photo_width, s.photo_height = 4000, 3000  # the case: 4000 x 3000 at full density
+    s.resolution = 4000
+    panels.SDDR_PT_mesh.draw(types.SimpleNamespace(layout=_Layout(calls)), bpy.context)
+    labels = [c[1] for c in calls if c[0] == "label"]
+    assert "About 18.0 M faces" in labels
+    assert any("slow to build" in t for t in labels)
+
+
+def test_real_world_subject_distance_from_the_panel(pipeline, scene_data):
+    s = bpy.context.scene.sddr
+    s.depth_mapping, s.subject_mode, s.subject_distance = "SUBJECT", "DISTANCE", 6.0
+    options = pipeline.mesh_kwargs(s)
+    assert options["mapping"] == "near_far" and options["subject_distance"] == 6.0
+    assert options["subject_height"] is None
+    out = pipeline.build_from_depth(
+        bpy.context.scene, scene_data["photo_image"], scene_data["disparity"], **options
+    )
+    assert out["mesh_data"].info["subject_scale"] > 1.0
+    s.subject_mode = "SIZE"
+    assert pipeline.mesh_kwargs(s)["subject_height"] == pytest.approx(1.75)
+    s.depth_mapping = "NEAR_FAR"
+
+
+def test_save_depth_map_through_the_worker(pipeline, scene_data, tmp_path):
+    python = os.environ.get("SDDR_TEST_WORKER_PYTHON")
+    if not python:
+        pytest.skip("set SDDR_TEST_WORKER_PYTHON to a Python with sddr's dependencies")
+    import subprocess
+
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.in_process, prefs.python_path, prefs.extra_pythonpath = False, python, str(REPO)
+    out = pipeline.build_from_depth(
+        bpy.context.scene, scene_data["photo_image"], scene_data["disparity"], max_vertices=32
+    )
+    operators = importlib.import_module(f"{PACKAGE}.operators")
+    operators._select(bpy.context, out["object"])
+    target = tmp_path / "depth.png"
+    try:
+        assert bpy.ops.sddr.save_depth(filepath=str(target)) == {"FINISHED"}
+        with pytest.raises(RuntimeError, match="exists"):
+            bpy.ops.sddr.save_depth(filepath=str(target))
+    finally:
+        bpy.ops.sddr.release_worker()
+    check = (
+        "import sys, numpy as np; from sddr_core.io import read_depth; d = read_depth(sys.argv[1]);"
+        "e = np.load(sys.argv[2]); print(d.kind, float(np.nanmax(np.abs(d.depth - e))))"
+    )
+    np.save(tmp_path / "expected.npy", scene_data["disparity"])
+    res = subprocess.run(
+        [python, "-c", check, str(target), str(tmp_path / "expected.npy")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    kind, err = res.stdout.split()
+    assert kind == "disparity" and float(err) < 1e-3  # 16 bits over the map's range

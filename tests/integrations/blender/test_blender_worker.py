@@ -73,6 +73,27 @@ def test_success_writes_depth_edges_and_reports_progress(client, photo, tmp_path
     assert job.fraction == 1.0 or job.done <= job.total
 
 
+def test_save_writes_a_16_bit_png_with_sddrs_writer_and_never_overwrites(client, tmp_path):
+    from sddr_core.io import read_depth
+
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.2, 3.0, (30, 40)).astype(np.float32)
+    depth[0, 0] = np.nan  # invalid pixels stay invalid
+    npy = tmp_path / "d.npy"
+    np.save(npy, depth)
+    out = tmp_path / "sub" / "depth.png"
+    assert client.save_depth(str(npy), "disparity", str(out)) == str(out)
+    back = read_depth(out)
+    assert back.kind == "disparity" and np.isnan(back.depth[0, 0])
+    np.testing.assert_allclose(back.depth[1:], depth[1:], atol=3.0 / 65535 * 2)
+    with PIL.open(out) as im:
+        assert im.mode.startswith("I")  # 16-bit, not 8-bit
+    with pytest.raises(worker.WorkerError, match="exists"):
+        client.save_depth(str(npy), "disparity", str(out))
+    assert client.save_depth(str(npy), "depth", str(out), overwrite=True) == str(out)
+    assert read_depth(out).kind == "depth"
+
+
 def test_predictor_error_keeps_traceback_and_worker_survives(client, photo, tmp_path):
     job = client.submit(request(photo, tmp_path, ref("Broken")), timeout=120).wait(120)
     assert job.state == "error"
