@@ -196,8 +196,8 @@ IN_CHANNELS = 6
 class BandFusionNet(nn.Module):
     """See the module docstring. ``forward(low, high)`` takes ``(B, 1, H, W)`` maps with sides
     divisible by 32 and returns ``{"depth", "omegas", "agreement"}``: the fused map in the low
-    input's scale, the trust maps ``[Ω_0 (full size), Ω_1 (1/2), ...]``, and the global
-    agreement of the two inputs."""
+    input's scale, the trust maps ``[Ω_0 (full size), Ω_1 (1/2), ...]`` and their logits, and
+    the global agreement of the two inputs."""
 
     size_multiple = 32
 
@@ -209,12 +209,20 @@ class BandFusionNet(nn.Module):
         self.down = nn.ModuleList(_Block(w[i], w[i + 1], stride=2) for i in range(4))
         self.context = nn.Sequential(nn.Linear(w[4], w[4]), nn.LeakyReLU(0.1))
         self.up = nn.ModuleList(_Block(w[i + 1] + w[i], w[i]) for i in reversed(range(4)))
+        # Each head normalises its features first: unnormalised decoder features grow during
+        # training and drove every logit into the flat tails of the sigmoid, where no gradient
+        # flows (measured: Ω = 1.000 everywhere after 500 steps, the network stopped learning).
         self.heads = nn.ModuleList(
-            nn.Conv2d(w[max(k, 1) - 1], 1, 3, 1, 1) for k in range(self.config.levels - 1)
+            nn.Sequential(
+                nn.GroupNorm(max(1, w[max(k, 1) - 1] // 8), w[max(k, 1) - 1]),
+                nn.Conv2d(w[max(k, 1) - 1], 1, 3, 1, 1),
+            )
+            for k in range(self.config.levels - 1)
         )
         for k, head in enumerate(self.heads):
-            nn.init.zeros_(head.weight)
-            nn.init.constant_(head.bias, 2.0 if k < 3 else -2.0)  # start near the split
+            conv = head[1]
+            nn.init.normal_(conv.weight, std=0.01)
+            nn.init.constant_(conv.bias, 2.0 if k < 3 else -2.0)  # start near the split
 
     def forward(self, low: torch.Tensor, high: torch.Tensor, **_: Any) -> dict[str, Any]:
         if low.ndim != 4 or low.shape != high.shape or low.shape[1] != 1:
@@ -244,17 +252,24 @@ class BandFusionNet(nn.Module):
         levels = self.config.levels
         p_lo = laplacian_pyramid(lo, levels)
         p_hi = laplacian_pyramid(hi, levels)
-        fused, omegas = [], []
+        fused, omegas, logits = [], [], []
         for k in range(levels - 1):
             feat = by_scale[2 ** max(k, 1)]
-            om = torch.sigmoid(self.heads[k](feat))
+            logit = self.heads[k](feat)
+            logits.append(logit)
+            om = torch.sigmoid(logit)
             if om.shape[-2:] != p_lo[k].shape[-2:]:
                 om = _up(om, p_lo[k].shape[-2:])
             omegas.append(om)
             fused.append(om * p_hi[k] + (1 - om) * p_lo[k])
         fused.append(p_lo[-1])
         out = local_clamp(reconstruct(fused), [lo, hi], self.config.range_radius)
-        return {"depth": out * scale + median, "omegas": omegas, "agreement": agreement}
+        return {
+            "depth": out * scale + median,
+            "omegas": omegas,
+            "logits": logits,
+            "agreement": agreement,
+        }
 
 
 def create_band_model(name: str = "bandfusion-s") -> BandFusionNet:

@@ -254,6 +254,15 @@ def aligned_loss(out: Any, gt: Any, grad_weight: float = 1.0) -> Any:
     )
 
 
+def logit_penalty(logits: list[Any], bound: float = 4.0, weight: float = 1e-2) -> Any:
+    """``weight`` × mean of ``(|logit| − bound)²`` beyond ``bound``: keeps the trust logits where
+    the sigmoid still has a gradient (Ω within about [0.02, 0.98]) so that training never
+    stalls on saturated heads."""
+    import torch
+
+    return weight * sum(torch.relu(lg.abs() - bound).pow(2).mean() for lg in logits)
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -313,7 +322,8 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
             for group in opt.param_groups:
                 group["lr"] = _lr(step, cfg)
             low, high, gt = pool.batch(cfg.batch_size)
-            loss = aligned_loss(model(low, high)["depth"], gt, cfg.grad_weight)
+            out = model(low, high)
+            loss = aligned_loss(out["depth"], gt, cfg.grad_weight) + logit_penalty(out["logits"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

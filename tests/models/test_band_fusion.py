@@ -39,7 +39,7 @@ def test_local_clamp_bounds():
 
 def _zero_trust(model: BandFusionNet) -> BandFusionNet:
     for head in model.heads:
-        torch.nn.init.constant_(head.bias, -50.0)
+        torch.nn.init.constant_(head[1].bias, -50.0)
     return model
 
 
