@@ -776,7 +776,9 @@ def test_install_via_git_url_loads_the_nodes_from_the_clone(
         assert (clone / "__init__.py").is_file() and (clone / ".git").is_dir()
         assert not (tmp_path / "custom_nodes" / "comfyui-sddr").exists()
         log = engine.log_tail(10**7)
-        assert "IMPORT FAILED" not in log and "Error while calling comfy_entrypoint" not in log
+        assert str(clone) in log, "ComfyUI did not list the clone as a custom node"
+        bad = [line for line in log.splitlines() if "IMPORT FAILED" in line and str(clone) in line]
+        assert not bad and "Error while calling comfy_entrypoint" not in log, bad
         assert f"sddr 0.1.0 (from {clone / 'sddr_core'})" in log  # the clone's own sddr_core
         info = engine.get("/object_info")
         assert set(DECLARED) <= set(info)
