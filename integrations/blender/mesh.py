@@ -754,7 +754,10 @@ def _layered(
     ).ravel()
     with np.errstate(invalid="ignore"):  # stay behind what it continues behind
         z_bg = np.where(labelled, np.fmax(z_bg, zf * (1.0 + cut_kwargs["threshold"])), zf)
-    bg_cut_x, bg_cut_y = discontinuity_mask(z_bg.reshape(ny, nx), None, **cut_kwargs)
+    # the background layer is extended, not measured: hold it to the strict slope test so
+    # that two backgrounds meeting behind an occluder never join into a curtain
+    bg_kwargs = {**cut_kwargs, "slope_ratio": min(3.0, cut_kwargs.get("slope_ratio", 3.0))}
+    bg_cut_x, bg_cut_y = discontinuity_mask(z_bg.reshape(ny, nx), None, **bg_kwargs)
     bg_across = _faces_cut(bg_cut_x, bg_cut_y)
     bg_ok = labelled[quads].any(axis=1) & np.isfinite(z_bg[quads]).all(axis=1) & ~bg_across
     bg_index = np.full(n, -1, dtype=np.int64)
@@ -932,13 +935,13 @@ def build_mesh(
     ortho_width: float | None = None,
     cut: bool = True,
     cut_threshold: float = 0.03,
-    slope_ratio: float = 3.0,
+    slope_ratio: float = 5.0,
     edge_weight: float = 0.5,
     ramp_pixels: float = 8.0,
     triangles: bool = False,
     sensor_width: float = DEFAULT_SENSOR_WIDTH,
     layered: bool = True,
-    orbit_degrees: float = 30.0,
+    orbit_degrees: float = 60.0,
     remove_islands: bool = True,
     min_island_faces: int = 64,
     face_budget: int = 0,
@@ -966,7 +969,9 @@ def build_mesh(
         ortho_width: width of the relief in scene units; ``None`` uses the width of the
             perspective view at the median depth, so both projections have the same size.
         cut: remove faces across depth discontinuities (:func:`discontinuity_mask`).
-        cut_threshold, slope_ratio, edge_weight: see :func:`discontinuity_mask`.
+        cut_threshold, slope_ratio, edge_weight: see :func:`discontinuity_mask`. The default
+            ``slope_ratio`` 5 (not 3) leaves fewer false cuts on floors seen at a grazing
+            angle, whose inverse depth is linear but whose refined depth is noisy.
         ramp_pixels: the widest soft edge, in photo pixels, still cut as a step (predicted and
             refined depth maps spread a step over a few pixels); sets the ``window`` of
             :func:`discontinuity_mask` to ``ceil(ramp_pixels / step)`` grid cells (at least 2).
@@ -980,7 +985,10 @@ def build_mesh(
             that side views up to ``orbit_degrees`` see background surface, not the world.
             Where the background cannot go on (it would form a curtain itself) the near part
             covers the whole cut quad. ``face_layer`` tells the faces apart.
-        orbit_degrees: the widest side view the background layer is made for.
+        orbit_degrees: the widest side view the background layer is made for, as the
+            parallax about the median depth. 60 by default: measured on the Middlebury
+            Motorcycle, 30 leaves gaps in real 30 degree orbits (nearer occluders, floors
+            seen at a grazing angle): 21.2 % world at -30 degrees against 16.8 % with 60.
         remove_islands: remove loose parts smaller than ``min_island_faces`` faces (thin
             fragments such as spokes cut into pieces); their picture stays, painted onto the
             background layer behind them, so the matching camera still sees it.

@@ -634,7 +634,7 @@ def mesh_kwargs(settings: Any) -> dict[str, Any]:
         "ortho_width": None,
         "cut": bool(settings.cut),
         "cut_threshold": float(settings.cut_threshold),
-        "slope_ratio": 3.0,
+        "slope_ratio": 5.0,
         "edge_weight": float(settings.edge_weight),
         "triangles": bool(settings.triangles),
         "layered": bool(settings.layered),

@@ -103,9 +103,9 @@ def test_orbit_shows_about_as_little_world_as_the_uncut_mesh(measured, degrees):
     key = f"orbit{degrees:+d}"
     assert measured["default"][key] < measured["torn"][key]
     # 15 and 30 degrees to the right and 15 to the left: no more than the uncut mesh;
-    # 30 to the left is not there yet (measured: 21.2 % vs 16.7 %; false cuts on the floor
-    # open gaps the background layer does not fill): held within 5 points
-    slack = 0.05 if degrees == -30 else 0.0
+    # 30 to the left within a point of it (measured 16.8 % vs 16.7 %; it was 21.2 % before
+    # fewer false floor cuts and a background layer made for 60 degrees of parallax)
+    slack = 0.01 if degrees == -30 else 0.0
     assert measured["default"][key] <= measured["uncut"][key] + slack
 
 
