@@ -322,8 +322,8 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
             for group in opt.param_groups:
                 group["lr"] = _lr(step, cfg)
             low, high, gt = pool.batch(cfg.batch_size)
-            out = model(low, high)
-            loss = aligned_loss(out["depth"], gt, cfg.grad_weight) + logit_penalty(out["logits"])
+            pred = model(low, high)
+            loss = aligned_loss(pred["depth"], gt, cfg.grad_weight) + logit_penalty(pred["logits"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
