@@ -97,6 +97,18 @@ def render(out: Path) -> None:
     )
     data = built["mesh_data"]
     print(f"mesh: {len(data.vertices)} vertices, {len(data.faces)} faces, {data.faces_cut} cut")
+    if data.face_layer is not None:  # the layered mesh: what each face is
+        from sddr_depth.mesh import LAYER_BACKGROUND, LAYER_EDGE, LAYER_SURFACE
+
+        counts = {
+            name: int(np.count_nonzero(data.face_layer == layer))
+            for name, layer in (
+                ("surface", LAYER_SURFACE),
+                ("edge", LAYER_EDGE),
+                ("background", LAYER_BACKGROUND),
+            )
+        }
+        print(f"layers: {counts}, {data.islands_removed} loose parts removed")
 
     scene.render.engine = "CYCLES"
     scene.cycles.device = "CPU"
