@@ -15,9 +15,13 @@ D³R (each frame fitted on its own, as ``sddr eval`` does), and frames per secon
         --middlebury ../shared/data/middlebury2006 --scenes baby1,bowling1,rocks1 --frames 24
 
 Methods: ``per-frame`` is :func:`sddr_core.refine` on each frame; ``sequence`` is
-:func:`sddr_core.refine_sequence`. Both use the same predictor and refiner objects; each
-method runs on the whole sequence ``--repeats`` times, alternating (A B A B) so that load from
-other processes hits both alike, and frames per second count the fastest run.
+:func:`sddr_core.refine_sequence`. Both use the same predictor and refiner objects, warmed up
+by one untimed call. Each method runs on the whole sequence ``--repeats`` times in one
+process, interleaved (A B, B A, A B, ...: each goes first equally often) so that load from
+other processes and warm-up hit both alike; frames per second count the median run, and the
+throughput ratio is taken per repeat (the sequence run against the per-frame run beside it)
+and its median reported. ``stab ms`` is the stabiliser's own time per frame
+(``timings["stabilize"]``, optical flow included).
 """
 
 from __future__ import annotations
@@ -84,23 +88,38 @@ def run_sequence(
             for f in frames
         ]
 
+    stab: list[float] = []
+
     def sequence() -> list[np.ndarray]:
-        results = sddr_core.refine_sequence(
-            (f.image for f in frames), predictor, refiner=refiner, high_resolution=args.high
+        results = list(
+            sddr_core.refine_sequence(
+                (f.image for f in frames), predictor, refiner=refiner, high_resolution=args.high
+            )
         )
+        stab.extend(r.timings["stabilize"] for r in results)
         return [r.depth for r in results]
 
-    # A B A B ...: load from other processes hits both alike; the fastest run of each counts
+    sddr_core.refine(frames[0].image, predictor, refiner=refiner, high_resolution=args.high)
+    # A B, B A, A B, ...: load from other processes and warm-up hit both alike
     out: dict[str, list[np.ndarray]] = {}
     runs: dict[str, list[float]] = {"per-frame": [], "sequence": []}
-    for _ in range(args.repeats):
-        for method, fn in (("per-frame", per_frame), ("sequence", sequence)):
+    methods = [("per-frame", per_frame), ("sequence", sequence)]
+    for i in range(args.repeats):
+        for method, fn in methods if i % 2 == 0 else methods[::-1]:
             t = time.perf_counter()
             out[method] = fn()
             runs[method].append(time.perf_counter() - t)
-    seconds = {k: min(v) for k, v in runs.items()}
-    row: dict[str, Any] = {"scene": name, "frames": len(frames)}
-    for method, maps in out.items():
+    seconds = {k: statistics.median(v) for k, v in runs.items()}
+    ratios = [a / b for a, b in zip(runs["per-frame"], runs["sequence"], strict=True)]
+    row: dict[str, Any] = {
+        "scene": name,
+        "frames": len(frames),
+        "runs": runs,
+        "throughput_ratio": statistics.median(ratios),
+        "stabilize_ms": 1000 * statistics.median(stab),
+    }
+    for method in ("per-frame", "sequence"):
+        maps = out[method]
         te = temporal_error(maps, frames)
         d1, d3r = [], []
         for m, f in zip(maps, frames, strict=True):
@@ -130,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--refiner", default=None, help="refiner name (default: best available)")
     p.add_argument("--segments", type=int, default=1500, help="SLIC superpixels for D3R")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeats", type=int, default=2, help="timed runs per method (A B A B)")
+    p.add_argument("--repeats", type=int, default=4, help="timed runs per method (A B, B A, ...)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = p.parse_args(argv)
 
@@ -138,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
 
     refiner = as_refiner(args.refiner)
     rows = []
-    header = f"{'sequence':<18} {'method':<10} {'temporal':>9} {'δ1':>7} {'D³R':>7} {'fps':>6}"
+    header = (
+        f"{'sequence':<18} {'method':<10} {'temporal':>9} {'δ1':>7} {'D³R':>7} {'fps':>6}"
+        f" {'seq/pf':>6} {'stab ms':>7}"
+    )
     print(f"refiner: {refiner.name}; {args.frames} frames {args.width}x{args.height}")
     print(header)
     for name, image, gt in scenes(args):
@@ -146,9 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         for method in ("per-frame", "sequence"):
             r = row[method]
+            extra = (
+                f" {row['throughput_ratio']:>6.3f} {row['stabilize_ms']:>7.1f}"
+                if method == "sequence"
+                else ""
+            )
             print(
                 f"{name:<18} {method:<10} {r['temporal']:>9.4f} {r['delta1']:>7.3f} "
-                f"{r['d3r']:>7.3f} {r['fps']:>6.2f}",
+                f"{r['d3r']:>7.3f} {r['fps']:>6.2f}{extra}",
                 flush=True,
             )
     print("mean")
@@ -160,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     te = [r["sequence"]["temporal"] / r["per-frame"]["temporal"] for r in rows]
     print(f"temporal error, sequence / per-frame: mean ratio {statistics.fmean(te):.3f}")
+    tp = [r["throughput_ratio"] for r in rows]
+    print(
+        f"throughput, sequence / per-frame (median of interleaved pairs): per sequence "
+        f"{', '.join(f'{x:.3f}' for x in tp)}; median {statistics.median(tp):.3f}; "
+        f"stabiliser {statistics.fmean(r['stabilize_ms'] for r in rows):.1f} ms/frame"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

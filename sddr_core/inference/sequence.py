@@ -30,6 +30,7 @@ does not grow with the sequence.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -134,7 +135,7 @@ def backward_warp(x: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarr
         mask of pixels whose source lies inside ``x``.
     """
     h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx, gy = _grid(h, w)
     mx = gx + flow[..., 0]
     my = gy + flow[..., 1]
     out = cv2.remap(
@@ -146,6 +147,15 @@ def backward_warp(x: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarr
     )
     inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
     return out, inside
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel coordinates of an ``(h, w)`` frame (read-only, reused frame after frame)."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.flags.writeable = False
+    gy.flags.writeable = False
+    return gx, gy
 
 
 def masked_lowpass(x: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -199,7 +209,16 @@ def _robust_fit(
     return s, t
 
 
+def _subsample(x: np.ndarray, most: int = 20_000) -> np.ndarray:
+    """Every k-th pixel of ``x`` along both axes, at most about ``most`` of them (robust
+    statistics of a smooth map need no more)."""
+    k = max(1, int(np.sqrt(x.size / most)))
+    return x[::k, ::k] if x.ndim >= 2 else x[::k]
+
+
 def _robust_stats(x: np.ndarray) -> tuple[float, float]:
+    """Median and mean absolute deviation from it (on at most ~20 000 pixels)."""
+    x = _subsample(x)
     v = x[np.isfinite(x)].astype(np.float64)
     med = float(np.median(v))
     return med, max(float(np.mean(np.abs(v - med))), 1e-12)
@@ -252,9 +271,7 @@ class SequenceStabilizer:
         self._prev_out = None
 
     def _gray(self, image: np.ndarray) -> np.ndarray:
-        small = resize_long_side(image, min(int(self.options.flow_side), max(image.shape[:2])))
-        gray = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        return np.clip(np.rint(gray * 255.0), 0, 255).astype(np.uint8)
+        return _gray_image(image, self.options.flow_side)
 
     def flow(self, gray: np.ndarray, shape: tuple[int, int]) -> FlowField | None:
         """Motion from ``gray`` (this frame at flow size) to the previous frame, resized to
@@ -267,14 +284,16 @@ class SequenceStabilizer:
         back = dis.calc(gray, prev, None)  # t -> t-1
         fwd = dis.calc(prev, gray, None)  # t-1 -> t
         fwd_at, inside = backward_warp(fwd, back)
-        err = np.sum((back + fwd_at) ** 2, axis=2)
-        mag = np.sum(back**2, axis=2) + np.sum(fwd_at**2, axis=2)
+        # per channel: numpy's reductions over a last axis of 2 are ~20x slower
+        bx, by, fx, fy = back[..., 0], back[..., 1], fwd_at[..., 0], fwd_at[..., 1]
+        err = cv2.magnitude(bx + fx, by + fy) ** 2
+        mag = cv2.magnitude(bx, by) ** 2 + cv2.magnitude(fx, fy) ** 2
         valid = inside & (err < 0.01 * mag + 0.5)
         prev_warped, _ = backward_warp(prev.astype(np.float32), back)
         valid &= np.abs(prev_warped - gray.astype(np.float32)) < opt.photometric * 255.0
         fraction = float(valid.mean())
-        h1 = cv2.calcHist([gray], [0], None, [32], [0, 256])
-        h0 = cv2.calcHist([prev], [0], None, [32], [0, 256])
+        h1 = _histogram(gray)
+        h0 = _histogram(prev)
         hist = float(cv2.compareHist(h0, h1, cv2.HISTCMP_CORREL))
         fh, fw = gray.shape
         if (fh, fw) != tuple(shape):
@@ -342,11 +361,13 @@ class SequenceStabilizer:
             valid = field.valid & inside
             # fitted on smoothed maps: the history went through bilinear warps and the frames
             # differ in detail; both would bias the fit (and the bias adds up over a video)
+            # (and on every few pixels: smoothed maps hold nothing finer than σ / 2)
             smooth = 0.02 * max(fused.shape)
+            k = max(1, int(smooth / 2))
             scale, shift = _robust_fit(
-                masked_lowpass(fused, valid, smooth),
-                masked_lowpass(history, valid, smooth),
-                valid,
+                masked_lowpass(fused, valid, smooth)[::k, ::k],
+                masked_lowpass(history, valid, smooth)[::k, ::k],
+                valid[::k, ::k],
                 opt.trim,
             )
             current = scale * fused + shift
@@ -354,7 +375,8 @@ class SequenceStabilizer:
             sigma = opt.lowpass * max(fused.shape)
             low = masked_lowpass(diff, valid, sigma)
             detail = diff - low
-            spread = 1.4826 * float(np.median(np.abs(detail[valid]))) + 1e-12
+            sampled = _subsample(detail)[_subsample(valid)]
+            spread = 1.4826 * float(np.median(np.abs(sampled))) + 1e-12
             weight = np.exp(-((detail / (opt.detail_tolerance * spread)) ** 2))
             weight *= valid
             out = (current + opt.history * low + opt.detail_history * weight * detail).astype(
@@ -468,10 +490,18 @@ class _Fused:
     info: dict[str, Any]
     timings: dict[str, float]
     start: float
+    gray: np.ndarray  # at flow size: the shot check's and the optical flow's input
 
 
 def _histogram(gray: np.ndarray) -> np.ndarray:
     return cv2.calcHist([gray], [0], None, [32], [0, 256])
+
+
+def _gray_image(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` (float RGB) as a uint8 grey image with a long side of at most ``side``."""
+    small = resize_long_side(image, min(int(side), max(image.shape[:2])))
+    gray = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    return np.clip(np.rint(gray * 255.0), 0, 255).astype(np.uint8)
 
 
 def _produce(
@@ -482,9 +512,11 @@ def _produce(
     low_resolution: int | None,
     high_resolution: int | None,
     cut_histogram: float,
+    flow_side: int,
 ) -> Iterator[_Fused]:
     """Load, predict and fuse each frame. The resolutions are chosen on the first frame of a
-    shot (a frame whose size or grey histogram differs from the previous one's) and kept."""
+    shot (a frame whose size or grey histogram differs from the previous one's) and kept.
+    The grey image of that check is the one the optical flow then uses (made once)."""
     resolutions: tuple[int, int] | None = None
     prev_hist: np.ndarray | None = None
     prev_shape: tuple[int, ...] | None = None
@@ -493,11 +525,8 @@ def _produce(
         start = time.perf_counter()
         timings: dict[str, float] = {}
         rgb = load_image(frame)
-        hist = _histogram(
-            np.clip(
-                np.rint(cv2.cvtColor(resize_long_side(rgb, 128), cv2.COLOR_RGB2GRAY) * 255), 0, 255
-            ).astype(np.uint8)
-        )
+        gray = _gray_image(rgb, flow_side)
+        hist = _histogram(gray)
         new_shot = (
             resolutions is None
             or prev_shape != rgb.shape
@@ -548,6 +577,7 @@ def _produce(
             info,
             timings,
             start,
+            gray,
         )
 
 
@@ -614,7 +644,14 @@ def _run(
     stabilizer = SequenceStabilizer(temporal) if stabilize else None
     options = stabilizer.options if stabilizer is not None else TemporalOptions()
     fused = _produce(
-        source, pred, ref, mode, low_resolution, high_resolution, options.cut_histogram
+        source,
+        pred,
+        ref,
+        mode,
+        low_resolution,
+        high_resolution,
+        options.cut_histogram,
+        options.flow_side,
     )
     if prefetch:
         fused = _prefetched(fused)
@@ -622,7 +659,7 @@ def _run(
         work, info, timings = item.work, item.info, item.timings
         if stabilizer is not None:
             t = time.perf_counter()
-            work, tinfo = stabilizer.stabilize(item.rgb, work)
+            work, tinfo = stabilizer.stabilize(item.rgb, work, gray=item.gray)
             info.update(tinfo)
             timings["stabilize"] = time.perf_counter() - t
         yield _result(

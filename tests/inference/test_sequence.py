@@ -193,3 +193,27 @@ def test_warp_and_masked_lowpass_known_values() -> None:
     mask[:, :20] = True
     field[~mask] = 100.0  # masked out: must not leak in
     np.testing.assert_allclose(masked_lowpass(field, mask, 4.0)[:, :24], 3.0, atol=1e-3)
+
+
+def test_flow_of_a_known_shift_and_its_occlusion_checks() -> None:
+    """The stabiliser's flow (DIS, forward-backward and photometric checks, upsampled to the
+    map's size) on a textured frame shifted by a known amount, with a patch that changes."""
+    from sddr_core.inference.sequence import SequenceStabilizer
+
+    rng = np.random.default_rng(5)
+    texture = cv2.GaussianBlur(rng.random((140, 190)).astype(np.float32), (0, 0), 1.5)
+    texture = (texture - texture.min()) / np.ptp(texture)
+    prev = np.repeat(texture[10:130, 10:170, None], 3, axis=2)
+    cur = np.repeat(texture[12:132, 6:166, None], 3, axis=2)  # content moves 4 px right, 2 up
+    cur[40:70, 60:90] = (cur[40:70, 60:90] + 0.5) % 1.0  # a patch with no history
+    st = SequenceStabilizer(TemporalOptions(flow_side=80))  # flow at half the map's size
+    st._prev_gray = st.gray(prev)
+    field = st.flow(st.gray(cur), (120, 160))
+    assert field is not None and field.flow.shape == (120, 160, 2)
+    steady = field.valid.copy()
+    steady[36:74, 56:94] = False
+    # pixel p of the current frame was at p + flow(p) = p + (-4, 2) (x, y) in the previous one
+    np.testing.assert_allclose(np.median(field.flow[steady], axis=0), [-4.0, 2.0], atol=0.3)
+    assert field.valid[20:100, 20:140].mean() > 0.7
+    assert field.valid[44:66, 64:86].mean() < 0.2  # the changed patch has no history
+    assert not st.is_cut(field) and field.histogram > 0.9
