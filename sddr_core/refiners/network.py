@@ -576,6 +576,6 @@ def sddr_register_refiners() -> list[RefinerSpec]:
             factory=_default_factory,
             priority=10,
             available=lambda: default_checkpoint().is_file(),
-            description="SDDR refinement network (bundled checkpoint)",
+            description="bundled refiner network (band fusion; docs/MODEL_CARD.md)",
         )
     ]
