@@ -3,7 +3,8 @@
 python benchmarks/depth_space.py REFINER_CHECKPOINT family-sddr,family-texture
 """
 
-import numpy as np, sys
+import sys
+
 import sddr_core.inference.one_stage as os_
 from sddr_core.evaluation import evaluate
 

@@ -43,7 +43,8 @@ __all__ = [
 ]
 
 #: Default ``range_radius`` of :func:`coarse_to_fine` in working-size pixels, chosen on the
-#: 50 held-out procedural scenes (docs/model_card/SDDR_B0.md, "Two-stage: holding windows in range").
+#: 50 held-out procedural scenes (docs/model_card/SDDR_B0.md, "Two-stage: holding windows in
+#: range").
 DEFAULT_RANGE_RADIUS = 1
 
 #: Weight of the previous estimate in the merge: it only shows where no window reaches.
