@@ -760,113 +760,133 @@ def _layered(
     bg_cut_x, bg_cut_y = discontinuity_mask(z_bg.reshape(ny, nx), None, **bg_kwargs)
     bg_across = _faces_cut(bg_cut_x, bg_cut_y)
     bg_ok = labelled[quads].any(axis=1) & np.isfinite(z_bg[quads]).all(axis=1) & ~bg_across
-    bg_index = np.full(n, -1, dtype=np.int64)
-    bg_index[labelled] = n + np.arange(int(labelled.sum()))
-    bg_faces = np.where(labelled[quads], bg_index[quads], quads)[bg_ok]
-    lab = np.flatnonzero(labelled)
-    src = source[lab]
-    verts = {
-        "u": [uf, uf[lab]],
-        "v": [vf, vf[lab]],
-        "z": [zf, zf[src]],
-        "tu": [uf, uf[src]],
-        "tv": [vf, vf[src]],
-    }
-    n_all = n + lab.size
 
-    # -- the edge strip: each cut quad's near part stays with the foreground ---------------
-    cq = np.flatnonzero(across & finite_quad)
-    corners = quads[cq]  # (C, 4): tl, bl, br, tr
-    zc = zf[corners]
-    split = np.sqrt(zc.min(axis=1) * zc.max(axis=1))[:, None]
-    near = zc < split
-    # half a cell where the background layer fills the rest, the whole cell where it cannot
-    t = np.where(bg_ok[cq], 0.5, 0.0)[:, None]
-    ci, cj = grid_i[corners].astype(np.float64), grid_j[corners].astype(np.float64)
-    cu, cv = uf[corners], vf[corners]
-    prev, nxt, opp = np.roll(near, 1, axis=1), np.roll(near, -1, axis=1), np.roll(near, 2, axis=1)
-    del opp
+    def assemble(bg_ok: np.ndarray) -> tuple[dict, np.ndarray]:
+        """The layered faces for the background quads ``bg_ok``; also the quads of small
+        background-only parts that the camera sees through a cut (their background is a
+        fragment: the caller drops it and lets the edge strip cover the whole cut cell)."""
+        bg_index = np.full(n, -1, dtype=np.int64)
+        bg_index[labelled] = n + np.arange(int(labelled.sum()))
+        bg_faces = np.where(labelled[quads], bg_index[quads], quads)[bg_ok]
+        lab = np.flatnonzero(labelled)
+        src = source[lab]
+        verts = {
+            "u": [uf, uf[lab]],
+            "v": [vf, vf[lab]],
+            "z": [zf, zf[src]],
+            "tu": [uf, uf[src]],
+            "tv": [vf, vf[src]],
+        }
+        n_all = n + lab.size
 
-    def towards(values: np.ndarray) -> np.ndarray:
-        """The mean of a far corner's near neighbours in the quad, else the opposite corner."""
-        vp, vn, vo = (
-            np.roll(values, 1, axis=1),
-            np.roll(values, -1, axis=1),
-            np.roll(values, 2, axis=1),
+        # -- the edge strip: each cut quad's near part stays with the foreground ---------------
+        cq = np.flatnonzero(across & finite_quad)
+        corners = quads[cq]  # (C, 4): tl, bl, br, tr
+        zc = zf[corners]
+        split = np.sqrt(zc.min(axis=1) * zc.max(axis=1))[:, None]
+        near = zc < split
+        # half a cell where the background layer fills the rest, the whole cell where it cannot
+        t = np.where(bg_ok[cq], 0.5, 0.0)[:, None]
+        ci, cj = grid_i[corners].astype(np.float64), grid_j[corners].astype(np.float64)
+        cu, cv = uf[corners], vf[corners]
+        prev, nxt, opp = np.roll(near, 1, axis=1), np.roll(near, -1, axis=1), np.roll(near, 2, axis=1)
+        del opp
+
+        def towards(values: np.ndarray) -> np.ndarray:
+            """The mean of a far corner's near neighbours in the quad, else the opposite corner."""
+            vp, vn, vo = (
+                np.roll(values, 1, axis=1),
+                np.roll(values, -1, axis=1),
+                np.roll(values, 2, axis=1),
+            )
+            w = prev.astype(np.float64) + nxt
+            mean = (prev * vp + nxt * vn) / np.maximum(w, 1.0)
+            return np.where(w > 0, mean, vo)
+
+        mi, mj, mu, mv, mz = (towards(x) for x in (ci, cj, cu, cv, zc))
+        ni, nj = ci + t * (mi - ci), cj + t * (mj - cj)
+        nu, nv = cu + t * (mu - cu), cv + t * (mv - cv)
+        far = ~near
+        # one vertex per quarter-cell position and depth band, shared by neighbouring strips
+        band = np.round(np.log(np.where(far, mz, 1.0)) / np.log1p(cut_kwargs["threshold"]))
+        key = np.stack([np.round(4 * ni[far]), np.round(4 * nj[far]), band[far]], axis=1).astype(
+            np.int64
         )
-        w = prev.astype(np.float64) + nxt
-        mean = (prev * vp + nxt * vn) / np.maximum(w, 1.0)
-        return np.where(w > 0, mean, vo)
+        uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        count = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
 
-    mi, mj, mu, mv, mz = (towards(x) for x in (ci, cj, cu, cv, zc))
-    ni, nj = ci + t * (mi - ci), cj + t * (mj - cj)
-    nu, nv = cu + t * (mu - cu), cv + t * (mv - cv)
-    far = ~near
-    # one vertex per quarter-cell position and depth band, shared by neighbouring strips
-    band = np.round(np.log(np.where(far, mz, 1.0)) / np.log1p(cut_kwargs["threshold"]))
-    key = np.stack([np.round(4 * ni[far]), np.round(4 * nj[far]), band[far]], axis=1).astype(
-        np.int64
-    )
-    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    count = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
+        def mean_of(values: np.ndarray) -> np.ndarray:
+            return np.bincount(inverse, weights=values, minlength=len(uniq)) / count
 
-    def mean_of(values: np.ndarray) -> np.ndarray:
-        return np.bincount(inverse, weights=values, minlength=len(uniq)) / count
+        fu, fv, fz = mean_of(nu[far]), mean_of(nv[far]), mean_of(mz[far])
+        edge_faces = corners.astype(np.int64).copy()
+        edge_faces[far] = n_all + inverse
+        for name, extra in (("u", fu), ("v", fv), ("z", fz), ("tu", fu), ("tv", fv)):
+            verts[name].append(extra)
+        n_all += len(uniq)
 
-    fu, fv, fz = mean_of(nu[far]), mean_of(nv[far]), mean_of(mz[far])
-    edge_faces = corners.astype(np.int64).copy()
-    edge_faces[far] = n_all + inverse
-    for name, extra in (("u", fu), ("v", fv), ("z", fz), ("tu", fu), ("tv", fv)):
-        verts[name].append(extra)
-    n_all += len(uniq)
+        surface_q = np.flatnonzero(finite_quad & ~across)
+        faces = np.concatenate([quads[surface_q], edge_faces, bg_faces]).astype(np.int64)
+        layer = np.concatenate(
+            [
+                np.full(len(surface_q), LAYER_SURFACE, np.uint8),
+                np.full(len(cq), LAYER_EDGE, np.uint8),
+                np.full(len(bg_faces), LAYER_BACKGROUND, np.uint8),
+            ]
+        )
+        quad_of = np.concatenate([surface_q, cq, np.flatnonzero(bg_ok)])
+        v = {k: np.concatenate(x) for k, x in verts.items()}
 
-    surface_q = np.flatnonzero(finite_quad & ~across)
-    faces = np.concatenate([quads[surface_q], edge_faces, bg_faces]).astype(np.int64)
-    layer = np.concatenate(
-        [
-            np.full(len(surface_q), LAYER_SURFACE, np.uint8),
-            np.full(len(cq), LAYER_EDGE, np.uint8),
-            np.full(len(bg_faces), LAYER_BACKGROUND, np.uint8),
-        ]
-    )
-    quad_of = np.concatenate([surface_q, cq, np.flatnonzero(bg_ok)])
-    v = {k: np.concatenate(x) for k, x in verts.items()}
+        # -- small loose parts: painted onto the background behind them -------------------------
+        removed = 0
+        fragments = np.zeros(0, dtype=np.int64)
+        if min_island_faces > 0 and len(faces):
+            part = _components(faces, n_all)
+            roots, inv, sizes = np.unique(part, return_inverse=True, return_counts=True)
+            inv = inv.ravel()
+            small = sizes[inv] < min_island_faces
+            front = layer != LAYER_BACKGROUND
+            # a small front part goes if the background layer covers each of its quads
+            covered = bg_ok[quad_of] | ~front
+            part_ok = np.ones(len(roots), bool)
+            np.logical_and.at(part_ok, inv, covered)
+            has_front = np.zeros(len(roots), bool)
+            np.logical_or.at(has_front, inv, front)
+            # a small background-only part goes if the camera never sees it (no cut quad in it)
+            in_cut = across[quad_of]
+            seen = np.zeros(len(roots), bool)
+            np.logical_or.at(seen, inv, in_cut & ~front)
+            surface = np.zeros(len(roots), bool)
+            np.logical_or.at(surface, inv, layer == LAYER_SURFACE)
+            # front parts go where the background covers them, or when they are only edge strip
+            # (the fringe a thin part leaves); background parts the camera does not see
+            drop_part = np.where(has_front, part_ok | ~surface, ~seen)
+            drop = small & drop_part[inv]
+            # small background-only parts seen through a cut: fragments of a noisy background
+            frag = small & ~has_front[inv] & seen[inv]
+            fragments = np.unique(quad_of[frag & ~front])
+            if drop.any():
+                removed = int(len(np.unique(part[drop])))
+                painted = faces[drop & front]
+                painted = painted[painted < n]  # grid vertices of the removed front faces
+                bg_of = bg_index[painted]
+                bg_of = bg_of[bg_of >= 0]
+                v["tu"][bg_of] = v["u"][bg_of]
+                v["tv"][bg_of] = v["v"][bg_of]
+                faces, layer, quad_of = faces[~drop], layer[~drop], quad_of[~drop]
+        out = {"faces": faces, "layer": layer, "verts": v, "islands_removed": removed}
+        return out, fragments
 
-    # -- small loose parts: painted onto the background behind them -------------------------
-    removed = 0
-    if min_island_faces > 0 and len(faces):
-        part = _components(faces, n_all)
-        roots, inv, sizes = np.unique(part, return_inverse=True, return_counts=True)
-        inv = inv.ravel()
-        small = sizes[inv] < min_island_faces
-        front = layer != LAYER_BACKGROUND
-        # a small front part goes if the background layer covers each of its quads
-        covered = bg_ok[quad_of] | ~front
-        part_ok = np.ones(len(roots), bool)
-        np.logical_and.at(part_ok, inv, covered)
-        has_front = np.zeros(len(roots), bool)
-        np.logical_or.at(has_front, inv, front)
-        # a small background-only part goes if the camera never sees it (no cut quad in it)
-        in_cut = across[quad_of]
-        seen = np.zeros(len(roots), bool)
-        np.logical_or.at(seen, inv, in_cut & ~front)
-        surface = np.zeros(len(roots), bool)
-        np.logical_or.at(surface, inv, layer == LAYER_SURFACE)
-        # front parts go where the background covers them, or when they are only edge strip
-        # (the fringe a thin part leaves); background parts the camera does not see
-        drop_part = np.where(has_front, part_ok | ~surface, ~seen)
-        drop = small & drop_part[inv]
-        if drop.any():
-            removed = int(len(np.unique(part[drop])))
-            painted = faces[drop & front]
-            painted = painted[painted < n]  # grid vertices of the removed front faces
-            bg_of = bg_index[painted]
-            bg_of = bg_of[bg_of >= 0]
-            v["tu"][bg_of] = v["u"][bg_of]
-            v["tv"][bg_of] = v["v"][bg_of]
-            faces, layer, quad_of = faces[~drop], layer[~drop], quad_of[~drop]
-    return {"faces": faces, "layer": layer, "verts": v, "islands_removed": removed}
+    out, fragments = assemble(bg_ok)
+    if fragments.size:
+        n_fragments = len(np.unique(_components(out["faces"], len(out["verts"]["u"]))))
+        bg_ok = bg_ok.copy()
+        bg_ok[fragments] = False
+        out, _ = assemble(bg_ok)
+        n_after = len(np.unique(_components(out["faces"], len(out["verts"]["u"]))))
+        out["islands_removed"] += max(0, n_fragments - n_after)
+    return out
 
 
 # ------------------------------------------------------------------------------------------
