@@ -563,6 +563,7 @@ def _produce(
             "predictor_calls": 2,
             "refiner_calls": 1,
             "frame": index,
+            **fusion.info,  # the guard's agreement and what it did, as in refine()
         }
         if mode == "two-stage":
             from sddr_core.inference.two_stage import coarse_to_fine
