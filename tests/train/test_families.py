@@ -116,3 +116,21 @@ def test_sddr_train_runs_a_band_config(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "run" / "last.safetensors").is_file()
+
+
+def test_edge_shortfall_costs_blurred_steps_not_sharp_ones():
+    import torch
+
+    from sddr_core.train.band import aligned_loss, edge_shortfall
+
+    gt = torch.zeros(1, 1, 32, 32)
+    gt[..., 16:] = 1.0
+    mask = torch.ones_like(gt, dtype=torch.bool)
+    blurred = torch.nn.functional.avg_pool2d(
+        torch.nn.functional.pad(gt, (2, 2, 2, 2), mode="replicate"), 5, stride=1
+    )
+    assert edge_shortfall(gt, gt, mask).item() == 0.0
+    assert edge_shortfall(2 * gt, gt, mask).item() == 0.0  # sharper than the truth: no cost
+    assert edge_shortfall(blurred, gt, mask).item() > 0.5
+    with_edges = aligned_loss(blurred, gt, edge_weight=1.0)
+    assert with_edges > aligned_loss(blurred, gt) > aligned_loss(gt, gt)
