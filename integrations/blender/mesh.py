@@ -789,8 +789,7 @@ def _layered(
         t = np.where(bg_ok[cq], 0.5, 0.0)[:, None]
         ci, cj = grid_i[corners].astype(np.float64), grid_j[corners].astype(np.float64)
         cu, cv = uf[corners], vf[corners]
-        prev, nxt, opp = np.roll(near, 1, axis=1), np.roll(near, -1, axis=1), np.roll(near, 2, axis=1)
-        del opp
+        prev, nxt = np.roll(near, 1, axis=1), np.roll(near, -1, axis=1)
 
         def towards(values: np.ndarray) -> np.ndarray:
             """The mean of a far corner's near neighbours in the quad, else the opposite corner."""
