@@ -597,6 +597,11 @@ def format_table(
             "—" if r.gmacs is None else f"{r.gmacs:.1f}",
             "—" if r.vs_predictor is None else f"{r.vs_predictor:.1f}",
         ])  # fmt: skip
+    return _render_table(lines, cols, table, markdown)
+
+
+def _render_table(lines: list[str], cols: list[str], table: list[list[str]], markdown: bool) -> str:
+    """Header ``lines`` then ``table`` under ``cols``: Markdown, or aligned plain text."""
     if markdown:
         out = [*(f"- {line}" for line in lines), ""]
         out.append("| " + " | ".join(cols) + " |")
@@ -933,18 +938,7 @@ def format_fraction(
             str(len(r.times_s)), f"{r.working_shape[1]}x{r.working_shape[0]}",
             f"{r.median_s:.3f}", f"{100 * r.fraction:.1f} %", target, met,
         ])  # fmt: skip
-    if markdown:
-        out = [*(f"- {line}" for line in lines), ""]
-        out.append("| " + " | ".join(cols) + " |")
-        out.append("|" + "|".join("---" for _ in cols) + "|")
-        out += ["| " + " | ".join(row) + " |" for row in table]
-        return "\n".join(out)
-    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(cols)]
-    out = [*lines, ""]
-    out.append("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in table]
-    return "\n".join(out)
+    return _render_table(lines, cols, table, markdown)
 
 
 def set_threads(threads: int) -> None:
