@@ -17,7 +17,7 @@ ComfyUI's ``LATENT``::
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ __all__ = [
     "controlnet_near",
     "depth_value",
     "image_batch_to_arrays",
+    "iter_refined",
     "licence_class",
     "map_batch_to_arrays",
     "maps_to_image",
@@ -361,8 +362,8 @@ def colorize_batch(value: Any, cmap: str, near_is_bright: bool = True) -> torch.
 # ------------------------------------------------------------------------------------------
 
 
-def refine_batch(
-    images: Sequence[np.ndarray],
+def iter_refined(
+    images: Iterable[np.ndarray],
     predictor: Any,
     *,
     refiner: Any = None,
@@ -371,27 +372,28 @@ def refine_batch(
     low_resolution: int | None = None,
     high_resolution: int | None = None,
     before_image: Callable[[int], None] | None = None,
-) -> list[Any]:
-    """:func:`sddr_core.refine` on each image; ``before_image(i)`` runs before image ``i``
-    (progress, Cancel checks)."""
+) -> Iterator[Any]:
+    """:func:`sddr_core.refine` on each image, one result at a time (a batch never sits in
+    memory whole); ``before_image(i)`` runs before image ``i`` (progress, Cancel checks)."""
     import sddr_core
 
-    results = []
     for i, rgb in enumerate(images):
         if before_image is not None:
             before_image(i)
-        results.append(
-            sddr_core.refine(
-                rgb,
-                predictor,
-                mode=mode,  # type: ignore[arg-type]
-                refiner=refiner,
-                device=device,
-                low_resolution=low_resolution,
-                high_resolution=high_resolution,
-            )
+        yield sddr_core.refine(
+            rgb,
+            predictor,
+            mode=mode,  # type: ignore[arg-type]
+            refiner=refiner,
+            device=device,
+            low_resolution=low_resolution,
+            high_resolution=high_resolution,
         )
-    return results
+
+
+def refine_batch(images: Sequence[np.ndarray], predictor: Any, **options: Any) -> list[Any]:
+    """Every result of :func:`iter_refined` as a list (same options)."""
+    return list(iter_refined(images, predictor, **options))
 
 
 def refine_external_batch(

@@ -105,27 +105,22 @@ def refine_image_batch(
 
     ``before_image(i)`` runs before image ``i`` is refined (progress, Cancel checks).
     """
-    import sddr_core
-
     if normalization not in core.NORMALIZATIONS:
         raise ValueError(
             f"normalization must be one of {', '.join(core.NORMALIZATIONS)}, got {normalization!r}."
         )
     out = _Outputs(*_check(image, chunk))
-    for i, rgb in enumerate(_frames(image, chunk)):
-        if before_image is not None:
-            before_image(i)
-        out.add(
-            sddr_core.refine(
-                rgb,
-                predictor,
-                mode=mode,  # type: ignore[arg-type]
-                refiner=refiner,
-                device=device,
-                low_resolution=low_resolution,
-                high_resolution=high_resolution,
-            )
-        )
+    for result in core.iter_refined(
+        _frames(image, chunk),
+        predictor,
+        refiner=refiner,
+        mode=mode,
+        device=device,
+        low_resolution=low_resolution,
+        high_resolution=high_resolution,
+        before_image=before_image,
+    ):
+        out.add(result)
     return out.finish(normalization)
 
 
