@@ -124,10 +124,11 @@ class _Scene:
     stereo: list[tuple[np.ndarray, np.ndarray]]  # (low, high) at the scene's size
 
 
-def _real_scenes(root: str, rng: np.random.Generator) -> list[_Scene]:
+def _real_scenes(root: str) -> list[_Scene]:
     """Training scenes of Middlebury 2006, both views, with stereo passes (SGBM and BM at
     three low/high resolution pairs each)."""
     from sddr_core.datasets.middlebury2006 import load_middlebury2006
+    from sddr_core.ops.resize import resize_map
     from sddr_core.predictors.stereo import StereoPredictor
 
     scenes = []
@@ -144,16 +145,10 @@ def _real_scenes(root: str, rng: np.random.Generator) -> list[_Scene]:
                 for lo_f, hi_f in ((0.3, 0.7), (0.4, 1.0), (0.5, 0.8)):
                     lo = pred.predict(sample.rgb, int(side * lo_f))
                     hi = pred.predict(sample.rgb, int(side * hi_f))
-                    stereo.append((_to(lo, (h, w)), _to(hi, (h, w))))
+                    stereo.append((resize_map(lo, (h, w)), resize_map(hi, (h, w))))
             image = np.asarray(sample.rgb, np.float32) / 255.0
             scenes.append(_Scene(sample.gt, image, stereo))
     return scenes
-
-
-def _to(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    from sddr_core.ops.resize import resize_map
-
-    return resize_map(np.asarray(x, np.float32), shape)
 
 
 def _crop_scene(scene: _Scene, crop: int, rng: np.random.Generator) -> tuple[Any, ...]:
@@ -180,7 +175,7 @@ def _crop_scene(scene: _Scene, crop: int, rng: np.random.Generator) -> tuple[Any
 class _Pool:
     def __init__(self, cfg: BandTrainConfig, rng: np.random.Generator) -> None:
         self.cfg, self.rng = cfg, rng
-        self.real = _real_scenes(cfg.middlebury2006, rng) if cfg.real_fraction > 0 else []
+        self.real = _real_scenes(cfg.middlebury2006) if cfg.real_fraction > 0 else []
         self.next_seed = int(rng.integers(1 << 30))
         self.pairs: list[Pair] = [self._make() for _ in range(cfg.pool_size)]
 
