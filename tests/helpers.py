@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 
@@ -37,3 +42,17 @@ class ToyPredictor:
     def predict(self, image: np.ndarray, resolution: int) -> np.ndarray:
         self.calls.append(resolution)
         return luminance_predictor(image, resolution)
+
+
+def run_sddr(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m sddr_core ARGS`` in ``cwd`` as a user would run it (no outside plugins, one
+    OpenMP thread), output captured as text."""
+    env = {**os.environ, "SDDR_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "sddr_core", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -5,24 +5,16 @@ is measured in docs/BENCHMARKS.md.)"""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sddr_core.cli.bench import FULL_SPEED, QUICK_SPEED
 
+from helpers import run_sddr
+
 
 def sddr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SDDR_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "sddr_core", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_sddr(*args, cwd=cwd, timeout=600)
 
 
 def test_quick_default_and_full_preset(tmp_path: Path) -> None:

@@ -3,15 +3,12 @@ below the low one (issue 12 section 5)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from helpers import make_scene
+from helpers import make_scene, run_sddr
 
 PREDICTOR = """
 import numpy as np
@@ -24,16 +21,7 @@ def ramp(image, resolution):
 """
 
 
-def sddr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SDDR_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "sddr_core", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+sddr = run_sddr
 
 
 def _work(tmp_path: Path) -> Path:

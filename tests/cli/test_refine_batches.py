@@ -7,15 +7,13 @@ messages that used to be tracebacks.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import make_scene
+from helpers import make_scene, run_sddr
 
 PREDICTORS = """
 import numpy as np
@@ -40,16 +38,7 @@ class Predictor:
 """
 
 
-def sddr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SDDR_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "sddr_core", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+sddr = run_sddr
 
 
 @pytest.fixture

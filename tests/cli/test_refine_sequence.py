@@ -3,9 +3,6 @@ runs it: ``sddr`` in a subprocess with a bring-your-own predictor."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -16,6 +13,8 @@ from sddr_core.datasets.procedural import make_scene
 from sddr_core.datasets.sequences import CameraPath, camera_sequence
 from sddr_core.io.depth import read_depth
 
+from helpers import run_sddr
+
 PREDICTOR = """
 import cv2
 
@@ -25,16 +24,7 @@ def predict(image, resolution):
 """
 
 
-def sddr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SDDR_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "sddr_core", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+sddr = run_sddr
 
 
 @pytest.fixture
