@@ -6,6 +6,7 @@ size, and fusing two maps at a working size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "OneStageResult",
     "choose_resolutions",
     "fuse_at",
+    "fuse_batch_at",
     "fuse_stage",
     "one_stage",
     "working_size_for",
@@ -108,11 +110,78 @@ def fuse_at(
     the pixels it took). Depth-kind maps are fused in ``space`` (default
     :data:`DEPTH_FUSION_SPACE`)."""
     low_w, high_w = resize_map(low, shape), resize_map(high, shape)
-    space = space or (DEPTH_FUSION_SPACE if kind == "depth" else "disparity")
-    if kind == "depth" and space == "disparity":
-        fusion = _fuse_inverse(refiner, low_w, high_w)
+    inverse = _fuses_inverse(kind, space)
+    if inverse:
+        inv_lo, inv_hi = _inverse_pair(low_w, high_w)
+        return _finish(refiner.fuse(inv_lo, inv_hi), low_w, high_w, kind, inv_lo)
+    return _finish(refiner.fuse(low_w, high_w), low_w, high_w, kind, None)
+
+
+def fuse_batch_at(
+    refiner: Refiner,
+    lows: Sequence[np.ndarray],
+    highs: Sequence[np.ndarray],
+    shape: tuple[int, int],
+    kind: str = "disparity",
+    space: str | None = None,
+) -> list[Fusion]:
+    """:func:`fuse_at` for several pairs at one working ``shape`` (frames of a video): one
+    ``refiner.fuse_batch`` call when the refiner has one (a network then fuses them in
+    shared forward passes), else ``refiner.fuse`` pair by pair. The guard and the
+    positivity floor act on each pair alone, as :func:`fuse_at` does; results are in input
+    order."""
+    if len(lows) != len(highs):
+        raise InputError(f"fuse_batch_at got {len(lows)} low and {len(highs)} high maps.")
+    lows_w = [resize_map(lo, shape) for lo in lows]
+    highs_w = [resize_map(hi, shape) for hi in highs]
+    inverse = _fuses_inverse(kind, space)
+    if inverse:
+        pairs = [_inverse_pair(lo, hi) for lo, hi in zip(lows_w, highs_w, strict=True)]
+        ins_lo, ins_hi = [p[0] for p in pairs], [p[1] for p in pairs]
     else:
-        fusion = refiner.fuse(low_w, high_w)
+        ins_lo, ins_hi = lows_w, highs_w
+    batch = getattr(refiner, "fuse_batch", None)
+    if callable(batch) and len(ins_lo) > 1:
+        fusions = list(batch(ins_lo, ins_hi))
+    else:
+        fusions = [refiner.fuse(lo, hi) for lo, hi in zip(ins_lo, ins_hi, strict=True)]
+    if len(fusions) != len(lows_w):
+        raise InputError(
+            f"the refiner's fuse_batch returned {len(fusions)} fusions for {len(lows_w)} pairs."
+        )
+    return [
+        _finish(f, lo, hi, kind, ins_lo[i] if inverse else None)
+        for i, (f, lo, hi) in enumerate(zip(fusions, lows_w, highs_w, strict=True))
+    ]
+
+
+def _fuses_inverse(kind: str, space: str | None) -> bool:
+    space = space or (DEPTH_FUSION_SPACE if kind == "depth" else "disparity")
+    return kind == "depth" and space == "disparity"
+
+
+def _inverse_pair(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Depth maps as the reciprocals the refiner fuses (see :func:`_finish`)."""
+    floor = 1e-6 * max(float(np.nanmax(np.abs(low))), 1e-12)
+    inv_lo, inv_hi = (1.0 / np.maximum(m, floor) for m in (low, high))
+    return inv_lo.astype(np.float32), inv_hi.astype(np.float32)
+
+
+def _finish(
+    fusion: Fusion,
+    low_w: np.ndarray,
+    high_w: np.ndarray,
+    kind: str,
+    inverse_low: np.ndarray | None,
+) -> Fusion:
+    """A refiner's raw fusion of ``low_w`` and ``high_w`` with the guard and the positivity
+    floor. With ``inverse_low`` (the reciprocal of ``low_w`` from :func:`_inverse_pair`) the
+    refiner fused reciprocals: the result is converted back to depth first."""
+    if inverse_low is not None:
+        disp = np.asarray(fusion.depth, np.float32)
+        disp, _ = keep_positive(disp, inverse_low)
+        info = {**fusion.info, "fusion_space": "disparity"}
+        fusion = Fusion((1.0 / disp).astype(np.float32), fusion.omega, info)
     fusion = Fusion(np.asarray(fusion.depth, dtype=np.float32), fusion.omega, dict(fusion.info))
     fusion = guard_fusion(fusion, low_w, high_w)
     if kind == "depth":
@@ -120,17 +189,6 @@ def fuse_at(
         if raised:
             fusion = Fusion(depth, fusion.omega, {**fusion.info, "raised_to_positive": raised})
     return fusion
-
-
-def _fuse_inverse(refiner: Refiner, low: np.ndarray, high: np.ndarray) -> Fusion:
-    """Fuse depth maps as their reciprocals and return depth (``info["fusion_space"]``)."""
-    floor = 1e-6 * max(float(np.nanmax(np.abs(low))), 1e-12)
-    inv = [1.0 / np.maximum(m, floor) for m in (low, high)]
-    fusion = refiner.fuse(inv[0].astype(np.float32), inv[1].astype(np.float32))
-    disp = np.asarray(fusion.depth, np.float32)
-    disp, _ = keep_positive(disp, inv[0])
-    info = {**fusion.info, "fusion_space": "disparity"}
-    return Fusion((1.0 / disp).astype(np.float32), fusion.omega, info)
 
 
 def fuse_stage(

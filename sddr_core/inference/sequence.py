@@ -30,6 +30,7 @@ does not grow with the sequence.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
@@ -42,7 +43,7 @@ import cv2
 import numpy as np
 
 from sddr_core.errors import InputError
-from sddr_core.inference.one_stage import choose_resolutions, fuse_stage
+from sddr_core.inference.one_stage import choose_resolutions, fuse_batch_at, working_size_for
 from sddr_core.inference.refine import MODES, Mode, _result, as_refiner
 from sddr_core.inference.result import RefinedDepth
 from sddr_core.io.images import load_image
@@ -50,7 +51,7 @@ from sddr_core.ops.align import fit_scale_shift
 from sddr_core.ops.edges import edge_map
 from sddr_core.ops.resize import resize_long_side, resize_map
 from sddr_core.predictors.base import DepthPredictor, as_predictor, run_predictor
-from sddr_core.progress import check_cancel
+from sddr_core.progress import check_cancel, report
 from sddr_core.refiners.base import Refiner
 
 __all__ = [
@@ -134,19 +135,40 @@ def backward_warp(x: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarr
         ``(warped, inside)``: the warped map (same shape as ``x``) and a boolean ``(H, W)``
         mask of pixels whose source lies inside ``x``.
     """
-    h, w = flow.shape[:2]
-    gx, gy = _grid(h, w)
-    mx = gx + flow[..., 0]
-    my = gy + flow[..., 1]
-    out = cv2.remap(
-        np.ascontiguousarray(x, dtype=np.float32),
-        mx,
-        my,
-        interpolation=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-    return out, inside
+    sampler = _Sampler(flow)
+    return sampler.warp(x), sampler.inside
+
+
+class _Sampler:
+    """The sampling positions ``p + flow(p)`` of one flow field, made once and shared by
+    every map warped with it (the forward flow, the previous grey frame and the previous
+    output each frame)."""
+
+    def __init__(self, flow: np.ndarray) -> None:
+        h, w = flow.shape[:2]
+        gx, gy = _grid(h, w)
+        self.mx = gx + flow[..., 0]
+        self.my = gy + flow[..., 1]
+        self.shape = (h, w)
+        self._inside: np.ndarray | None = None
+
+    @property
+    def inside(self) -> np.ndarray:
+        """Boolean ``(H, W)``: the sampling position lies inside the frame."""
+        if self._inside is None:
+            h, w = self.shape
+            mx, my = self.mx, self.my
+            self._inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        return self._inside
+
+    def warp(self, x: np.ndarray) -> np.ndarray:
+        return cv2.remap(
+            np.ascontiguousarray(x, dtype=np.float32),
+            self.mx,
+            self.my,
+            interpolation=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -165,17 +187,42 @@ def masked_lowpass(x: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     within a few σ the result fades to 0. Computed at a reduced size (σ ≥ 2 px there) for
     speed.
     """
-    h, w = x.shape
-    m = mask.astype(np.float32)
+    return _masked_lowpasses([x], mask, sigma)[0]
+
+
+def _masked_lowpasses(
+    xs: list[np.ndarray], mask: np.ndarray, sigma: float, step: int = 1
+) -> list[np.ndarray]:
+    """:func:`masked_lowpass` of several maps over one mask: the maps and the mask go through
+    the resizes and the blur together, as the channels of one array (the mask's weights are
+    computed once). ``step`` > 1 returns every ``step``-th pixel of each result only."""
+    h, w = mask.shape
     factor = max(1.0, sigma / 2.0)
     small = (max(4, int(round(h / factor))), max(4, int(round(w / factor))))
-    num = resize_map(np.where(mask, x, 0.0).astype(np.float32), small)
-    den = resize_map(m, small)
+    m = mask.astype(np.float32)
+    stack = np.empty((h, w, len(xs) + 1), np.float32)
+    for i, x in enumerate(xs):
+        stack[..., i] = np.where(mask, x, 0.0)
+    stack[..., -1] = m
+    stack = _resize_channels(stack, small)
     s = sigma * small[1] / w
-    num = cv2.GaussianBlur(num, (0, 0), s, borderType=cv2.BORDER_REFLECT)
-    den = cv2.GaussianBlur(den, (0, 0), s, borderType=cv2.BORDER_REFLECT)
-    out = num / np.maximum(den, 0.05)
-    return resize_map(out.astype(np.float32), (h, w))
+    stack = cv2.GaussianBlur(stack, (0, 0), s, borderType=cv2.BORDER_REFLECT)
+    den = np.maximum(stack[..., -1:], 0.05)
+    out = _resize_channels(np.ascontiguousarray(stack[..., :-1] / den), (h, w))
+    if out.ndim == 2:
+        out = out[..., None]
+    return [out[::step, ::step, i] for i in range(len(xs))]
+
+
+def _resize_channels(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """:func:`~sddr_core.ops.resize.resize_map` of ``(H, W, C)`` without its clipping
+    (these maps are smooth averages; the clip only removed float rounding)."""
+    h, w = shape
+    if x.shape[:2] == (h, w):
+        return x
+    shrinking = h * w < x.shape[0] * x.shape[1]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(x, (w, h), interpolation=interp)
 
 
 def _symmetric_fit(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
@@ -239,6 +286,9 @@ class FlowField:
     valid: np.ndarray
     valid_fraction: float
     histogram: float
+    # the sampling positions of ``flow`` (when it was computed at this size), reused by the
+    # stabiliser to warp the previous output
+    sampler: _Sampler | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
 class SequenceStabilizer:
@@ -288,13 +338,14 @@ class SequenceStabilizer:
         dis = self._dis_small if max(gray.shape) <= 256 else self._dis
         back = dis.calc(gray, prev, None)  # t -> t-1
         fwd = dis.calc(prev, gray, None)  # t-1 -> t
-        fwd_at, inside = backward_warp(fwd, back)
+        sampler = _Sampler(back)
+        fwd_at, inside = sampler.warp(fwd), sampler.inside
         # per channel: numpy's reductions over a last axis of 2 are ~20x slower
         bx, by, fx, fy = back[..., 0], back[..., 1], fwd_at[..., 0], fwd_at[..., 1]
         err = cv2.magnitude(bx + fx, by + fy) ** 2
         mag = cv2.magnitude(bx, by) ** 2 + cv2.magnitude(fx, fy) ** 2
         valid = inside & (err < 0.01 * mag + 0.5)
-        prev_warped, _ = backward_warp(prev.astype(np.float32), back)
+        prev_warped = sampler.warp(prev.astype(np.float32))
         valid &= np.abs(prev_warped - gray.astype(np.float32)) < opt.photometric * 255.0
         fraction = float(valid.mean())
         h1 = _histogram(gray)
@@ -308,9 +359,8 @@ class SequenceStabilizer:
             valid = cv2.resize(
                 valid.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST
             ).astype(bool)
-        else:
-            flow = back
-        return FlowField(flow, valid, fraction, hist)
+            return FlowField(flow, valid, fraction, hist)
+        return FlowField(back, valid, fraction, hist, sampler)
 
     def is_cut(self, field: FlowField | None) -> bool:
         """Whether the frame starts a new shot (no usable flow, too few valid pixels, or a
@@ -363,19 +413,18 @@ class SequenceStabilizer:
             assert field is not None and prev is not None
             if prev.shape != fused.shape:
                 prev = resize_map(prev, fused.shape)
-            history, inside = backward_warp(prev, field.flow)
-            valid = field.valid & inside
+            sampler = field.sampler
+            if sampler is None or sampler.shape != fused.shape:
+                sampler = _Sampler(field.flow)
+            history = sampler.warp(prev)
+            valid = field.valid & sampler.inside
             # fitted on smoothed maps: the history went through bilinear warps and the frames
             # differ in detail; both would bias the fit (and the bias adds up over a video)
             # (and on every few pixels: smoothed maps hold nothing finer than σ / 2)
             smooth = 0.02 * max(fused.shape)
             k = max(1, int(smooth / 2))
-            scale, shift = _robust_fit(
-                masked_lowpass(fused, valid, smooth)[::k, ::k],
-                masked_lowpass(history, valid, smooth)[::k, ::k],
-                valid[::k, ::k],
-                opt.trim,
-            )
+            fused_s, history_s = _masked_lowpasses([fused, history], valid, smooth, step=k)
+            scale, shift = _robust_fit(fused_s, history_s, valid[::k, ::k], opt.trim)
             current = scale * fused + shift
             diff = history - current
             sigma = opt.lowpass * max(fused.shape)
@@ -427,12 +476,14 @@ def refine_sequence(
     temporal: TemporalOptions | None = None,
     stabilize: bool = True,
     prefetch: bool | None = None,
+    batch_size: int = 2,
 ) -> Iterator[RefinedDepth]:
     """Refine every frame of a sequence with temporally stable results, yielded in order.
 
-    Frames are read, refined and yielded one at a time (bounded memory: only the previous
-    frame's small state is kept). Every result is in one scale and shift, that of the first
-    frame's low-resolution prediction; see the module docstring for the stabilisation.
+    Frames are read, refined and yielded in order, ``batch_size`` at a time (bounded memory:
+    only those frames and the previous frame's small state are kept). Every result is in one
+    scale and shift, that of the first frame's low-resolution prediction; see the module
+    docstring for the stabilisation.
 
     Args:
         frames: an iterable of images (anything :func:`sddr_core.refine` accepts: arrays,
@@ -469,6 +520,8 @@ def refine_sequence(
             f"temporal must be a TemporalOptions, got {type(temporal).__name__}; build one with "
             "sddr_core.TemporalOptions(history=..., ...)."
         )
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
     if prefetch is None:
         prefetch = (os.cpu_count() or 1) > 2
     source = _frames_of(frames)
@@ -479,7 +532,16 @@ def refine_sequence(
     )
     ref = as_refiner(refiner, device=device)
     return _run(
-        source, pred, ref, mode, low_resolution, high_resolution, temporal, stabilize, prefetch
+        source,
+        pred,
+        ref,
+        mode,
+        low_resolution,
+        high_resolution,
+        temporal,
+        stabilize,
+        prefetch,
+        int(batch_size),
     )
 
 
@@ -519,13 +581,20 @@ def _produce(
     high_resolution: int | None,
     cut_histogram: float,
     flow_side: int,
+    batch_size: int = 1,
 ) -> Iterator[_Fused]:
     """Load, predict and fuse each frame. The resolutions are chosen on the first frame of a
     shot (a frame whose size or grey histogram differs from the previous one's) and kept.
-    The grey image of that check is the one the optical flow then uses (made once)."""
+    The grey image of that check is the one the optical flow then uses (made once).
+
+    Up to ``batch_size`` consecutive frames of one working size are fused together
+    (:func:`~sddr_core.inference.one_stage.fuse_batch_at`: one forward pass of a network
+    refiner for all of them, the guard still per frame): at most that many frames are held.
+    """
     resolutions: tuple[int, int] | None = None
     prev_hist: np.ndarray | None = None
     prev_shape: tuple[int, ...] | None = None
+    pending: list[_Predicted] = []
     for index, frame in enumerate(source):
         check_cancel("sequence")
         start = time.perf_counter()
@@ -548,43 +617,88 @@ def _produce(
             t = time.perf_counter()
             maps[stage] = run_predictor(pred, rgb, res)
             timings[stage] = time.perf_counter() - t
-        h, w = rgb.shape[:2]
-        fusion = fuse_stage(
-            ref, maps["predict-low"], maps["predict-high"], (h, w), timings, str(pred.kind)
+        shape = working_size_for(rgb.shape[:2], maps["predict-high"].shape, ref)
+        item = _Predicted(
+            index,
+            rgb,
+            gray,
+            maps["predict-low"],
+            maps["predict-high"],
+            shape,
+            resolutions,
+            timings,
+            start,
         )
+        if pending and pending[0].shape != shape:
+            yield from _fuse_pending(pending, pred, ref, mode)
+            pending = []
+        pending.append(item)
+        if len(pending) >= batch_size:
+            yield from _fuse_pending(pending, pred, ref, mode)
+            pending = []
+    if pending:
+        yield from _fuse_pending(pending, pred, ref, mode)
+
+
+@dataclass
+class _Predicted:
+    """A frame after prediction, waiting to be fused with its neighbours."""
+
+    index: int
+    rgb: np.ndarray
+    gray: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    shape: tuple[int, int]  # working size of the fusion
+    resolutions: tuple[int, int]
+    timings: dict[str, float]
+    start: float
+
+
+def _fuse_pending(
+    pending: list[_Predicted], pred: DepthPredictor, ref: Refiner, mode: str
+) -> Iterator[_Fused]:
+    """Fuse ``pending`` (frames of one working size) in one batch and yield them in order;
+    each frame's ``timings["refine"]`` is its share of the batch's time."""
+    check_cancel("refine")
+    report("refine", 0, 1)
+    t = time.perf_counter()
+    fusions = fuse_batch_at(
+        ref,
+        [p.low for p in pending],
+        [p.high for p in pending],
+        pending[0].shape,
+        str(pred.kind),
+    )
+    share = (time.perf_counter() - t) / len(pending)
+    report("refine", 1, 1)
+    for p, fusion in zip(pending, fusions, strict=True):
+        timings = p.timings
+        timings["refine"] = share
         work = fusion.depth
         info: dict[str, Any] = {
             "predictor": pred.name,
             "refiner": ref.name,
             "mode": mode,
-            "low_resolution": resolutions[0],
-            "high_resolution": resolutions[1],
+            "low_resolution": p.resolutions[0],
+            "high_resolution": p.resolutions[1],
             "working_size": f"{work.shape[1]}x{work.shape[0]}",
             "predictor_calls": 2,
             "refiner_calls": 1,
-            "frame": index,
+            "frame": p.index,
             **fusion.info,  # the guard's agreement and what it did, as in refine()
         }
         if mode == "two-stage":
             from sddr_core.inference.two_stage import coarse_to_fine
 
             t = time.perf_counter()
-            c2f = coarse_to_fine(rgb, pred, ref, work)
+            c2f = coarse_to_fine(p.rgb, pred, ref, work)
             timings["two-stage"] = time.perf_counter() - t
             work = c2f.depth
             info["predictor_calls"] += c2f.windows
             info["refiner_calls"] += c2f.windows
         yield _Fused(
-            index,
-            rgb,
-            maps["predict-low"],
-            maps["predict-high"],
-            work,
-            fusion.omega,
-            info,
-            timings,
-            start,
-            gray,
+            p.index, p.rgb, p.low, p.high, work, fusion.omega, info, timings, p.start, p.gray
         )
 
 
@@ -647,6 +761,7 @@ def _run(
     temporal: TemporalOptions | None,
     stabilize: bool,
     prefetch: bool,
+    batch_size: int = 1,
 ) -> Iterator[RefinedDepth]:
     stabilizer = SequenceStabilizer(temporal) if stabilize else None
     options = stabilizer.options if stabilizer is not None else TemporalOptions()
@@ -659,6 +774,7 @@ def _run(
         high_resolution,
         options.cut_histogram,
         options.flow_side,
+        batch_size,
     )
     if prefetch:
         fused = _prefetched(fused)
