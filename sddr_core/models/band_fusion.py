@@ -13,8 +13,11 @@ input, and the depth is assembled from the two inputs' own bands:
 2. a small convolutional U-Net sees the two maps, their difference, their gradients and
    their global agreement and predicts ``Ω_k ∈ [0, 1]`` for bands ``k = 0 .. levels-2``;
 3. band ``k`` of the output is ``Ω_k·band_k(high) + (1 − Ω_k)·band_k(low)``; the coarsest
-   level (1/32 of the working size and below) always comes from the low input, so the
-   global layout is the low input's by construction;
+   level (1/32 of the working size and below) comes from the low input, so the global
+   layout is the low input's by construction; variants with ``base_trust`` (the shipped
+   ``bandfusion-sb``) also predict a trust map for that base, initialised to the low input
+   (real stereo estimators: the full-resolution pass has the better layout, measured in
+   docs/MODEL_CARD.md), so the layout is still one of the two inputs', never drawn;
 4. the result is held inside the local range (a ``range_radius`` disc) of the two inputs, so
    no fusion overshoots both of them, and mapped back to the low input's scale.
 
@@ -56,12 +59,14 @@ class BandFusionConfig:
         widths: U-Net channels at 1/2, 1/4, 1/8, 1/16 and 1/32 of the working size.
         levels: Laplacian pyramid levels (``levels - 1`` blended bands + the low input's base).
         range_radius: radius in pixels of the local-range clamp (0: no clamp).
+        base_trust: also predict a trust map for the pyramid's base (else: the low input's).
     """
 
     name: str = "bandfusion-s"
     widths: tuple[int, ...] = (16, 32, 48, 64, 96)
     levels: int = 6
     range_radius: int = 1
+    base_trust: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -79,9 +84,11 @@ class BandFusionConfig:
         return cfg
 
 
-#: Built-in variants: ``bandfusion-s`` (the default) and ``bandfusion-tiny`` (tests).
+#: Built-in variants: ``bandfusion-sb`` (the default: ``bandfusion-s`` with a trust map for
+#: the base too), ``bandfusion-s`` (base from the low input) and ``bandfusion-tiny`` (tests).
 BAND_CONFIGS: dict[str, BandFusionConfig] = {
     "bandfusion-s": BandFusionConfig(),
+    "bandfusion-sb": BandFusionConfig(name="bandfusion-sb", base_trust=True),
     "bandfusion-tiny": BandFusionConfig(name="bandfusion-tiny", widths=(4, 8, 8, 8, 8)),
 }
 
@@ -195,9 +202,10 @@ IN_CHANNELS = 6
 
 class BandFusionNet(nn.Module):
     """See the module docstring. ``forward(low, high)`` takes ``(B, 1, H, W)`` maps with sides
-    divisible by 32 and returns ``{"depth", "omegas", "agreement"}``: the fused map in the low
-    input's scale, the trust maps ``[Ω_0 (full size), Ω_1 (1/2), ...]`` and their logits, and
-    the global agreement of the two inputs."""
+    divisible by 32 and returns ``{"depth", "omegas", "logits", "base_omega", "agreement"}``:
+    the fused map in the low input's scale, the trust maps ``[Ω_0 (full size), Ω_1 (1/2),
+    ...]``, all logits (the base's last), the base's trust map (``None`` without
+    ``base_trust``), and the global agreement of the two inputs."""
 
     size_multiple = 32
 
@@ -223,6 +231,14 @@ class BandFusionNet(nn.Module):
             conv = head[1]
             nn.init.normal_(conv.weight, std=0.01)
             nn.init.constant_(conv.bias, 2.0 if k < 3 else -2.0)  # start near the split
+        self.base_head: nn.Module | None = None
+        if self.config.base_trust:
+            cb = w[min(self.config.levels - 1, 5) - 1]
+            self.base_head = nn.Sequential(
+                nn.GroupNorm(max(1, cb // 8), cb), nn.Conv2d(cb, 1, 3, 1, 1)
+            )
+            nn.init.normal_(self.base_head[1].weight, std=0.01)
+            nn.init.constant_(self.base_head[1].bias, -3.0)  # start at the low input's base
 
     def forward(self, low: torch.Tensor, high: torch.Tensor, **_: Any) -> dict[str, Any]:
         if low.ndim != 4 or low.shape != high.shape or low.shape[1] != 1:
@@ -262,12 +278,22 @@ class BandFusionNet(nn.Module):
                 om = _up(om, p_lo[k].shape[-2:])
             omegas.append(om)
             fused.append(om * p_hi[k] + (1 - om) * p_lo[k])
-        fused.append(p_lo[-1])
+        base_omega = None
+        if self.base_head is not None:
+            logit = self.base_head(by_scale[2 ** min(levels - 1, 5)])
+            logits.append(logit)
+            base_omega = torch.sigmoid(logit)
+            if base_omega.shape[-2:] != p_lo[-1].shape[-2:]:
+                base_omega = _up(base_omega, p_lo[-1].shape[-2:])
+            fused.append(base_omega * p_hi[-1] + (1 - base_omega) * p_lo[-1])
+        else:
+            fused.append(p_lo[-1])
         out = local_clamp(reconstruct(fused), [lo, hi], self.config.range_radius)
         return {
             "depth": out * scale + median,
             "omegas": omegas,
             "logits": logits,
+            "base_omega": base_omega,
             "agreement": agreement,
         }
 

@@ -298,6 +298,24 @@ def _lr(step: int, cfg: BandTrainConfig) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(t, 1.0))))
 
 
+def _init_weights(model: Any, state: dict[str, Any]) -> None:
+    """Load ``state`` into ``model``; a head the checkpoint lacks (the base trust of
+    ``bandfusion-sb`` started from a ``bandfusion-s`` run) keeps its initialisation."""
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # same names, other shapes: another width
+        raise InputError(
+            f"init_from does not fit the model variant ({str(err).splitlines()[-1].strip()}); "
+            "start from a checkpoint of the same variant."
+        ) from err
+    new = [k for k in missing if not k.startswith("base_head.")]
+    if new or unexpected:
+        raise InputError(
+            f"init_from does not fit the model variant: missing {new[:4]}, "
+            f"unexpected {list(unexpected)[:4]}; start from a checkpoint of the same variant."
+        )
+
+
 def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
     """Run (or resume) a band-fusion training run; returns ``out_dir/last.safetensors``."""
     import torch
@@ -313,7 +331,7 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
     rng = np.random.default_rng(cfg.seed)
     model = create_band_model(cfg.variant)
     if cfg.init_from:
-        model.load_state_dict(read_checkpoint(cfg.init_from)[0].state_dict())
+        _init_weights(model, read_checkpoint(cfg.init_from)[0].state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     step = 0
     state_path = out / "state.pt"

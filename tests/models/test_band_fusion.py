@@ -86,3 +86,53 @@ def test_save_and_load_through_the_refiner(tmp_path):
     assert fusion.depth.shape == low.shape and np.isfinite(fusion.depth).all()
     # the same input twice: the output is the low input (both are the same up to scale/shift)
     np.testing.assert_allclose(fusion.depth, low, atol=2e-3)
+
+
+def _tiny_with_base_trust() -> BandFusionNet:
+    from sddr_core.models.band_fusion import BandFusionConfig
+
+    return BandFusionNet(BandFusionConfig(name="t", widths=(4, 8, 8, 8, 8), base_trust=True))
+
+
+def test_base_trust_picks_the_layout_of_either_input():
+    torch.manual_seed(2)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
+    low = (1 + xx + 0.1 * torch.rand(64, 64))[None, None]
+    high = (2 * yy + 0.1 * torch.rand(64, 64))[None, None]  # another layout entirely
+    model = _zero_trust(_tiny_with_base_trust()).eval()
+    torch.nn.init.constant_(model.base_head[1].bias, -50.0)
+    with torch.no_grad():
+        out = model(low, high)
+    assert out["base_omega"].max() < 1e-6
+    assert torch.allclose(out["depth"], low, atol=1e-4)
+    for head in model.heads:
+        torch.nn.init.constant_(head[1].bias, 50.0)
+    torch.nn.init.constant_(model.base_head[1].bias, 50.0)
+    with torch.no_grad():
+        out = model(low, high)
+    assert len(out["logits"]) == len(out["omegas"]) + 1  # the base's logit is bounded too
+    # full trust everywhere: the high input in the low input's scale, its layout kept
+    corr = torch.corrcoef(torch.stack([out["depth"].flatten(), high.flatten()]))[0, 1]
+    assert corr > 0.99
+
+
+def test_init_from_a_checkpoint_without_the_base_head(tmp_path):
+    from sddr_core.errors import InputError
+    from sddr_core.train.band import _init_weights
+
+    plain = create_band_model("bandfusion-tiny")
+    model = _tiny_with_base_trust()
+    bias = model.base_head[1].bias.detach().clone()
+    _init_weights(model, plain.state_dict())
+    assert torch.equal(model.base_head[1].bias, bias)  # the new head keeps its start
+    assert torch.equal(model.heads[0][1].weight, plain.heads[0][1].weight)
+    with pytest.raises(InputError, match="does not fit"):
+        _init_weights(plain, create_band_model("bandfusion-s").state_dict())
+
+
+def test_base_trust_survives_save_and_load(tmp_path):
+    from sddr_core.refiners.network import load_refiner, save_refiner
+
+    path = save_refiner(_tiny_with_base_trust(), tmp_path / "bt.safetensors", meta={})
+    refiner = load_refiner(path)
+    assert refiner.model.config.base_trust and refiner.model.base_head is not None
