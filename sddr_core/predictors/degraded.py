@@ -6,7 +6,11 @@ ground truth (``sddr eval --dataset middlebury2006:PATH@val --predictor family-t
 Each call degrades the ground truth of the asked window with
 :func:`sddr_core.train.families.make_pair`: at or below the native resolution the call is a
 low pass, above it a high pass, each with its own random global scale and shift, seeded by
-``(seed, window, resolution)`` so that the same call gives the same map.
+``(seed, window, resolution)`` so that the same call gives the same map. As with a real
+network, the kind of error depends on the input's size against the native resolution, not
+on how much of the scene the input covers: a two-stage window asked at 1.5× the native
+resolution is a high pass of that window (at its own pixel density), as the whole image's
+high pass is.
 """
 
 from __future__ import annotations
@@ -81,8 +85,7 @@ class DegradedPredictor:
         key = f"{self.seed}:{top},{left},{bottom},{right}:{int(resolution)}".encode()
         rng = np.random.default_rng(zlib.crc32(key))
         frac = min(1.0, int(resolution) / side)
-        whole = max(self.gt.shape)
-        is_low = int(resolution) * side <= self.native_resolution * whole
+        is_low = int(resolution) <= self.native_resolution
         pair = make_pair(
             gt,
             rgb,

@@ -134,3 +134,21 @@ def test_edge_shortfall_costs_blurred_steps_not_sharp_ones():
     assert edge_shortfall(blurred, gt, mask).item() > 0.5
     with_edges = aligned_loss(blurred, gt, edge_weight=1.0)
     assert with_edges > aligned_loss(blurred, gt) > aligned_loss(gt, gt)
+
+
+def test_family_predictor_window_above_native_is_a_high_pass():
+    """Two-stage windows: the error kind follows the asked resolution against the native
+    one (as a real network's), not the share of the scene the window covers."""
+    from sddr_core.ops.resize import resize_map
+    from sddr_core.predictors.degraded import DegradedPredictor
+
+    gt, image = _gt_image()
+    pred = DegradedPredictor(gt, image, "high-unusable", native_resolution=48)
+    box = (0, 0, gt.shape[0] // 2 + 8, gt.shape[1] // 2 + 8)
+    window = gt[box[0] : box[2], box[1] : box[3]]
+
+    def corr(x):
+        return float(np.corrcoef(resize_map(x, window.shape).ravel(), window.ravel())[0, 1])
+
+    assert corr(pred.predict_region(image, box, 48)) > 0.8  # a low pass of the window
+    assert corr(pred.predict_region(image, box, 72)) < 0.5  # above native: the high pass
