@@ -271,6 +271,19 @@ def _robust_stats(x: np.ndarray) -> tuple[float, float]:
     return med, max(float(np.mean(np.abs(v - med))), 1e-12)
 
 
+def _consistent(back: np.ndarray, fwd: np.ndarray, sampler: _Sampler) -> np.ndarray:
+    """Forward-backward check (Sundaram et al. 2010): the backward flow ``back`` (sampled by
+    ``sampler``) and the forward flow ``fwd`` at its target cancel out, up to 1 % of their
+    squared length plus 0.5 px². (Tried: the forward flow at half size, a quarter of its
+    cost, raised the temporal error by 13 % and lost 0.007 δ1 on Middlebury baby1.)"""
+    fwd_at = sampler.warp(fwd)
+    # per channel: numpy's reductions over a last axis of 2 are ~20x slower
+    bx, by, fx, fy = back[..., 0], back[..., 1], fwd_at[..., 0], fwd_at[..., 1]
+    err = cv2.magnitude(bx + fx, by + fy) ** 2
+    mag = cv2.magnitude(bx, by) ** 2 + cv2.magnitude(fx, fy) ** 2
+    return err < 0.01 * mag + 0.5
+
+
 @dataclass
 class FlowField:
     """Motion from the current frame to the previous one, at the stabiliser's working size.
@@ -339,12 +352,7 @@ class SequenceStabilizer:
         back = dis.calc(gray, prev, None)  # t -> t-1
         fwd = dis.calc(prev, gray, None)  # t-1 -> t
         sampler = _Sampler(back)
-        fwd_at, inside = sampler.warp(fwd), sampler.inside
-        # per channel: numpy's reductions over a last axis of 2 are ~20x slower
-        bx, by, fx, fy = back[..., 0], back[..., 1], fwd_at[..., 0], fwd_at[..., 1]
-        err = cv2.magnitude(bx + fx, by + fy) ** 2
-        mag = cv2.magnitude(bx, by) ** 2 + cv2.magnitude(fx, fy) ** 2
-        valid = inside & (err < 0.01 * mag + 0.5)
+        valid = sampler.inside & _consistent(back, fwd, sampler)
         prev_warped = sampler.warp(prev.astype(np.float32))
         valid &= np.abs(prev_warped - gray.astype(np.float32)) < opt.photometric * 255.0
         fraction = float(valid.mean())
@@ -663,16 +671,16 @@ def _fuse_pending(
     check_cancel("refine")
     report("refine", 0, 1)
     t = time.perf_counter()
-    fusions = fuse_batch_at(
-        ref,
-        [p.low for p in pending],
-        [p.high for p in pending],
-        pending[0].shape,
-        str(pred.kind),
-    )
+    shape = pending[0].shape
+    # resized once: the fusion's inputs, and (at the image's size) the result's low and high
+    lows = [resize_map(p.low, shape) for p in pending]
+    highs = [resize_map(p.high, shape) for p in pending]
+    fusions = fuse_batch_at(ref, lows, highs, shape, str(pred.kind))
     share = (time.perf_counter() - t) / len(pending)
     report("refine", 1, 1)
-    for p, fusion in zip(pending, fusions, strict=True):
+    for p, fusion, low, high in zip(pending, fusions, lows, highs, strict=True):
+        if p.rgb.shape[:2] == shape:
+            p.low, p.high = low, high
         timings = p.timings
         timings["refine"] = share
         work = fusion.depth
