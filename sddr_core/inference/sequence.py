@@ -433,19 +433,27 @@ class SequenceStabilizer:
             k = max(1, int(smooth / 2))
             fused_s, history_s = _masked_lowpasses([fused, history], valid, smooth, step=k)
             scale, shift = _robust_fit(fused_s, history_s, valid[::k, ::k], opt.trim)
-            current = scale * fused + shift
+            current = np.float32(scale) * fused + np.float32(shift)
             diff = history - current
             sigma = opt.lowpass * max(fused.shape)
             low = masked_lowpass(diff, valid, sigma)
-            detail = diff - low
+            detail = np.subtract(diff, low, out=diff)
             sampled = _subsample(detail)[_subsample(valid)]
             spread = 1.4826 * float(np.median(np.abs(sampled))) + 1e-12
-            weight = np.exp(-((detail / (opt.detail_tolerance * spread)) ** 2))
+            # weight = exp(-(detail / (tolerance · spread))²) on valid pixels, in place
+            weight = detail * np.float32(1.0 / (opt.detail_tolerance * spread))
+            np.square(weight, out=weight)
+            np.negative(weight, out=weight)
+            np.exp(weight, out=weight)
             weight *= valid
-            out = (current + opt.history * low + opt.detail_history * weight * detail).astype(
-                np.float32
-            )
             info["history_weight"] = round(float(weight.mean()), 4)
+            # out = current + history · low + detail_history · weight · detail
+            weight *= detail
+            weight *= np.float32(opt.detail_history)
+            low *= np.float32(opt.history)
+            out = current
+            out += low
+            out += weight
         info["scale"], info["shift"], info["shot"] = float(scale), float(shift), self.shots
         self._last = out
         self._prev_gray = gray
