@@ -217,3 +217,44 @@ def test_flow_of_a_known_shift_and_its_occlusion_checks() -> None:
     assert field.valid[20:100, 20:140].mean() > 0.7
     assert field.valid[44:66, 64:86].mean() < 0.2  # the changed patch has no history
     assert not st.is_cut(field) and field.histogram > 0.9
+
+
+def test_batched_fusion_matches_pair_by_pair_with_the_guard_per_pair() -> None:
+    from sddr_core.inference.one_stage import fuse_at, fuse_batch_at
+    from sddr_core.inference.refine import as_refiner
+
+    disp = make_scene(3, (64, 96)).disparity.astype(np.float32)
+    rng = np.random.default_rng(5)
+    good = disp + 0.02 * float(np.std(disp)) * rng.standard_normal(disp.shape).astype(np.float32)
+    noise = (rng.random(disp.shape) * 3).astype(np.float32)  # disagrees: the guard acts
+    lows, highs = [disp, disp, disp], [good, noise, good[::-1, ::-1].copy()]
+    for name in (None, "poisson"):  # the network (fuse_batch) and a refiner without it
+        refiner = as_refiner(name)
+        batched = fuse_batch_at(refiner, lows, highs, disp.shape)
+        alone = [fuse_at(refiner, lo, hi, disp.shape) for lo, hi in zip(lows, highs, strict=True)]
+        for b, a in zip(batched, alone, strict=True):
+            np.testing.assert_allclose(b.depth, a.depth, rtol=1e-4, atol=1e-4 * np.ptp(disp))
+            assert b.info.get("guard") == a.info.get("guard")
+        assert "guard" not in batched[0].info and "guard" in batched[1].info
+    depth = fuse_batch_at(refiner, [1 / disp] * 2, [1 / good] * 2, disp.shape, kind="depth")
+    one = fuse_at(refiner, 1 / disp, 1 / good, disp.shape, kind="depth")
+    assert depth[0].info["fusion_space"] == "disparity"
+    np.testing.assert_allclose(depth[1].depth, one.depth, rtol=1e-5)
+    with pytest.raises(InputError, match="2 low and 1 high"):
+        fuse_batch_at(refiner, [disp, disp], [disp], disp.shape)
+
+
+def test_batch_size_changes_speed_not_the_maps() -> None:
+    frames = list(_shot(9, 5))
+    predictor = _predictor(frames)
+    imgs = [f.image for f in frames]
+    maps = {
+        b: list(refine_sequence(imgs, predictor, batch_size=b, prefetch=False)) for b in (1, 2, 3)
+    }
+    for b in (2, 3):
+        for x, y in zip(maps[1], maps[b], strict=True):
+            assert x.info["frame"] == y.info["frame"]
+            span = float(np.ptp(x.depth))
+            np.testing.assert_allclose(y.depth, x.depth, rtol=1e-3, atol=1e-3 * span)
+    with pytest.raises(InputError, match="batch_size"):
+        refine_sequence(imgs, predictor, batch_size=0)
