@@ -105,3 +105,81 @@ def loose_parts(obj: bpy.types.Object) -> np.ndarray:
     roots = parent[loops[starts]]
     _, counts = np.unique(roots, return_counts=True)
     return np.sort(counts)[::-1]
+
+
+def uv_render(scene: bpy.types.Scene, obj: bpy.types.Object, path: Path) -> np.ndarray:
+    """Render ``obj`` with its UV coordinates as its colour (32-bit EXR, no colour
+    management): float ``(H, W, 2)``, the UV each pixel sees, NaN where the world shows.
+    The object's materials are put back afterwards."""
+    mat = bpy.data.materials.new("SDDR test uv")
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    out = nodes.new("ShaderNodeOutputMaterial")
+    emission = nodes.new("ShaderNodeEmission")
+    coords = nodes.new("ShaderNodeTexCoord")
+    links.new(coords.outputs["UV"], emission.inputs["Color"])
+    links.new(emission.outputs["Emission"], out.inputs["Surface"])
+    old = list(obj.data.materials)
+    settings = scene.render.image_settings
+    fmt, depth = settings.file_format, settings.color_depth
+    obj.data.materials.clear()
+    obj.data.materials.append(mat)
+    settings.file_format, settings.color_depth = "OPEN_EXR", "32"
+    try:
+        rgba = render_rgba(scene, path)
+    finally:
+        settings.file_format, settings.color_depth = fmt, depth
+        obj.data.materials.clear()
+        for m in old:
+            obj.data.materials.append(m)
+        bpy.data.materials.remove(mat)
+    uv = rgba[..., :2].astype(np.float64)
+    uv[rgba[..., 3] < 0.5] = np.nan
+    return uv
+
+
+def thin_parts(depth: np.ndarray, width: int = 8, ratio: float = 1.1, band: int = 3) -> np.ndarray:
+    """Pixels of the photo around thin foreground parts (spokes, fork, handlebar, posts).
+
+    A pixel is on a thin part when something farther (planar ``depth`` larger by ``ratio``)
+    lies within ``width`` pixels on both sides of it, left and right or above and below; the
+    mask is that, grown by ``band`` pixels so that it holds the parts' outlines, where fringes
+    form. ``depth``: planar depth (larger = farther), ``(H, W)``.
+    """
+    z = np.asarray(depth, dtype=np.float64)
+    h, w = z.shape
+    pad = np.pad(z, width, mode="edge")
+    thin = np.zeros((h, w), bool)
+    for axis in (0, 1):
+        before = np.zeros((h, w), bool)
+        after = np.zeros((h, w), bool)
+        for k in range(1, width + 1):
+            if axis == 1:
+                b = pad[width : width + h, width - k : width - k + w]
+                a = pad[width : width + h, width + k : width + k + w]
+            else:
+                b = pad[width - k : width - k + h, width : width + w]
+                a = pad[width + k : width + k + h, width : width + w]
+            before |= b > ratio * z
+            after |= a > ratio * z
+        thin |= before & after
+    out = thin.copy()
+    padded = np.pad(thin, band)
+    for dy in range(2 * band + 1):
+        for dx in range(2 * band + 1):
+            out |= padded[dy : dy + h, dx : dx + w]
+    return out
+
+
+def world_in_band(world: np.ndarray, uv: np.ndarray, band: np.ndarray) -> float:
+    """The share of the pixels of a view where ``band`` (a photo mask) shows, by the UVs of
+    a reference render (:func:`uv_render`, same camera), where ``world`` (bool, this view)
+    shows the world instead."""
+    h, w = band.shape
+    ok = np.isfinite(uv[..., 0])
+    px = np.clip((uv[..., 0][ok] * w).astype(np.int64), 0, w - 1)
+    py = np.clip(((1.0 - uv[..., 1][ok]) * h).astype(np.int64), 0, h - 1)
+    inside = np.zeros(world.shape, bool)
+    inside[ok] = band[py, px]
+    return float(world[inside].mean()) if inside.any() else 0.0

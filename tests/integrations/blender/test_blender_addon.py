@@ -638,7 +638,7 @@ def test_generate_and_rebuild_can_be_undone():
 def test_face_count_before_building_with_budget_and_warning(pipeline, addon, scene_data):
     import types
 
-    from bl_ext.user_default.sddr_depth import panels
+    from bl_ext.user_default.sddr_depth import mesh, panels
 
     s = bpy.context.scene.sddr
     s.image_source = "FILE"
@@ -646,7 +646,7 @@ def test_face_count_before_building_with_budget_and_warning(pipeline, addon, sce
     assert (s.photo_width, s.photo_height) == (160, 120)
     s.resolution, s.face_budget, s.layered, s.cut = 160, 0, True, True
     count, vertices = s.expected_faces()
-    assert vertices == 160 and count == int(np.ceil(159 * 119 * 1.5))
+    assert vertices == 160 and count == int(np.ceil(159 * 119 * mesh.LAYERED_FACTOR))
     s.face_budget = 5000
     count, vertices = s.expected_faces()
     assert count <= 5000 and vertices < 160

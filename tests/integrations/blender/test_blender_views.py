@@ -65,13 +65,25 @@ def build(addon, motorcycle: Path, **overrides):
 
 @pytest.fixture(scope="module")
 def measured(addon, motorcycle, tmp_path_factory) -> dict:
-    """Renders of the default, uncut and torn meshes; world fractions and part counts."""
+    """Renders of the uncut, default and torn meshes; world fractions, part counts, fringes.
+
+    Every mesh is orbited about the same point, the uncut mesh's subject (its median vertex
+    depth straight ahead): a layered mesh's own median would sit farther back (its hidden
+    background vertices count too), and a farther pivot shows less world at the same angle.
+    """
     out_dir = Path(os.environ.get("SDDR_TEST_VIEWS_OUT", "") or tmp_path_factory.mktemp("views"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = {}
+    meta = json.loads((motorcycle / "meta.json").read_text())
+    disparity = np.load(motorcycle / "depth.npy").astype(np.float64)
+    with np.errstate(divide="ignore"):
+        planar = 1.0 / disparity if meta["kind"] == "disparity" else disparity
+    band = views.thin_parts(planar)
+    results: dict = {"thin_band_share": float(band.mean())}
+    target = None
+    uv_uncut = {}
     for name, overrides in (
-        ("default", {}),
         ("uncut", {"cut": False}),
+        ("default", {}),
         ("torn", {"layered": False, "remove_islands": False}),
     ):
         scene, built = build(addon, motorcycle, **overrides)
@@ -81,12 +93,17 @@ def measured(addon, motorcycle, tmp_path_factory) -> dict:
         full = views.render_rgba(scene, out_dir / f"{name}_camera.png")
         assert full.shape[:2] == (500, 741)  # the photo's full size
         res["camera"] = views.world_fraction(full)
-        target = views.subject_target(built["object"])
+        if target is None:
+            target = views.subject_target(built["object"])
         scene.render.resolution_percentage = 50
         for deg in ORBITS:
             views.orbit_camera(scene, built["camera"], target, deg)
             rgba = views.render_rgba(scene, out_dir / f"{name}_orbit{deg:+d}.png")
             res[f"orbit{deg:+d}"] = views.world_fraction(rgba)
+            if name == "uncut":  # where each pixel of the orbit lies on the photo
+                uv_uncut[deg] = views.uv_render(scene, built["object"], out_dir / "uv.exr")
+            # fringes at thin parts: the share of their band where the world shows
+            res[f"fringe{deg:+d}"] = views.world_in_band(rgba[..., 3] < 0.5, uv_uncut[deg], band)
         results[name] = res
     (out_dir / "measured.json").write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
@@ -104,21 +121,24 @@ def test_orbit_shows_less_world_than_the_torn_mesh(measured, degrees):
     assert measured["default"][key] < measured["torn"][key]
 
 
-# Issue 14's side-view target, not met in general: it held on the smooth depth of the SDDR
-# network that was the default refiner until December 2026, but with sharper depth (the
-# band-fusion default, Poisson, even the ground truth itself) the layered mesh shows 0.5 to
-# 3 points more world than the uncut mesh at +15, -15 and -30 degrees (thin streaks where
-# noisy depth makes many cuts in the shelf area). Kept as an expected failure so the gap stays
-# measured and visible until the mesh builder closes it; see integrations/blender/README.md.
-@pytest.mark.xfail(reason="issue 14 open: layered mesh vs uncut at side views on sharp depth")
 @pytest.mark.parametrize("degrees", ORBITS)
 def test_orbit_shows_about_as_little_world_as_the_uncut_mesh(measured, degrees):
     key = f"orbit{degrees:+d}"
-    # 15 and 30 degrees to the right and 15 to the left: no more than the uncut mesh;
-    # 30 to the left within a point of it (measured 16.8 % vs 16.7 %; it was 21.2 % before
-    # fewer false floor cuts and a background layer made for 60 degrees of parallax)
+    # issue 14: 15 and 30 degrees to the right and 15 to the left: no more than the uncut
+    # mesh; 30 to the left within a point of it. On sharp depth (the band-fusion refiner) one
+    # background layer left gaps behind middle layers (21.2 % vs 17.2 % at -30 degrees);
+    # three stacked layers measure 15.7 / 23.8 / 13.5 / 17.5 % vs 15.8 / 23.9 / 13.6 / 17.2 %.
     slack = 0.01 if degrees == -30 else 0.0
     assert measured["default"][key] <= measured["uncut"][key] + slack
+
+
+@pytest.mark.parametrize("degrees", ORBITS)
+def test_fringes_at_thin_parts_show_less_world_than_the_torn_mesh(measured, degrees):
+    # the band around thin parts (spokes, fork, handlebar, shelf posts) seen at the orbit:
+    # the share where the world shows through, a measure of the fringes they leave
+    key = f"fringe{degrees:+d}"
+    assert measured["default"][key] < 0.5 * measured["torn"][key]
+    assert measured["uncut"][key] == 0.0
 
 
 def test_small_islands_are_removed(measured):
