@@ -1,8 +1,10 @@
 """Renders and measurements of built meshes in Blender (needs bpy): the matching camera, orbits
 around the subject, the share of pixels where the world shows, and loose-part counts.
 
-Shared by the bpy tier (``test_blender_views.py``) and ``integrations/blender/docs/
-make_views.py``, which makes the pictures in the add-on's docs.
+Used by the bpy tier (``test_blender_views.py``); ``integrations/blender/docs/make_orbits.py``
+composes the picture in the add-on's docs from the renders it keeps. Also the fringes at thin
+parts: the share of a band around them (:func:`thin_parts`) where the world shows, located
+through a UV-coded render of the uncut mesh (:func:`uv_render`, :func:`world_in_band`).
 """
 
 from __future__ import annotations

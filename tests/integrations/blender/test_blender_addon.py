@@ -661,7 +661,8 @@ def test_face_count_before_building_with_budget_and_warning(pipeline, addon, sce
     s.resolution = 4000
     panels.SDDR_PT_mesh.draw(types.SimpleNamespace(layout=_Layout(calls)), bpy.context)
     labels = [c[1] for c in calls if c[0] == "label"]
-    assert "About 18.0 M faces" in labels
+    millions = 3999 * 2999 * mesh.LAYERED_FACTOR / 1e6  # 30.0 M with three background layers
+    assert f"About {millions:.1f} M faces" in labels
     assert any("slow to build" in t for t in labels)
 
 
