@@ -230,14 +230,20 @@ def _symmetric_fit(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> tu
     geometric mean of the two least-squares slopes): unbiased when both maps are noisy, where
     least squares shrinks the scale by the noise of ``pred`` (and, chained over a video,
     would shrink the sequence frame after frame)."""
-    s_yx, _ = fit_scale_shift(pred, target, mask)
-    s_xy, _ = fit_scale_shift(target, pred, mask)
-    if s_yx * s_xy <= 0:
+    valid = mask & np.isfinite(pred) & np.isfinite(target)
+    p = pred[valid].astype(np.float64)
+    q = target[valid].astype(np.float64)
+    if p.size < 2:
+        return fit_scale_shift(pred, target, mask)  # its error, or its constant case
+    # one pass over the moments: both least-squares slopes come from them
+    mp, mq = p.mean(), q.mean()
+    p -= mp
+    q -= mq
+    var_p, var_q, cov = float(p @ p), float(q @ q), float(p @ q)
+    if var_p <= 1e-24 * max(1.0, mp * mp) * p.size or var_q <= 0.0 or cov == 0.0:
         return fit_scale_shift(pred, target, mask)
-    scale = float(np.sign(s_yx) * np.sqrt(s_yx / s_xy))
-    p = pred[mask].astype(np.float64)
-    q = target[mask].astype(np.float64)
-    return scale, float(q.mean() - scale * p.mean())
+    scale = float(np.sign(cov) * np.sqrt(var_q / var_p))
+    return scale, float(mq - scale * mp)
 
 
 def _robust_fit(
