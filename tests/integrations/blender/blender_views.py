@@ -114,7 +114,8 @@ def uv_render(scene: bpy.types.Scene, obj: bpy.types.Object, path: Path) -> np.n
     management): float ``(H, W, 2)``, the UV each pixel sees, NaN where the world shows.
     The object's materials are put back afterwards."""
     mat = bpy.data.materials.new("SDDR test uv")
-    mat.use_nodes = True
+    if mat.node_tree is None:  # Blender < 5 (5.0 gives every material a node tree)
+        mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     nodes.clear()
     out = nodes.new("ShaderNodeOutputMaterial")
