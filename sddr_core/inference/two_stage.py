@@ -251,6 +251,10 @@ def coarse_to_fine(
         ch = max(c[2] - c[0] for c in level_cells)
         cw = max(c[3] - c[1] for c in level_cells)
         shape = working_shape(ch, cw, min(max(ch, cw), max_side), multiple)
+        # At the grid's own scale a smaller cell is padded up to the level's shape, not
+        # resampled: a 1-px resize moved every edge by a fraction of a pixel and, summed over
+        # the windows, blurred them (boundary F1 of the two-stage result fell below one-stage).
+        pad_cells = shape[0] >= ch and shape[1] >= cw and max(ch, cw) <= max_side
         for start in range(0, len(boxes), batch_size):
             cells = level_cells[start : start + batch_size]
             lows, highs = [], []
@@ -259,7 +263,15 @@ def coarse_to_fine(
                 res = window_resolution(predictor, image[box[0] : box[2], box[1] : box[3]], density)
                 resolutions.append(res)
                 pred = predict_region(predictor, image, box, res)
-                lows.append(resize_map(current[t:b, l:r], shape))
+                crop = current[t:b, l:r]
+                if pad_cells:
+                    pads = ((0, shape[0] - crop.shape[0]), (0, shape[1] - crop.shape[1]))
+                    lows.append(np.pad(crop, pads, mode="edge"))
+                    pred = resize_map(pred, crop.shape)
+                    highs.append(np.pad(pred, pads, mode="edge"))
+                    del pred
+                    continue
+                lows.append(resize_map(crop, shape))
                 highs.append(resize_map(pred, shape))
                 del pred
             fusions = [
@@ -276,7 +288,11 @@ def coarse_to_fine(
             for fusion, cell in zip(fusions, cells, strict=True):
                 t, l, b, r = cell
                 crop = current[t:b, l:r]
-                fused = resize_map(np.asarray(fusion.depth, dtype=np.float32), crop.shape)
+                fused = np.asarray(fusion.depth, dtype=np.float32)
+                if pad_cells:
+                    fused = fused[: crop.shape[0], : crop.shape[1]]
+                else:
+                    fused = resize_map(fused, crop.shape)
                 aligned = apply_scale_shift(fused, crop)
                 ramps = _ramps(cell, grid, splits, overlap)
                 mask = feather_mask(crop.shape, ramps)
