@@ -124,12 +124,13 @@ def test_orbit_shows_less_world_than_the_torn_mesh(measured, degrees):
 @pytest.mark.parametrize("degrees", ORBITS)
 def test_orbit_shows_about_as_little_world_as_the_uncut_mesh(measured, degrees):
     key = f"orbit{degrees:+d}"
-    # issue 14: 15 and 30 degrees to the right and 15 to the left: no more than the uncut
-    # mesh; 30 to the left within a point of it. On sharp depth (the band-fusion refiner) one
-    # background layer left gaps behind middle layers (21.2 % vs 17.2 % at -30 degrees);
-    # three stacked layers measure 15.7 / 23.8 / 13.5 / 17.5 % vs 15.8 / 23.9 / 13.6 / 17.2 %.
-    slack = 0.01 if degrees == -30 else 0.0
-    assert measured["default"][key] <= measured["uncut"][key] + slack
+    # issue 14: 15 and 30 degrees to each side: no more than the uncut mesh. On sharp depth
+    # (the band-fusion refiner) one background layer left gaps behind middle layers (21.2 %
+    # vs 17.2 % at -30 degrees); three stacked layers measured 15.7 / 23.8 / 13.5 / 17.5 %
+    # vs 15.8 / 23.9 / 13.6 / 17.2 %: at -30 degrees the view looks past the front wheel's
+    # tyre and out of the picture before it meets any background. The skirt (the cut
+    # outline drawn back along the camera rays) catches those: 15.5 / 23.5 / 13.3 / 16.7 %.
+    assert measured["default"][key] <= measured["uncut"][key]
 
 
 @pytest.mark.parametrize("degrees", ORBITS)
