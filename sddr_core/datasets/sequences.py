@@ -327,6 +327,11 @@ class JitteryPredictor:
             shift += 0.1 * float(r.standard_normal())
         return (scale * out + shift * spread).astype(np.float32)
 
+    def predict_batch(self, images: Sequence[np.ndarray], resolution: int) -> list[np.ndarray]:
+        """:meth:`predict` for each image (the protocol's batch call; a simulation on the
+        CPU has no forward pass to share, so this is the loop sddr would run without it)."""
+        return [self.predict(image, resolution) for image in images]
+
 
 @dataclass
 class TemporalReport:

@@ -50,7 +50,7 @@ from sddr_core.io.images import load_image
 from sddr_core.ops.align import fit_scale_shift
 from sddr_core.ops.edges import edge_map
 from sddr_core.ops.resize import resize_long_side, resize_map
-from sddr_core.predictors.base import DepthPredictor, as_predictor, run_predictor
+from sddr_core.predictors.base import DepthPredictor, as_predictor, run_predictor_batch
 from sddr_core.progress import check_cancel, report
 from sddr_core.refiners.base import Refiner
 
@@ -609,18 +609,19 @@ def _produce(
     shot (a frame whose size or grey histogram differs from the previous one's) and kept.
     The grey image of that check is the one the optical flow then uses (made once).
 
-    Up to ``batch_size`` consecutive frames of one working size are fused together
+    Up to ``batch_size`` consecutive frames of one size and pair of resolutions are
+    predicted together (:func:`~sddr_core.predictors.base.run_predictor_batch`: one
+    ``predict_batch`` call per resolution where the predictor has it) and fused together
     (:func:`~sddr_core.inference.one_stage.fuse_batch_at`: one forward pass of a network
     refiner for all of them, the guard still per frame): at most that many frames are held.
     """
     resolutions: tuple[int, int] | None = None
     prev_hist: np.ndarray | None = None
     prev_shape: tuple[int, ...] | None = None
-    pending: list[_Predicted] = []
+    loaded: list[_Loaded] = []
     for index, frame in enumerate(source):
         check_cancel("sequence")
         start = time.perf_counter()
-        timings: dict[str, float] = {}
         rgb = load_image(frame)
         gray = _gray_image(rgb, flow_side)
         hist = _histogram(gray)
@@ -633,31 +634,56 @@ def _produce(
         prev_hist, prev_shape = hist, rgb.shape
         if new_shot or resolutions is None:
             resolutions = choose_resolutions(rgb, pred, low_resolution, high_resolution)
-        maps = {}
-        for stage, res in zip(("predict-low", "predict-high"), resolutions, strict=True):
-            check_cancel(stage)
-            t = time.perf_counter()
-            maps[stage] = run_predictor(pred, rgb, res)
-            timings[stage] = time.perf_counter() - t
-        shape = working_size_for(rgb.shape[:2], maps["predict-high"].shape, ref)
+        item = _Loaded(index, rgb, gray, resolutions, start)
+        if loaded and (
+            loaded[0].rgb.shape != rgb.shape or loaded[0].resolutions != item.resolutions
+        ):
+            yield from _predict_and_fuse(loaded, pred, ref, mode)
+            loaded = []
+        loaded.append(item)
+        if len(loaded) >= batch_size:
+            yield from _predict_and_fuse(loaded, pred, ref, mode)
+            loaded = []
+    if loaded:
+        yield from _predict_and_fuse(loaded, pred, ref, mode)
+
+
+@dataclass
+class _Loaded:
+    """A frame read, waiting to be predicted with its neighbours."""
+
+    index: int
+    rgb: np.ndarray
+    gray: np.ndarray
+    resolutions: tuple[int, int]
+    start: float
+
+
+def _predict_and_fuse(
+    loaded: list[_Loaded], pred: DepthPredictor, ref: Refiner, mode: str
+) -> Iterator[_Fused]:
+    """Predict ``loaded`` (frames of one size and one pair of resolutions) with one
+    :func:`~sddr_core.predictors.base.run_predictor_batch` call per resolution (one forward
+    pass of a network predictor for all of them), then fuse them in one batch per working
+    size. Each frame's prediction timings are its share of the batch's."""
+    maps: dict[str, list[np.ndarray]] = {}
+    timings: dict[str, float] = {}
+    for k, stage in enumerate(("predict-low", "predict-high")):
+        check_cancel(stage)
+        t = time.perf_counter()
+        res = loaded[0].resolutions[k]
+        maps[stage] = run_predictor_batch(pred, [f.rgb for f in loaded], res)
+        timings[stage] = (time.perf_counter() - t) / len(loaded)
+    pending: list[_Predicted] = []
+    for f, low, high in zip(loaded, maps["predict-low"], maps["predict-high"], strict=True):
+        shape = working_size_for(f.rgb.shape[:2], high.shape, ref)
         item = _Predicted(
-            index,
-            rgb,
-            gray,
-            maps["predict-low"],
-            maps["predict-high"],
-            shape,
-            resolutions,
-            timings,
-            start,
+            f.index, f.rgb, f.gray, low, high, shape, f.resolutions, dict(timings), f.start
         )
         if pending and pending[0].shape != shape:
             yield from _fuse_pending(pending, pred, ref, mode)
             pending = []
         pending.append(item)
-        if len(pending) >= batch_size:
-            yield from _fuse_pending(pending, pred, ref, mode)
-            pending = []
     if pending:
         yield from _fuse_pending(pending, pred, ref, mode)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -32,6 +32,7 @@ __all__ = [
     "check_kind",
     "predict_region",
     "run_predictor",
+    "run_predictor_batch",
 ]
 
 
@@ -54,6 +55,12 @@ class DepthPredictor(Protocol):
     A predictor may also define ``predict_region(image, box, resolution)``, called for the
     windows of two-stage refinement with the *full* image and a ``(top, left, bottom,
     right)`` box; without it sddr crops the image and calls ``predict``.
+
+    A predictor may also define ``predict_batch(images, resolution)``: a list of images
+    (each as ``predict`` would get it) to a list of maps, in order, each what ``predict``
+    gives for that image (e.g. one forward pass of a network for all). ``refine_sequence``
+    predicts ``batch_size`` frames at a time through it; without it sddr calls ``predict``
+    per image (:func:`run_predictor_batch`). ``refine`` never uses it.
     """
 
     name: str
@@ -302,6 +309,46 @@ def run_predictor(predictor: DepthPredictor, image: np.ndarray, resolution: int)
         given = resize_long_side(image, resolution)
     out = _call(predictor, "predict", given, resolution)
     return _validate_output(out, predictor, f"resolution {resolution}", image.shape[:2])
+
+
+def run_predictor_batch(
+    predictor: DepthPredictor, images: Sequence[np.ndarray], resolution: int
+) -> list[np.ndarray]:
+    """:func:`run_predictor` for several images at one ``resolution``: one
+    ``predictor.predict_batch`` call when the predictor has it (see :class:`DepthPredictor`),
+    else ``predict`` per image. Each map is validated as :func:`run_predictor` does.
+
+    Raises:
+        PredictorError: as :func:`run_predictor`, or ``predict_batch`` returned a number of
+            maps other than the number of images.
+    """
+    images = list(images)
+    if len(images) <= 1 or not callable(getattr(predictor, "predict_batch", None)):
+        return [run_predictor(predictor, image, resolution) for image in images]
+    resolution = int(resolution)
+    given = images
+    if not _wants_full_image(predictor):
+        from sddr_core.ops.resize import resize_long_side
+
+        given = [
+            im if max(im.shape[:2]) == resolution else resize_long_side(im, resolution)
+            for im in images
+        ]
+    out = _call(predictor, "predict_batch", given, resolution)
+    try:
+        outs = list(out)
+    except TypeError:
+        outs = None
+    if outs is None or len(outs) != len(images):
+        raise PredictorError(
+            f"predictor {_name(predictor)!r}: predict_batch() was given {len(images)} images "
+            f"but returned {'no list' if outs is None else f'{len(outs)} maps'}; it must "
+            "return one map per image, in order."
+        )
+    return [
+        _validate_output(o, predictor, f"resolution {resolution}", im.shape[:2])
+        for o, im in zip(outs, images, strict=True)
+    ]
 
 
 def predict_region(

@@ -49,7 +49,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -772,6 +772,36 @@ class HFDepthPredictor:
         Returns:
             float32 ``(h, w)`` map with the image's aspect ratio (any size; sddr resizes it).
         """
+        x, pad, size = self._prepare(image, resolution)
+        self.last_input_shape = (int(x.shape[-2]), int(x.shape[-1]))
+        return self._finish(self._forward(x)[0], pad, size)
+
+    def predict_batch(self, images: Sequence[np.ndarray], resolution: int) -> list[np.ndarray]:
+        """:meth:`predict` for several images in one forward pass (a video's frames).
+
+        Images whose model input has the same shape (at ``resolution``) share one batch; the
+        maps equal :meth:`predict`'s up to float rounding.
+        """
+        prepared = [self._prepare(image, resolution) for image in images]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, (x, _, _) in enumerate(prepared):
+            groups.setdefault((int(x.shape[-2]), int(x.shape[-1])), []).append(i)
+        out: list[np.ndarray | None] = [None] * len(prepared)
+        import torch
+
+        for shape, members in groups.items():
+            self.last_input_shape = shape
+            x = torch.cat([prepared[i][0] for i in members], dim=0)
+            depths = self._forward(x)
+            for i, depth in zip(members, depths, strict=True):
+                out[i] = self._finish(depth, prepared[i][1], prepared[i][2])
+        return [d for d in out if d is not None]
+
+    def _prepare(
+        self, image: np.ndarray, resolution: int
+    ) -> tuple[torch.Tensor, tuple[int, int, int, int], tuple[int, int]]:
+        """The model's input ``(1, 3, h, w)`` for ``image``, its padding (top, bottom, left,
+        right) and the image's ``(height, width)``."""
         import torch
 
         rgb = _as_rgb(image)
@@ -803,14 +833,17 @@ class HFDepthPredictor:
             top, bottom, left, right = pad
             mode = "reflect" if max(pad) < min(x.shape[-2:]) else "replicate"
             x = torch.nn.functional.pad(x, (left, right, top, bottom), mode=mode)
-        self.last_input_shape = (int(x.shape[-2]), int(x.shape[-1]))
+        return x, pad, (height, width)
 
-        depth = self._forward(x)
+    def _finish(
+        self, depth: np.ndarray, pad: tuple[int, int, int, int], size: tuple[int, int]
+    ) -> np.ndarray:
+        """One output map of the model, its padding removed and (Depth Pro) un-squashed."""
         if any(pad):
             depth = _crop_padding(depth, pad, self.last_input_shape)
         if self.fixed_resolution:  # un-squash to the image's aspect ratio
             long_side = max(depth.shape)
-            depth = resize_map(depth, working_shape(height, width, long_side), kind="depth")
+            depth = resize_map(depth, working_shape(*size, long_side), kind="depth")
         return np.ascontiguousarray(depth, dtype=np.float32)
 
     def _forward(self, x: torch.Tensor) -> np.ndarray:
@@ -847,16 +880,22 @@ class HFDepthPredictor:
             torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=fp16),
         ):
             outputs = self.model(pixel_values=x)
-        depth = outputs.predicted_depth.float()
-        while depth.ndim > 2:
-            depth = depth[0]
+        depth = outputs.predicted_depth.float()  # (n, h, w), or (n, 1, h, w)
+        while depth.ndim > 3:
+            depth = depth[:, 0]
+        if depth.ndim == 2:
+            depth = depth[None]
         if self.family == "depth_pro":
             # canonical inverse depth -> depth, as post_process_depth_estimation does
             fov = getattr(outputs, "field_of_view", None)
             if fov is not None:
-                fov = float(fov.reshape(-1)[0])
-                if 0.0 < fov < 180.0 and math.isfinite(fov):
-                    depth = depth * (2.0 * math.tan(math.radians(fov) / 2.0))
+                fovs = fov.reshape(-1).tolist()
+                scales = []
+                for i in range(depth.shape[0]):
+                    f = float(fovs[min(i, len(fovs) - 1)])
+                    ok = 0.0 < f < 180.0 and math.isfinite(f)
+                    scales.append(2.0 * math.tan(math.radians(f) / 2.0) if ok else 1.0)
+                depth = depth * torch.tensor(scales, device=depth.device).view(-1, 1, 1)
             depth = 1.0 / torch.clamp(depth, min=1e-4, max=1e4)
         return depth
 

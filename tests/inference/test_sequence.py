@@ -258,3 +258,37 @@ def test_batch_size_changes_speed_not_the_maps() -> None:
             np.testing.assert_allclose(y.depth, x.depth, rtol=1e-3, atol=1e-3 * span)
     with pytest.raises(InputError, match="batch_size"):
         refine_sequence(imgs, predictor, batch_size=0)
+
+
+def test_frames_are_predicted_in_batches_with_the_same_maps() -> None:
+    frames = list(_shot(9, 5))
+    imgs = [f.image for f in frames]
+
+    class Counting(JitteryPredictor):
+        def __init__(self, **kw) -> None:
+            super().__init__(**kw)
+            self.calls: list[tuple[str, int]] = []
+
+        def predict(self, image, resolution):
+            self.calls.append(("predict", 1))
+            return super().predict(image, resolution)
+
+        def predict_batch(self, images, resolution):
+            self.calls.append(("batch", len(images)))
+            return [JitteryPredictor.predict(self, im, resolution) for im in images]
+
+    batched = Counting(native_resolution=64, keep=len(frames))
+    plain = JitteryPredictor(native_resolution=64, keep=len(frames))
+    for f in frames:
+        batched.add(f)
+        plain.add(f)
+    plain.predict_batch = None  # type: ignore[assignment]  # falls back to predict per frame
+    got = list(refine_sequence(imgs, batched, batch_size=2, prefetch=False))
+    ref = list(refine_sequence(imgs, plain, batch_size=1, prefetch=False))
+    # 5 frames in batches of 2, 2, 1: two batch calls each (low, high), then predict twice
+    assert batched.calls == [("batch", 2)] * 4 + [("predict", 1)] * 2
+    for x, y in zip(ref, got, strict=True):
+        assert x.info["frame"] == y.info["frame"]
+        span = float(np.ptp(x.depth))
+        np.testing.assert_allclose(y.depth, x.depth, rtol=1e-3, atol=1e-3 * span)
+        assert y.timings["predict-low"] > 0 and y.timings["predict-high"] > 0

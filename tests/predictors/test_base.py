@@ -83,3 +83,41 @@ def test_constant_map_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run_predictor(CallablePredictor(lambda img, res: img[..., 0]), image(), 32)
+
+
+class _Batching:
+    name, native_resolution, kind = "batching", 64, "disparity"
+
+    def __init__(self, wrong_count: bool = False) -> None:
+        self.batches: list[list[tuple[int, ...]]] = []
+        self.wrong_count = wrong_count
+
+    def predict(self, img: np.ndarray, resolution: int) -> np.ndarray:
+        return img[..., 0] + img[..., 1]
+
+    def predict_batch(self, imgs: list[np.ndarray], resolution: int) -> list[np.ndarray]:
+        self.batches.append([im.shape for im in imgs])
+        out = [self.predict(im, resolution) for im in imgs]
+        return out[:-1] if self.wrong_count else out
+
+
+def test_run_predictor_batch_resizes_validates_and_equals_per_image() -> None:
+    from sddr_core.predictors.base import run_predictor_batch
+
+    imgs = [image(600, 900), image(60, 90)[::-1].copy(), image(600, 900) * 0.5]
+    pred = _Batching()
+    outs = run_predictor_batch(pred, imgs, 45)
+    assert pred.batches == [[(30, 45, 3)] * 3]  # one call, each image at the resolution
+    for out, im in zip(outs, imgs, strict=True):
+        np.testing.assert_array_equal(out, run_predictor(pred, im, 45))
+    # without predict_batch (or for one image): predict per image
+    fn_calls = []
+
+    def fn(img, res):
+        fn_calls.append(img.shape)
+        return img[..., 0]
+
+    assert len(run_predictor_batch(CallablePredictor(fn), imgs, 45)) == 3 and len(fn_calls) == 3
+    assert len(run_predictor_batch(pred, imgs[:1], 45)) == 1 and len(pred.batches) == 1
+    with pytest.raises(PredictorError, match="given 3 images but returned 2 maps"):
+        run_predictor_batch(_Batching(wrong_count=True), imgs, 45)

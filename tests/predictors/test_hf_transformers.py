@@ -347,6 +347,23 @@ def test_predicts_a_finite_map_with_the_aspect_ratio(
             assert w / h == pytest.approx(90 / 60, rel=0.25)
 
 
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_predict_batch_equals_predict_per_image(
+    name: str, predictors: dict[str, hf.HFDepthPredictor]
+) -> None:
+    predictor = predictors[name]
+    images = [_image(60, 90), _image(60, 90)[::-1].copy(), _image(45, 90)]
+    res = FAMILIES[name][1]
+    batch = predictor.predict_batch(images, res)
+    assert len(batch) == 3
+    for image, got in zip(images, batch, strict=True):
+        one = predictor.predict(image, res)
+        assert got.dtype == np.float32 and got.shape == one.shape
+        if name == "depth-pro":  # the network's own output is inverse depth, near 0 here
+            got, one = 1 / got, 1 / one
+        np.testing.assert_allclose(got, one, rtol=1e-4, atol=1e-4 * float(np.ptp(one)) + 1e-6)
+
+
 def test_portrait_input_is_not_squashed(predictors: dict[str, hf.HFDepthPredictor]) -> None:
     for name in ("depth-anything-v2-small", "dpt-large", "dpt-hybrid-midas"):
         out = predictors[name].predict(_image(96, 48), 128 if "dpt" in name else 112)
