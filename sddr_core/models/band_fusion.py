@@ -240,7 +240,17 @@ class BandFusionNet(nn.Module):
             nn.init.normal_(self.base_head[1].weight, std=0.01)
             nn.init.constant_(self.base_head[1].bias, -3.0)  # start at the low input's base
 
-    def forward(self, low: torch.Tensor, high: torch.Tensor, **_: Any) -> dict[str, Any]:
+    def forward(
+        self,
+        low: torch.Tensor,
+        high: torch.Tensor,
+        *,
+        keep_low_layout: bool = False,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """``keep_low_layout``: take the base from the low input even with a base trust head
+        (two-stage windows: the current estimate already has the layout of the whole image,
+        a window's prediction only adds detail)."""
         if low.ndim != 4 or low.shape != high.shape or low.shape[1] != 1:
             raise ShapeError(
                 f"BandFusionNet takes two (B, 1, H, W) maps of one shape, got "
@@ -279,7 +289,7 @@ class BandFusionNet(nn.Module):
             omegas.append(om)
             fused.append(om * p_hi[k] + (1 - om) * p_lo[k])
         base_omega = None
-        if self.base_head is not None:
+        if self.base_head is not None and not keep_low_layout:
             logit = self.base_head(by_scale[2 ** min(levels - 1, 5)])
             logits.append(logit)
             base_omega = torch.sigmoid(logit)

@@ -218,10 +218,18 @@ class NetworkRefiner:
         """
         return self.fuse_batch([low], [high])[0]
 
-    def fuse_batch(self, lows: Sequence[np.ndarray], highs: Sequence[np.ndarray]) -> list[Fusion]:
+    def fuse_batch(
+        self,
+        lows: Sequence[np.ndarray],
+        highs: Sequence[np.ndarray],
+        *,
+        keep_low_layout: bool = False,
+    ) -> list[Fusion]:
         """Fuse pairs in batches: pairs of one size share a forward pass, and a pass holds at
         most ``max_working_side²`` pixels (so a batch never needs more memory than one
-        full-size pass). Results are in input order."""
+        full-size pass). Results are in input order. ``keep_low_layout``: a network that
+        chooses the global layout (band fusion with base trust) keeps the low input's, as
+        two-stage windows need; other networks ignore it."""
         if len(lows) != len(highs):
             raise InputError(f"fuse_batch got {len(lows)} low and {len(highs)} high maps.")
         pairs = [self._check_pair(lo, hi) for lo, hi in zip(lows, highs, strict=True)]
@@ -235,7 +243,7 @@ class NetworkRefiner:
             per_pass = max(1, budget // (padded[0] * padded[1]))
             for start in range(0, len(idx), per_pass):
                 chunk = idx[start : start + per_pass]
-                results = self._forward([pairs[i] for i in chunk])
+                results = self._forward([pairs[i] for i in chunk], keep_low_layout)
                 for i, res in zip(chunk, results, strict=True):
                     out[i] = res
         return [f for f in out if f is not None]
@@ -270,7 +278,9 @@ class NetworkRefiner:
             dtype = torch.float16
         return torch.autocast("cuda", dtype=dtype)
 
-    def _forward(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[Fusion]:
+    def _forward(
+        self, pairs: list[tuple[np.ndarray, np.ndarray]], keep_low_layout: bool = False
+    ) -> list[Fusion]:
         import torch
         import torch.nn.functional as F
 
@@ -284,7 +294,9 @@ class NetworkRefiner:
             with torch.inference_mode(), self._autocast():
                 low = _pad(low.to(self.device), ph, pw)
                 high = _pad(high.to(self.device), ph, pw)
-                out = self.model(low, high, edges=False)
+                chooses_layout = getattr(self.model, "base_head", None) is not None
+                extra = {"keep_low_layout": True} if keep_low_layout and chooses_layout else {}
+                out = self.model(low, high, edges=False, **extra)
                 depth = out["depth"][..., :h, :w].float()
                 omega = F.interpolate(
                     out["omegas"][0].float(), size=(ph, pw), mode="bilinear", align_corners=False

@@ -136,3 +136,28 @@ def test_base_trust_survives_save_and_load(tmp_path):
     path = save_refiner(_tiny_with_base_trust(), tmp_path / "bt.safetensors", meta={})
     refiner = load_refiner(path)
     assert refiner.model.config.base_trust and refiner.model.base_head is not None
+
+
+def test_keep_low_layout_ignores_the_base_trust(tmp_path):
+    """Two-stage windows keep the current estimate's layout (refiner and network)."""
+    from sddr_core.inference.two_stage import _fuse_all
+    from sddr_core.refiners.network import load_refiner, save_refiner
+
+    torch.manual_seed(3)
+    model = _zero_trust(_tiny_with_base_trust()).eval()
+    torch.nn.init.constant_(model.base_head[1].bias, 50.0)  # trust the high input's layout
+    yy, xx = np.mgrid[0:64, 0:64].astype(np.float32) / 64
+    low, high = 1 + xx, 1 + xx + 2 * yy  # two layouts, related enough to align
+    with torch.no_grad():
+        kept = model(
+            torch.from_numpy(low)[None, None],
+            torch.from_numpy(high)[None, None],
+            keep_low_layout=True,
+        )
+    assert kept["base_omega"] is None
+    assert torch.allclose(kept["depth"][0, 0], torch.from_numpy(low), atol=1e-4)
+    refiner = load_refiner(save_refiner(model, tmp_path / "bt.safetensors", meta={}))
+    free = refiner.fuse_batch([low], [high])[0].depth
+    assert np.abs(free - low).max() > 0.1  # follows high's layout
+    window = _fuse_all(refiner, [low], [high])[0].depth
+    np.testing.assert_allclose(window, low, atol=1e-3)
