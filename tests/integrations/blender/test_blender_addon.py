@@ -661,7 +661,7 @@ def test_face_count_before_building_with_budget_and_warning(pipeline, addon, sce
     s.resolution = 4000
     panels.SDDR_PT_mesh.draw(types.SimpleNamespace(layout=_Layout(calls)), bpy.context)
     labels = [c[1] for c in calls if c[0] == "label"]
-    millions = 3999 * 2999 * mesh.LAYERED_FACTOR / 1e6  # 31.2 M (rounded up): three background layers and skirts
+    millions = 3999 * 2999 * mesh.LAYERED_FACTOR / 1e6  # 31.2 M: layers and skirts
     assert f"About {millions:.1f} M faces" in labels
     assert any("slow to build" in t for t in labels)
 
