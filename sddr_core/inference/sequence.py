@@ -621,37 +621,46 @@ def _produce(
     (:func:`~sddr_core.inference.one_stage.fuse_batch_at`: one forward pass of a network
     refiner for all of them, the guard still per frame): at most that many frames are held.
     """
-    resolutions: tuple[int, int] | None = None
-    prev_hist: np.ndarray | None = None
-    prev_shape: tuple[int, ...] | None = None
-    loaded: list[_Loaded] = []
-    for index, frame in enumerate(source):
-        check_cancel("sequence")
-        start = time.perf_counter()
-        rgb = load_image(frame)
-        gray = _gray_image(rgb, flow_side)
-        hist = _histogram(gray)
-        new_shot = (
-            resolutions is None
-            or prev_shape != rgb.shape
-            or prev_hist is None
-            or cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < cut_histogram
-        )
-        prev_hist, prev_shape = hist, rgb.shape
-        if new_shot or resolutions is None:
-            resolutions = choose_resolutions(rgb, pred, low_resolution, high_resolution)
-        item = _Loaded(index, rgb, gray, resolutions, start)
-        if loaded and (
-            loaded[0].rgb.shape != rgb.shape or loaded[0].resolutions != item.resolutions
-        ):
-            yield from _predict_and_fuse(loaded, pred, ref, mode)
-            loaded = []
-        loaded.append(item)
-        if len(loaded) >= batch_size:
-            yield from _predict_and_fuse(loaded, pred, ref, mode)
-            loaded = []
-    if loaded:
-        yield from _predict_and_fuse(loaded, pred, ref, mode)
+
+    def loaded() -> Iterator[_Loaded]:
+        resolutions: tuple[int, int] | None = None
+        prev_hist: np.ndarray | None = None
+        prev_shape: tuple[int, ...] | None = None
+        for index, frame in enumerate(source):
+            check_cancel("sequence")
+            start = time.perf_counter()
+            rgb = load_image(frame)
+            gray = _gray_image(rgb, flow_side)
+            hist = _histogram(gray)
+            new_shot = (
+                resolutions is None
+                or prev_shape != rgb.shape
+                or prev_hist is None
+                or cv2.compareHist(prev_hist, hist, cv2.HISTCMP_CORREL) < cut_histogram
+            )
+            prev_hist, prev_shape = hist, rgb.shape
+            if new_shot or resolutions is None:
+                resolutions = choose_resolutions(rgb, pred, low_resolution, high_resolution)
+            yield _Loaded(index, rgb, gray, resolutions, start)
+
+    for batch in _runs(loaded(), lambda f: (f.rgb.shape, f.resolutions), batch_size):
+        yield from _predict_and_fuse(batch, pred, ref, mode)
+
+
+def _runs(items: Iterable[Any], key: Any, size: int | None = None) -> Iterator[list[Any]]:
+    """Consecutive ``items`` with one ``key(item)``, in lists of at most ``size`` (``None``:
+    any length); at most one list is held at a time."""
+    batch: list[Any] = []
+    for item in items:
+        if batch and key(batch[0]) != key(item):
+            yield batch
+            batch = []
+        batch.append(item)
+        if size is not None and len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass
@@ -680,18 +689,22 @@ def _predict_and_fuse(
         res = loaded[0].resolutions[k]
         maps[stage] = run_predictor_batch(pred, [f.rgb for f in loaded], res)
         timings[stage] = (time.perf_counter() - t) / len(loaded)
-    pending: list[_Predicted] = []
-    for f, low, high in zip(loaded, maps["predict-low"], maps["predict-high"], strict=True):
-        shape = working_size_for(f.rgb.shape[:2], high.shape, ref)
-        item = _Predicted(
-            f.index, f.rgb, f.gray, low, high, shape, f.resolutions, dict(timings), f.start
+    predicted = (
+        _Predicted(
+            f.index,
+            f.rgb,
+            f.gray,
+            low,
+            high,
+            working_size_for(f.rgb.shape[:2], high.shape, ref),
+            f.resolutions,
+            dict(timings),
+            f.start,
         )
-        if pending and pending[0].shape != shape:
-            yield from _fuse_pending(pending, pred, ref, mode)
-            pending = []
-        pending.append(item)
-    if pending:
-        yield from _fuse_pending(pending, pred, ref, mode)
+        for f, low, high in zip(loaded, maps["predict-low"], maps["predict-high"], strict=True)
+    )
+    for batch in _runs(predicted, lambda item: item.shape):
+        yield from _fuse_pending(batch, pred, ref, mode)
 
 
 @dataclass
