@@ -303,12 +303,19 @@ class NetworkRefiner:
                 )[..., :h, :w].clamp_(0.0, 1.0)
                 depth_np = depth[:, 0].cpu().numpy()
                 omega_np = omega[:, 0].cpu().numpy()
+                infos: list[dict[str, Any]] = [{} for _ in pairs]
+                base = out.get("base_omega") if isinstance(out, dict) else None
+                if base is not None:  # how much of the global layout came from the high pass
+                    for info, share in zip(
+                        infos, base.float().mean(dim=(1, 2, 3)).tolist(), strict=True
+                    ):
+                        info["layout_from_high"] = round(float(share), 4)
             del out, low, high
         finally:
             self.model.train(training)
         return [
-            Fusion(np.ascontiguousarray(d, dtype=np.float32), np.ascontiguousarray(o))
-            for d, o in zip(depth_np, omega_np, strict=True)
+            Fusion(np.ascontiguousarray(d, dtype=np.float32), np.ascontiguousarray(o), info)
+            for d, o, info in zip(depth_np, omega_np, infos, strict=True)
         ]
 
     def describe(self) -> str:

@@ -157,7 +157,9 @@ def test_keep_low_layout_ignores_the_base_trust(tmp_path):
     assert kept["base_omega"] is None
     assert torch.allclose(kept["depth"][0, 0], torch.from_numpy(low), atol=1e-4)
     refiner = load_refiner(save_refiner(model, tmp_path / "bt.safetensors", meta={}))
-    free = refiner.fuse_batch([low], [high])[0].depth
-    assert np.abs(free - low).max() > 0.1  # follows high's layout
-    window = _fuse_all(refiner, [low], [high])[0].depth
-    np.testing.assert_allclose(window, low, atol=1e-3)
+    free = refiner.fuse_batch([low], [high])[0]
+    assert np.abs(free.depth - low).max() > 0.1  # follows high's layout
+    assert free.info["layout_from_high"] > 0.99  # and says so
+    window = _fuse_all(refiner, [low], [high])[0]
+    np.testing.assert_allclose(window.depth, low, atol=1e-3)
+    assert "layout_from_high" not in window.info
