@@ -54,6 +54,7 @@ class BandTrainConfig:
     middlebury2006: str = "../shared/data/middlebury2006"
     real_fraction: float = 0.6
     depth_fraction: float = 0.25
+    sharp_low_fraction: float = 0.0
     steps: int = 3000
     batch_size: int = 8
     lr: float = 1e-3
@@ -78,6 +79,7 @@ _SECTIONS = {
         "families",
         "exclude",
         "middlebury2006",
+        "sharp_low_fraction",
         "real_fraction",
         "depth_fraction",
     ),
@@ -194,6 +196,9 @@ class _Pool:
                 gt, image, stereo = scene.disparity, scene.image, None
             if np.isfinite(gt).mean() < 0.5:
                 continue
+            # Two-stage windows fuse an already sharp estimate (as "low") with a window's
+            # pass: a share of pairs has a low pass nearly as fine as the high one.
+            sharp = cfg.sharp_low_fraction > 0 and rng.random() < cfg.sharp_low_fraction
             pair = make_pair(
                 gt,
                 image,
@@ -201,6 +206,7 @@ class _Pool:
                 families=cfg.allowed,
                 stereo=stereo,
                 depth_fraction=cfg.depth_fraction,
+                **({"low_range": (0.6, 0.9)} if sharp else {}),
             )
             if all(np.isfinite(m).all() for m in (pair.low, pair.high)):
                 return pair
