@@ -98,9 +98,11 @@ def test_scene_cut_resets_the_history() -> None:
     assert np.corrcoef(fresh.ravel(), after.ravel())[0, 1] > 0.999
 
 
-def test_long_sequence_streams_with_bounded_memory() -> None:
-    """A 120-frame video from a generator: frames are pulled one at a time (never more than
-    two ahead of the consumer) and memory does not grow with the length."""
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_long_sequence_streams_with_bounded_memory(prefetch: bool) -> None:
+    """A 120-frame video from a generator: frames are pulled a batch (2) at a time, never more
+    than a batch plus the one being consumed ahead of the consumer (plus one more frame
+    fused in advance with prefetch), and memory does not grow with the length."""
     sc = make_scene(4, (120, 400))
     produced = consumed = 0
     ahead = []
@@ -116,7 +118,9 @@ def test_long_sequence_streams_with_bounded_memory() -> None:
     tracemalloc.start()
     try:
         peaks = []
-        for i, r in enumerate(refine_sequence(frames(), luminance_predictor, refiner="poisson")):
+        for i, r in enumerate(
+            refine_sequence(frames(), luminance_predictor, refiner="poisson", prefetch=prefetch)
+        ):
             consumed += 1
             assert r.depth.shape == (80, 96)
             if i in (19, 119):
@@ -125,7 +129,7 @@ def test_long_sequence_streams_with_bounded_memory() -> None:
                 tracemalloc.reset_peak()
     finally:
         tracemalloc.stop()
-    assert consumed == 120 and max(ahead) <= 3
+    assert consumed == 120 and max(ahead) <= (4 if prefetch else 3)
     assert peaks[1] < 1.5 * peaks[0] + 2_000_000
 
 
