@@ -275,12 +275,10 @@ def coarse_to_fine(
                 if pad_cells:
                     pads = ((0, shape[0] - crop.shape[0]), (0, shape[1] - crop.shape[1]))
                     lows.append(np.pad(crop, pads, mode="edge"))
-                    pred = resize_map(pred, crop.shape)
-                    highs.append(np.pad(pred, pads, mode="edge"))
-                    del pred
-                    continue
-                lows.append(resize_map(crop, shape))
-                highs.append(resize_map(pred, shape))
+                    highs.append(np.pad(resize_map(pred, crop.shape), pads, mode="edge"))
+                else:
+                    lows.append(resize_map(crop, shape))
+                    highs.append(resize_map(pred, shape))
                 del pred
             fusions = [
                 guard_fusion(f, lo, hi)

@@ -304,12 +304,11 @@ class NetworkRefiner:
                 depth_np = depth[:, 0].cpu().numpy()
                 omega_np = omega[:, 0].cpu().numpy()
                 infos: list[dict[str, Any]] = [{} for _ in pairs]
-                base = out.get("base_omega") if isinstance(out, dict) else None
+                base = out.get("base_omega")
                 if base is not None:  # how much of the global layout came from the high pass
-                    for info, share in zip(
-                        infos, base.float().mean(dim=(1, 2, 3)).tolist(), strict=True
-                    ):
-                        info["layout_from_high"] = round(float(share), 4)
+                    shares = base.float().mean(dim=(1, 2, 3)).tolist()
+                    for info, share in zip(infos, shares, strict=True):
+                        info["layout_from_high"] = round(share, 4)
             del out, low, high
         finally:
             self.model.train(training)
