@@ -138,6 +138,7 @@ def refine(
         c2f = coarse_to_fine(rgb, pred, ref, work)
         timings["two-stage"] = time.perf_counter() - t
         work, edges_work = c2f.depth, c2f.edges
+        info["working_size"] = f"{work.shape[1]}x{work.shape[0]}"
         info["predictor_calls"] += c2f.windows
         info["refiner_calls"] += c2f.windows
         if c2f.guarded:

@@ -765,6 +765,7 @@ def _fuse_pending(
             c2f = coarse_to_fine(p.rgb, pred, ref, work)
             timings["two-stage"] = time.perf_counter() - t
             work = c2f.depth
+            info["working_size"] = f"{work.shape[1]}x{work.shape[0]}"
             info["predictor_calls"] += c2f.windows
             info["refiner_calls"] += c2f.windows
         yield _Fused(

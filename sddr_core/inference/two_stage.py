@@ -47,8 +47,14 @@ __all__ = [
 #: range").
 DEFAULT_RANGE_RADIUS = 1
 
-#: Weight of the previous estimate in the merge: it only shows where no window reaches.
-_PREVIOUS_WEIGHT = 1e-3
+#: Weight of the previous estimate in each level's merge, against window weights of at most
+#: 1 (:func:`feather_mask`). Chosen on the Middlebury 2006 validation scenes with every
+#: ``family-*`` predictor and both stereo matchers (docs/MODEL_CARD.md, "Two-stage"): at
+#: 1e-3 (the estimate only where no window reaches) a window whose pass is worse than the
+#: current estimate replaced it, and two-stage raised D³R above one-stage on ``structural``
+#: (0.016 → 0.031) and ``holes`` (0.018 → 0.038); at 2 both fall below one-stage (0.007,
+#: 0.004) and real stereo keeps most of its gain (SGBM 0.306 → 0.236, BM 0.421 → 0.309).
+DEFAULT_PREVIOUS_WEIGHT = 2.0
 
 
 @dataclass
@@ -190,6 +196,8 @@ def coarse_to_fine(
     batch_size: int = 4,
     keep_levels: bool = False,
     range_radius: int | None = DEFAULT_RANGE_RADIUS,
+    previous_weight: float = DEFAULT_PREVIOUS_WEIGHT,
+    full_size: bool = True,
 ) -> CoarseToFine:
     """Coarse-to-fine refinement of ``initial`` with windows of ``levels`` (s × s each).
 
@@ -210,9 +218,16 @@ def coarse_to_fine(
             already sharp, and a refiner that sharpens it again overshoots at its edges; as
             every pixel is fused once per level the halos add up. See
             :mod:`sddr_core.ops.local_range`.
+        previous_weight: weight of the current estimate in each level's merge, beside
+            window weights of at most 1 (:data:`DEFAULT_PREVIOUS_WEIGHT`).
+        full_size: merge on the image's own pixel grid (long side capped by the refiner's
+            ``max_working_side``) instead of ``initial``'s when that is smaller: windows are
+            predicted at a higher pixel density than the one-stage passes, and squeezing
+            them into the one-stage grid blurs their edges.
 
     Returns:
-        A :class:`CoarseToFine` at ``initial``'s size.
+        A :class:`CoarseToFine` at ``initial``'s size, or at the image's (capped) size with
+        ``full_size=True``.
 
     Progress goes to the ``sddr_progress`` hook as stage ``"window"`` (one unit per window
     over all levels); the ``sddr_should_cancel`` hook is asked before every window.
@@ -234,12 +249,18 @@ def coarse_to_fine(
     if any(int(s) < 2 for s in levels):
         raise InputError(f"each level needs at least 2×2 windows, got levels={tuple(levels)}.")
 
+    if not previous_weight > 0:
+        raise InputError(f"previous_weight must be positive, got {previous_weight}.")
+
     image_shape = image.shape[:2]
+    multiple = int(getattr(refiner, "size_multiple", 1) or 1)
+    max_side = int(getattr(refiner, "max_working_side", max(initial.shape)) or max(initial.shape))
+    if full_size and max(image_shape) > max(initial.shape) and max_side > max(initial.shape):
+        side = min(max(image_shape), max_side)
+        initial = resize_map(initial, working_shape(image_shape[0], image_shape[1], side))
     grid = initial.shape
     total = sum(int(s) ** 2 for s in levels)
     density = _edge_density(image)
-    multiple = int(getattr(refiner, "size_multiple", 1) or 1)
-    max_side = int(getattr(refiner, "max_working_side", max(grid)) or max(grid))
 
     current = initial
     g_prev = edge_map(current)
@@ -307,7 +328,7 @@ def coarse_to_fine(
                 done += 1
                 report("window", done, total)
             del fusions
-        current = (num + _PREVIOUS_WEIGHT * current) / (den + _PREVIOUS_WEIGHT)
+        current = (num + previous_weight * current) / (den + previous_weight)
         del num, den
         g = apply_scale_shift(edge_map(current), g_prev)
         g_prev = g

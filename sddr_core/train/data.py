@@ -261,8 +261,17 @@ def pseudo_label(
     from sddr_core.inference.two_stage import coarse_to_fine
 
     initial = refiner.fuse(sample.low, sample.high).depth
+    # The label recipe of the SDDR-b0 runs: merged at the sample's size, the previous estimate
+    # only where no window reaches (the windows' edges are what the label is for).
     result = coarse_to_fine(
-        sample.image, sample.predictor, refiner, initial, levels=levels, overlaps=overlaps
+        sample.image,
+        sample.predictor,
+        refiner,
+        initial,
+        levels=levels,
+        overlaps=overlaps,
+        previous_weight=1e-3,
+        full_size=False,
     )
     edges = np.array(result.edges, dtype=np.float32)
     if border > 0:

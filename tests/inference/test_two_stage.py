@@ -147,13 +147,61 @@ def test_coarse_to_fine_with_poisson(simulated):
     init = initial_for(rgb)
     out = coarse_to_fine(rgb, pred, PoissonRefiner(), init, keep_levels=True)
     assert isinstance(out, CoarseToFine)
-    assert out.depth.shape == init.shape and out.depth.dtype == np.float32
-    assert out.edges.shape == init.shape and out.edges.dtype == np.float32
+    # merged on the image's own grid (96x160), denser than the one-stage estimate (64x96)
+    assert out.depth.shape == rgb.shape[:2] and out.depth.dtype == np.float32
+    assert out.edges.shape == rgb.shape[:2] and out.edges.dtype == np.float32
     assert np.isfinite(out.depth).all() and np.isfinite(out.edges).all()
     assert out.windows == 4 + 9 == len(out.resolutions)
     assert len(out.level_edges) == 3
     # stays in the scale of the initial estimate (windows are aligned to it)
     assert abs(np.median(out.depth) - np.median(init)) < 0.2 * np.std(init) + 1e-3
+
+
+def test_merge_grid_is_capped_and_optional(simulated):
+    rgb, pred = simulated
+    init = initial_for(rgb)
+    kept = coarse_to_fine(rgb, pred, PoissonRefiner(), init, full_size=False)
+    assert kept.depth.shape == kept.edges.shape == init.shape
+    capped = coarse_to_fine(rgb, pred, PoissonRefiner(max_working_side=128), init)
+    assert capped.depth.shape == (77, 128)  # the image's aspect ratio, long side capped
+
+
+class Replacing(CountingRefiner):
+    """Returns the window's own pass: the merge alone decides how much of it is kept."""
+
+    size_multiple = 1
+
+    def fuse(self, low, high):
+        return Fusion(high)
+
+
+def test_previous_estimate_damps_windows_worse_than_it():
+    """Windows whose pass is worse than the current estimate (here: the truth plus strong
+    noise) must not replace it: with the default weight of the previous estimate the result
+    stays much nearer the (exact) estimate than with a vanishing weight."""
+    rgb, disp = make_scene(96, 160)
+    noisy = SimulatedPredictor(disp, native_resolution=64, strength=0.0)
+    rng = np.random.default_rng(0)
+
+    class Noisy:
+        name, kind, native_resolution = "noisy", "disparity", 64
+
+        def predict(self, image, resolution):
+            return self.predict_region(image, (0, 0, 96, 160), resolution)
+
+        def predict_region(self, image, box, resolution):
+            d = noisy.predict_region(image, box, resolution)
+            return (d + rng.normal(0, 0.3 * float(np.std(d)), d.shape)).astype(np.float32)
+
+    init = resize_map(disp, (96, 160))
+    err = {}
+    for weight in (1e-3, None):
+        kw = {} if weight is None else {"previous_weight": weight}
+        out = coarse_to_fine(rgb, Noisy(), Replacing(), init, range_radius=None, **kw)
+        err[weight] = float(np.abs(out.depth - init).mean())
+    assert err[None] < 0.5 * err[1e-3]
+    with pytest.raises(InputError, match="previous_weight"):
+        coarse_to_fine(rgb, Noisy(), Replacing(), init, previous_weight=0.0)
 
 
 def test_any_refiner_and_call_counts():
@@ -184,7 +232,7 @@ def test_blending_keeps_a_consistent_map_unchanged():
 
     # Scaled breaks the Refiner promise of a result in the low input's scale, so the range
     # clamp (which relies on it) is off here: this test is about alignment and feathering.
-    out = coarse_to_fine(rgb, ToyPredictor(), Scaled(), init, range_radius=None)
+    out = coarse_to_fine(rgb, ToyPredictor(), Scaled(), init, range_radius=None, full_size=False)
     err = np.abs(out.depth - init)
     assert err.max() < 0.005 * np.ptp(init) and err.mean() < 0.001 * np.ptp(init)
 
@@ -204,8 +252,8 @@ def test_range_clamp_stops_halos_from_adding_up():
     rgb, disp = make_scene(96, 160)
     pred = SimulatedPredictor(disp, native_resolution=64, strength=0.0)
     init = resize_map(disp, (64, 96))
-    kept = coarse_to_fine(rgb, pred, Oversharpening(), init)  # default: range_radius=1
-    raw = coarse_to_fine(rgb, pred, Oversharpening(), init, range_radius=None)
+    kept = coarse_to_fine(rgb, pred, Oversharpening(), init, full_size=False)  # radius 1
+    raw = coarse_to_fine(rgb, pred, Oversharpening(), init, range_radius=None, full_size=False)
     span = float(np.ptp(init))
     overshoot = lambda d: max(d.max() - init.max(), init.min() - d.min()) / span  # noqa: E731
     assert overshoot(raw.depth) > 0.1  # two levels of unsharp masking ring visibly
@@ -322,9 +370,11 @@ def test_windows_do_not_copy_the_image():
     rgb[..., 0] = (np.indices((2000, 3000)).sum(0) // 200 % 2).astype(np.float32)
     init = resize_map(rgb[..., 0] + 1.0, (256, 384))
     pred = ToyPredictor()
+    ref = CountingRefiner()
+    ref.max_working_side = 384  # the merge grid is the image's, capped by the refiner
     tracemalloc.start()
     try:
-        out = coarse_to_fine(rgb, pred, CountingRefiner(), init, batch_size=4)
+        out = coarse_to_fine(rgb, pred, ref, init, batch_size=4)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
