@@ -10,6 +10,9 @@ the better of the two inputs.
     python benchmarks/generalisation.py --refiner new=sddr_core/weights/sddr_default.safetensors \
         --dataset middlebury2006:../shared/data/middlebury2006@val --out docs/eval/generalisation
 
+Two-stage merge sweeps (docs/MODEL_CARD.md): ``--two-stage --previous-weight 1.0`` or
+``--merge-grid initial``.
+
 Leave-one-family-out: pass ``--refiner no-texture=runs/lofo-texture/last.safetensors
 --predictors family-texture`` for each held-out family (see docs/MODEL_CARD.md).
 """
@@ -102,6 +105,21 @@ def summarise(rows: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _two_stage_options(previous_weight: float | None, merge_grid: str | None) -> None:
+    """Swap the library's two-stage merge settings for a sweep (docs/MODEL_CARD.md)."""
+    import functools
+
+    import sddr_core.inference.two_stage as two_stage
+
+    options: dict[str, Any] = {}
+    if previous_weight is not None:
+        options["previous_weight"] = previous_weight
+    if merge_grid is not None:
+        options["full_size"] = merge_grid == "image"
+    if options:
+        two_stage.coarse_to_fine = functools.partial(two_stage.coarse_to_fine, **options)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,8 +128,20 @@ def main() -> None:
     ap.add_argument("--dataset", action="append", metavar="SPEC")
     ap.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS))
     ap.add_argument("--two-stage", action="store_true")
+    ap.add_argument(
+        "--previous-weight",
+        type=float,
+        help="two-stage: weight of the current estimate in each level's merge "
+        "(default: the library's DEFAULT_PREVIOUS_WEIGHT)",
+    )
+    ap.add_argument(
+        "--merge-grid",
+        choices=("image", "initial"),
+        help="two-stage: merge on the image's grid (the library's default) or the one-stage one",
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    _two_stage_options(args.previous_weight, args.merge_grid)
     refiners = dict(r.split("=", 1) for r in args.refiner)
     datasets = args.dataset or ["middlebury2006:../shared/data/middlebury2006@val"]
     rows = run(datasets, args.predictors.split(","), refiners, args.two_stage)
