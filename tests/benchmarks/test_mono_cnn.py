@@ -1,0 +1,64 @@
+"""benchmarks/mono_cnn.py: the weak monocular CNN used as an unseen real estimator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import mono_cnn  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("fast_cpu_torch")
+
+
+def test_loss_ignores_scale_and_shift_and_unknown_pixels():
+    g = torch.rand(2, 20, 24) + 0.5
+    valid = torch.ones_like(g, dtype=torch.bool)
+    valid[:, :3] = False
+    pred = 3.0 * g + 2.0
+    pred[:, :3] = 100.0  # unknown pixels do not count
+    assert mono_cnn._ssi_loss(pred, g, valid).item() < 1e-5
+    assert mono_cnn._ssi_loss(torch.rand(2, 20, 24), g, valid).item() > 0.05
+
+
+def _scene(folder: Path, rng: np.random.Generator) -> None:
+    folder.mkdir(parents=True)
+    for view, disp in (("view1.png", "disp1.png"), ("view5.png", "disp5.png")):
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(folder / view)
+        d = np.full((40, 48), 60, np.uint8)
+        d[:, 24:] = 120
+        d[0, :5] = 0  # unknown
+        Image.fromarray(d).save(folder / disp)
+
+
+def test_trains_on_training_scenes_only_and_predicts(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "mb"
+    _scene(data / "baby1", rng)  # a training scene
+    _scene(data / "rocks1", rng)  # a validation scene: must not be read
+    (data / "rocks1" / "view1.png").write_bytes(b"not an image")
+    out = tmp_path / "mono.safetensors"
+    args = argparse.Namespace(
+        data=str(data), out=str(out), steps=3, batch=2, crop=32, width=4, lr=1e-3, seed=0,
+        threads=1,
+    )  # fmt: skip
+    mono_cnn.train(args)
+    pred = mono_cnn.MonoCNNPredictor(str(out))
+    image = rng.random((40, 48, 3)).astype(np.float32)
+    low = pred.predict(image, 32)
+    high = pred.predict(image, 48)
+    assert low.shape == (24, 32) and high.shape == (40, 48)
+    assert np.isfinite(high).all() and (high > 0).all()  # softplus: positive disparity
+
+
+def test_no_training_scene_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="no Middlebury 2006 training scenes"):
+        mono_cnn._training_views(str(tmp_path))
