@@ -87,14 +87,20 @@ def _ssi_loss(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torc
     return torch.stack(losses).mean()
 
 
-def _training_views(data: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(rgb float32, disparity with NaN unknown) for both views of every training scene."""
+def _training_views(
+    data: str, scenes: list[str] | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rgb float32, disparity with NaN unknown) for both views of every training scene (or
+    of ``scenes``, which must be training scenes)."""
     import cv2
 
     from sddr_core.datasets.middlebury2006 import MIDDLEBURY2006_SPLIT
 
+    train_scenes = MIDDLEBURY2006_SPLIT["train"]
+    if scenes and set(scenes) - set(train_scenes):
+        raise SystemExit(f"not training scenes: {sorted(set(scenes) - set(train_scenes))}")
     views = []
-    for scene in MIDDLEBURY2006_SPLIT["train"]:
+    for scene in scenes or train_scenes:
         folder = Path(data) / scene
         if not folder.is_dir():
             continue
@@ -135,7 +141,7 @@ def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    views = _training_views(args.data)
+    views = _training_views(args.data, args.scenes.split(",") if args.scenes else None)
     net = MonoNet(args.width)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps)
@@ -184,6 +190,35 @@ class MonoCNNPredictor:
         rgb = cv2.resize(np.asarray(image, np.float32), (tw, th), interpolation=cv2.INTER_AREA)
         x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
         return self.net(x)[0].numpy().astype(np.float32)
+
+
+#: (low, high) long sides of the passes written for training, as fractions of the image's
+#: long side for the high pass; the low pass runs at fixed sizes around the native 224.
+PASS_PAIRS = ((224, 1.0), (192, 0.8), (256, 1.0))
+
+
+def write_passes(args: argparse.Namespace) -> None:
+    """The CNN's low/high passes on training scenes it was *not* trained on, as an ``.npz``
+    for the refiner's ``data.real_passes`` (arrays ``<scene>/<view>/<k>/low|high``)."""
+    import cv2
+
+    torch.set_num_threads(args.threads)
+    pred = MonoCNNPredictor(args.weights)
+    arrays: dict[str, np.ndarray] = {}
+    for scene in args.scenes.split(","):
+        for view, name in (("left", "view1.png"), ("right", "view5.png")):
+            bgr = cv2.imread(str(Path(args.data) / scene / name))
+            if bgr is None:
+                raise SystemExit(f"cannot read {Path(args.data) / scene / name}")
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+            side = max(rgb.shape[:2])
+            for k, (low, high) in enumerate(PASS_PAIRS):
+                low = min(low, int(0.6 * side))  # a low pass, even on a small image
+                arrays[f"{scene}/{view}/{k}/low"] = pred.predict(rgb, low)
+                arrays[f"{scene}/{view}/{k}/high"] = pred.predict(rgb, int(high * side))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **arrays)
+    print(f"wrote {len(arrays) // 2} pass pairs to {args.out}")
 
 
 def evaluate_refiners(args: argparse.Namespace) -> None:
@@ -247,6 +282,7 @@ def main() -> None:
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--scenes", help="comma-separated training scenes (default: all 14)")
     e = sub.add_parser("eval", help="refiners and baselines on the CNN's low/high passes")
     e.add_argument("--data", required=True)
     e.add_argument("--weights", required=True)
@@ -255,8 +291,14 @@ def main() -> None:
     e.add_argument("--two-stage", action="store_true")
     e.add_argument("--out")
     e.add_argument("--threads", type=int, default=1)
+    w = sub.add_parser("passes", help="low/high passes on other training scenes, for training")
+    w.add_argument("--data", required=True)
+    w.add_argument("--weights", required=True)
+    w.add_argument("--scenes", required=True, help="comma-separated scenes the CNN never saw")
+    w.add_argument("--out", required=True)
+    w.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    train(args) if args.cmd == "train" else evaluate_refiners(args)
+    {"train": train, "eval": evaluate_refiners, "passes": write_passes}[args.cmd](args)
 
 
 if __name__ == "__main__":

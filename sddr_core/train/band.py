@@ -32,7 +32,7 @@ import numpy as np
 from sddr_core.errors import InputError
 from sddr_core.train.families import FAMILIES, Pair, make_pair
 
-__all__ = ["BandTrainConfig", "load_band_config", "train_band"]
+__all__ = ["BandTrainConfig", "load_band_config", "load_real_passes", "train_band"]
 
 
 @dataclass
@@ -55,6 +55,7 @@ class BandTrainConfig:
     real_fraction: float = 0.6
     depth_fraction: float = 0.25
     sharp_low_fraction: float = 0.0
+    real_passes: list[str] = field(default_factory=list)
     steps: int = 3000
     batch_size: int = 8
     lr: float = 1e-3
@@ -80,6 +81,7 @@ _SECTIONS = {
         "exclude",
         "middlebury2006",
         "sharp_low_fraction",
+        "real_passes",
         "real_fraction",
         "depth_fraction",
     ),
@@ -126,13 +128,68 @@ class _Scene:
     stereo: list[tuple[np.ndarray, np.ndarray]]  # (low, high) at the scene's size
 
 
-def _real_scenes(root: str) -> list[_Scene]:
+def load_real_passes(paths: list[str]) -> dict[tuple[str, str], list[tuple[Any, Any]]]:
+    """Passes of other real estimators on the training scenes, from ``.npz`` files (config
+    ``data.real_passes``): arrays named ``<scene>/<view>/<k>/low`` and ``.../high`` (view
+    ``left`` or ``right``, ``k`` any label), disparity-like maps of any size. Returns
+    ``{(scene, view): [(low, high), ...]}``. A real monocular network run elsewhere (say on a
+    GPU) can so join the ``stereo`` family of real estimators.
+
+    Raises:
+        InputError: a missing or unreadable file, a badly named or shaped array, or a scene
+            outside the training split (validation scenes are never trained on).
+    """
+    from sddr_core.datasets.middlebury2006 import MIDDLEBURY2006_SPLIT
+
+    train = set(MIDDLEBURY2006_SPLIT["train"])
+    out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for path in paths:
+        try:
+            arrays = dict(np.load(path, allow_pickle=False))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"data.real_passes: cannot read {path}: {exc}") from exc
+        for key, arr in arrays.items():
+            parts = key.split("/")
+            if (
+                len(parts) != 4
+                or parts[1] not in ("left", "right")
+                or parts[3]
+                not in (
+                    "low",
+                    "high",
+                )
+            ):
+                raise InputError(
+                    f"data.real_passes: {path} holds {key!r}; name arrays "
+                    "'<scene>/<left|right>/<k>/<low|high>'."
+                )
+            if parts[0] not in train:
+                raise InputError(
+                    f"data.real_passes: {path} holds passes of {parts[0]!r}, which is not a "
+                    "Middlebury 2006 training scene (validation scenes are never trained on)."
+                )
+            if arr.ndim != 2 or not np.isfinite(arr).all():
+                raise InputError(f"data.real_passes: {path}:{key} is not a finite (h, w) map.")
+            slot = out.setdefault((parts[0], parts[1]), {}).setdefault(f"{path}:{parts[2]}", {})
+            slot[parts[3]] = arr.astype(np.float32)
+    pairs: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
+    for where, items in out.items():
+        for label, slot in items.items():
+            if set(slot) != {"low", "high"}:
+                raise InputError(f"data.real_passes: {label} of {where} lacks its low or high.")
+            pairs.setdefault(where, []).append((slot["low"], slot["high"]))
+    return pairs
+
+
+def _real_scenes(root: str, real_passes: list[str] | None = None) -> list[_Scene]:
     """Training scenes of Middlebury 2006, both views, with stereo passes (SGBM and BM at
-    three low/high resolution pairs each)."""
+    three low/high resolution pairs each) and the passes of ``real_passes``
+    (:func:`load_real_passes`)."""
     from sddr_core.datasets.middlebury2006 import load_middlebury2006
     from sddr_core.ops.resize import resize_map
     from sddr_core.predictors.stereo import StereoPredictor
 
+    extra = load_real_passes(real_passes or [])
     scenes = []
     for view in ("left", "right"):
         for sample in load_middlebury2006(root, "train", view=view):
@@ -148,6 +205,8 @@ def _real_scenes(root: str) -> list[_Scene]:
                     lo = pred.predict(sample.rgb, int(side * lo_f))
                     hi = pred.predict(sample.rgb, int(side * hi_f))
                     stereo.append((resize_map(lo, (h, w)), resize_map(hi, (h, w))))
+            for lo, hi in extra.get((sample.meta["scene"], view), []):
+                stereo.append((resize_map(lo, (h, w)), resize_map(hi, (h, w))))
             image = np.asarray(sample.rgb, np.float32) / 255.0
             scenes.append(_Scene(sample.gt, image, stereo))
     return scenes
@@ -177,7 +236,9 @@ def _crop_scene(scene: _Scene, crop: int, rng: np.random.Generator) -> tuple[Any
 class _Pool:
     def __init__(self, cfg: BandTrainConfig, rng: np.random.Generator) -> None:
         self.cfg, self.rng = cfg, rng
-        self.real = _real_scenes(cfg.middlebury2006) if cfg.real_fraction > 0 else []
+        self.real = (
+            _real_scenes(cfg.middlebury2006, cfg.real_passes) if cfg.real_fraction > 0 else []
+        )
         self.next_seed = int(rng.integers(1 << 30))
         self.pairs: list[Pair] = [self._make() for _ in range(cfg.pool_size)]
 

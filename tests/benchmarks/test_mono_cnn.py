@@ -39,7 +39,7 @@ def _scene(folder: Path, rng: np.random.Generator) -> None:
         Image.fromarray(d).save(folder / disp)
 
 
-def test_trains_on_training_scenes_only_and_predicts(tmp_path):
+def test_trains_on_training_scenes_only_and_predicts(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     data = tmp_path / "mb"
     _scene(data / "baby1", rng)  # a training scene
@@ -48,7 +48,7 @@ def test_trains_on_training_scenes_only_and_predicts(tmp_path):
     out = tmp_path / "mono.safetensors"
     args = argparse.Namespace(
         data=str(data), out=str(out), steps=3, batch=2, crop=32, width=4, lr=1e-3, seed=0,
-        threads=1,
+        threads=1, scenes=None,
     )  # fmt: skip
     mono_cnn.train(args)
     pred = mono_cnn.MonoCNNPredictor(str(out))
@@ -57,6 +57,23 @@ def test_trains_on_training_scenes_only_and_predicts(tmp_path):
     high = pred.predict(image, 48)
     assert low.shape == (24, 32) and high.shape == (40, 48)
     assert np.isfinite(high).all() and (high > 0).all()  # softplus: positive disparity
+
+    # passes on another training scene, for the refiner's data.real_passes
+    from sddr_core.datasets.middlebury2006 import MIDDLEBURY2006_SPLIT
+    from sddr_core.train.band import load_real_passes
+
+    _scene(data / "baby2", rng)
+    npz = tmp_path / "passes.npz"
+    mono_cnn.write_passes(
+        argparse.Namespace(data=str(data), weights=str(out), scenes="baby2", out=str(npz),
+                           threads=1)
+    )  # fmt: skip
+    monkeypatch.setitem(MIDDLEBURY2006_SPLIT, "train", ["baby1", "baby2"])
+    pairs = load_real_passes([str(npz)])
+    assert set(pairs) == {("baby2", "left"), ("baby2", "right")}
+    assert all(len(v) == len(mono_cnn.PASS_PAIRS) for v in pairs.values())
+    lo, hi = pairs[("baby2", "left")][0]
+    assert max(hi.shape) > max(lo.shape)  # the high pass at the image's size
 
 
 def test_no_training_scene_is_a_clear_error(tmp_path):

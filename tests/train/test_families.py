@@ -175,3 +175,51 @@ def test_sharp_low_fraction_makes_finer_low_passes():
         return float(np.mean([detail(p) for p in pool.pairs]))
 
     assert low_detail(1.0) > 1.1 * low_detail(0.0)  # measured 1.14 (seed 0)
+
+
+def _mb2006_scene(folder, rng):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for view, disp in (("view1.png", "disp1.png"), ("view5.png", "disp5.png")):
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(folder / view)
+        d = np.full((40, 48), 60, np.uint8)
+        d[:, 24:] = 120
+        Image.fromarray(d).save(folder / disp)
+
+
+def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
+    """Passes of another real estimator (data.real_passes) are added to the stereo pairs of
+    their training scene and view, resized to the scene; validation scenes are refused."""
+    from sddr_core.datasets.middlebury2006 import MIDDLEBURY2006_SPLIT
+    from sddr_core.errors import InputError
+    from sddr_core.ops.resize import resize_map
+    from sddr_core.train.band import _real_scenes, load_real_passes
+
+    monkeypatch.setitem(MIDDLEBURY2006_SPLIT, "train", ["baby1"])  # a one-scene training side
+    rng = np.random.default_rng(0)
+    _mb2006_scene(tmp_path / "mb" / "baby1", rng)
+    low, high = rng.random((12, 16)).astype(np.float32), rng.random((30, 36)).astype(np.float32)
+    passes = tmp_path / "mono.npz"
+    np.savez(passes, **{"baby1/left/0/low": low, "baby1/left/0/high": high})
+    scenes = _real_scenes(str(tmp_path / "mb"), [str(passes)])
+    left, right = scenes  # one training scene, both views
+    assert len(left.stereo) == len(right.stereo) + 1 == 7  # SGBM and BM at 3 pairs each, + 1
+    lo, hi = left.stereo[-1]
+    assert lo.shape == hi.shape == (40, 48)
+    assert (
+        np.corrcoef(hi[::8, ::8].ravel(), resize_map(high, (40, 48))[::8, ::8].ravel())[0, 1] > 0.99
+    )
+
+    bad = tmp_path / "bad.npz"
+    for arrays, match in (
+        ({"rocks1/left/0/low": low, "rocks1/left/0/high": high}, "not a Middlebury 2006 training"),
+        ({"baby1/top/0/low": low, "baby1/top/0/high": high}, "name arrays"),
+        ({"baby1/left/0/low": low}, "lacks its low or high"),
+        ({"baby1/left/0/low": low, "baby1/left/0/high": np.full((4, 4), np.nan)}, "finite"),
+    ):
+        np.savez(bad, **arrays)
+        with pytest.raises(InputError, match=match):
+            load_real_passes([str(bad)])
+    with pytest.raises(InputError, match="cannot read"):
+        load_real_passes([str(tmp_path / "missing.npz")])
