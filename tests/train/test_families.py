@@ -223,3 +223,22 @@ def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
             load_real_passes([str(bad)])
     with pytest.raises(InputError, match="cannot read"):
         load_real_passes([str(tmp_path / "missing.npz")])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bandfusion",
+        "bandfusion_stage2",
+        "bandfusion_stage3",
+        "bandfusion_stage4",
+        "experiments/stage5_mono_passes",
+    ],
+)
+def test_shipped_band_configs_load(name):
+    from sddr_core.train.band import BandTrainConfig, load_band_file
+    from sddr_core.train.config import resolve_config
+
+    cfg = load_band_file(resolve_config(name), {})
+    assert isinstance(cfg, BandTrainConfig) and cfg.steps > 0
+    assert cfg.variant.startswith("bandfusion")
