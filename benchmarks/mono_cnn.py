@@ -15,6 +15,16 @@ sees it in training.
         --weights runs/mono-cnn.safetensors \\
         --refiner default=sddr_core/weights/sddr_default.safetensors --two-stage \\
         --out docs/eval/refiner-2026-12/mono-cnn
+
+For training the refiner (``data.real_passes``), ``--scenes`` trains a CNN on some training
+scenes and ``passes`` writes its low/high passes on the others (cross-fitting: a CNN's passes
+on scenes it was trained on would be too good)::
+
+    python benchmarks/mono_cnn.py train --data ../shared/data/middlebury2006 \
+        --scenes baby1,baby2,baby3,cloth1,cloth2,cloth3,cloth4 --out runs/mono-A.safetensors
+    python benchmarks/mono_cnn.py passes --data ../shared/data/middlebury2006 \
+        --weights runs/mono-A.safetensors \
+        --scenes flowerpots,midd1,midd2,monopoly,plastic,wood1,wood2 --out runs/mono-passes-A.npz
 """
 
 from __future__ import annotations
