@@ -232,7 +232,7 @@ def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
         "bandfusion_stage2",
         "bandfusion_stage3",
         "bandfusion_stage4",
-        "experiments/stage5_mono_passes",
+        "bandfusion_stage5",
     ],
 )
 def test_shipped_band_configs_load(name):
