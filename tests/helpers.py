@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 
 def make_scene(h: int = 96, w: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -56,3 +57,24 @@ def run_sddr(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Complete
         text=True,
         timeout=timeout,
     )
+
+
+def write_middlebury2006_scene(
+    folder: Path, seed: int = 0, size: tuple[int, int] = (12, 20)
+) -> Path:
+    """A Middlebury 2006 scene folder: noise views, left disparity 10 px / right 20 px
+    halves, some unknown pixels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    h, w = size
+    for name in ("view1.png", "view5.png"):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(folder / name)
+    d1 = np.full((h, w), 30, np.uint8)  # 10 px
+    d1[:, w // 2 :] = 60  # 20 px
+    d1[0, 0] = 0  # unknown
+    d5 = np.full((h, w), 31, np.uint8)  # 10.333 px
+    d5[1, :3] = 0
+    Image.fromarray(d1).save(folder / "disp1.png")
+    Image.fromarray(d5).save(folder / "disp5.png")
+    (folder / "provenance.txt").write_text(f"scene: {folder.name}\n")
+    return folder

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import mono_cnn  # noqa: E402
+
+from helpers import write_middlebury2006_scene  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("fast_cpu_torch")
 
@@ -29,21 +30,11 @@ def test_loss_ignores_scale_and_shift_and_unknown_pixels():
     assert mono_cnn._ssi_loss(torch.rand(2, 20, 24), g, valid).item() > 0.05
 
 
-def _scene(folder: Path, rng: np.random.Generator) -> None:
-    folder.mkdir(parents=True)
-    for view, disp in (("view1.png", "disp1.png"), ("view5.png", "disp5.png")):
-        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(folder / view)
-        d = np.full((40, 48), 60, np.uint8)
-        d[:, 24:] = 120
-        d[0, :5] = 0  # unknown
-        Image.fromarray(d).save(folder / disp)
-
-
 def test_trains_on_training_scenes_only_and_predicts(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     data = tmp_path / "mb"
-    _scene(data / "baby1", rng)  # a training scene
-    _scene(data / "rocks1", rng)  # a validation scene: must not be read
+    write_middlebury2006_scene(data / "baby1", 1, (40, 48))  # a training scene
+    write_middlebury2006_scene(data / "rocks1", 2, (40, 48))  # a validation scene: must not be read
     (data / "rocks1" / "view1.png").write_bytes(b"not an image")
     out = tmp_path / "mono.safetensors"
     args = argparse.Namespace(
@@ -62,7 +53,7 @@ def test_trains_on_training_scenes_only_and_predicts(tmp_path, monkeypatch):
     from sddr_core.datasets.middlebury2006 import MIDDLEBURY2006_SPLIT
     from sddr_core.train.band import load_real_passes
 
-    _scene(data / "baby2", rng)
+    write_middlebury2006_scene(data / "baby2", 3, (40, 48))
     npz = tmp_path / "passes.npz"
     mono_cnn.write_passes(
         argparse.Namespace(data=str(data), weights=str(out), scenes="baby2", out=str(npz),

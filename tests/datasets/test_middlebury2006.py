@@ -18,26 +18,10 @@ from sddr_core.datasets.middlebury2006 import (
 )
 from sddr_core.errors import InputError, ShapeError
 
+from helpers import write_middlebury2006_scene as write_scene
+
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "middlebury2006"
 H, W = 12, 20
-
-
-def write_scene(folder: Path, seed: int = 0, size: tuple[int, int] = (H, W)) -> Path:
-    """A 2006 scene: noise views, left disparity 10 px / right 20 px halves, some unknowns."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    h, w = size
-    for name in ("view1.png", "view5.png"):
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(folder / name)
-    d1 = np.full((h, w), 30, np.uint8)  # 10 px
-    d1[:, w // 2 :] = 60  # 20 px
-    d1[0, 0] = 0  # unknown
-    d5 = np.full((h, w), 31, np.uint8)  # 10.333 px
-    d5[1, :3] = 0
-    Image.fromarray(d1).save(folder / "disp1.png")
-    Image.fromarray(d5).save(folder / "disp5.png")
-    (folder / "provenance.txt").write_text(f"scene: {folder.name}\n")
-    return folder
 
 
 @pytest.fixture

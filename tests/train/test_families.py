@@ -177,17 +177,6 @@ def test_sharp_low_fraction_makes_finer_low_passes():
     assert low_detail(1.0) > 1.1 * low_detail(0.0)  # measured 1.14 (seed 0)
 
 
-def _mb2006_scene(folder, rng):
-    from PIL import Image
-
-    folder.mkdir(parents=True)
-    for view, disp in (("view1.png", "disp1.png"), ("view5.png", "disp5.png")):
-        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(folder / view)
-        d = np.full((40, 48), 60, np.uint8)
-        d[:, 24:] = 120
-        Image.fromarray(d).save(folder / disp)
-
-
 def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
     """Passes of another real estimator (data.real_passes) are added to the stereo pairs of
     their training scene and view, resized to the scene; validation scenes are refused."""
@@ -196,9 +185,11 @@ def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
     from sddr_core.ops.resize import resize_map
     from sddr_core.train.band import _real_scenes, load_real_passes
 
+    from helpers import write_middlebury2006_scene
+
     monkeypatch.setitem(MIDDLEBURY2006_SPLIT, "train", ["baby1"])  # a one-scene training side
     rng = np.random.default_rng(0)
-    _mb2006_scene(tmp_path / "mb" / "baby1", rng)
+    write_middlebury2006_scene(tmp_path / "mb" / "baby1", 0, (40, 48))
     low, high = rng.random((12, 16)).astype(np.float32), rng.random((30, 36)).astype(np.float32)
     passes = tmp_path / "mono.npz"
     np.savez(passes, **{"baby1/left/0/low": low, "baby1/left/0/high": high})
