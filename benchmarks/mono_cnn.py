@@ -97,30 +97,36 @@ def _ssi_loss(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torc
     return torch.stack(losses).mean()
 
 
+def _views(data: str, scenes: str | list[str]) -> list[tuple[str, str, Any]]:
+    """``(scene, view, sample)`` for both views of ``scenes`` (names or a split), read with
+    the library's Middlebury 2006 loader."""
+    from sddr_core.datasets.middlebury2006 import load_middlebury2006
+    from sddr_core.errors import InputError
+
+    try:
+        return [
+            (sample.meta["scene"], view, sample)
+            for view in ("left", "right")
+            for sample in load_middlebury2006(data, scenes, view=view)
+        ]
+    except InputError as exc:
+        raise SystemExit(f"no Middlebury 2006 training scenes under {data}: {exc}") from exc
+
+
 def _training_views(
     data: str, scenes: list[str] | None = None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(rgb float32, disparity with NaN unknown) for both views of every training scene (or
     of ``scenes``, which must be training scenes)."""
-    import cv2
-
     from sddr_core.datasets.middlebury2006 import MIDDLEBURY2006_SPLIT
 
     train_scenes = MIDDLEBURY2006_SPLIT["train"]
     if scenes and set(scenes) - set(train_scenes):
         raise SystemExit(f"not training scenes: {sorted(set(scenes) - set(train_scenes))}")
-    views = []
-    for scene in scenes or train_scenes:
-        folder = Path(data) / scene
-        if not folder.is_dir():
-            continue
-        for rgb_name, disp_name in (("view1.png", "disp1.png"), ("view5.png", "disp5.png")):
-            rgb = cv2.cvtColor(cv2.imread(str(folder / rgb_name)), cv2.COLOR_BGR2RGB)
-            disp = cv2.imread(str(folder / disp_name), cv2.IMREAD_GRAYSCALE).astype(np.float32)
-            views.append((rgb.astype(np.float32) / 255.0, np.where(disp > 0, disp, np.nan)))
-    if not views:
-        raise SystemExit(f"no Middlebury 2006 training scenes under {data}")
-    return views
+    return [
+        (np.asarray(sample.rgb, np.float32) / 255.0, sample.gt)
+        for _, _, sample in _views(data, scenes or "train")
+    ]
 
 
 def _batch(views: list[Any], rng: np.random.Generator, size: int, n: int) -> tuple[Any, ...]:
@@ -210,22 +216,16 @@ PASS_PAIRS = ((224, 1.0), (192, 0.8), (256, 1.0))
 def write_passes(args: argparse.Namespace) -> None:
     """The CNN's low/high passes on training scenes it was *not* trained on, as an ``.npz``
     for the refiner's ``data.real_passes`` (arrays ``<scene>/<view>/<k>/low|high``)."""
-    import cv2
-
     torch.set_num_threads(args.threads)
     pred = MonoCNNPredictor(args.weights)
     arrays: dict[str, np.ndarray] = {}
-    for scene in args.scenes.split(","):
-        for view, name in (("left", "view1.png"), ("right", "view5.png")):
-            bgr = cv2.imread(str(Path(args.data) / scene / name))
-            if bgr is None:
-                raise SystemExit(f"cannot read {Path(args.data) / scene / name}")
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-            side = max(rgb.shape[:2])
-            for k, (low, high) in enumerate(PASS_PAIRS):
-                low = min(low, int(0.6 * side))  # a low pass, even on a small image
-                arrays[f"{scene}/{view}/{k}/low"] = pred.predict(rgb, low)
-                arrays[f"{scene}/{view}/{k}/high"] = pred.predict(rgb, int(high * side))
+    for scene, view, sample in _views(args.data, args.scenes.split(",")):
+        rgb = np.asarray(sample.rgb, np.float32) / 255.0
+        side = max(rgb.shape[:2])
+        for k, (low, high) in enumerate(PASS_PAIRS):
+            low = min(low, int(0.6 * side))  # a low pass, even on a small image
+            arrays[f"{scene}/{view}/{k}/low"] = pred.predict(rgb, low)
+            arrays[f"{scene}/{view}/{k}/high"] = pred.predict(rgb, int(high * side))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **arrays)
     print(f"wrote {len(arrays) // 2} pass pairs to {args.out}")

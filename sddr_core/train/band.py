@@ -153,11 +153,7 @@ def load_real_passes(paths: list[str]) -> dict[tuple[str, str], list[tuple[Any, 
             if (
                 len(parts) != 4
                 or parts[1] not in ("left", "right")
-                or parts[3]
-                not in (
-                    "low",
-                    "high",
-                )
+                or parts[3] not in ("low", "high")
             ):
                 raise InputError(
                     f"data.real_passes: {path} holds {key!r}; name arrays "
