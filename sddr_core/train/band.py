@@ -44,11 +44,13 @@ class BandTrainConfig:
     out_dir: str = "runs/bandfusion"
     seed: int = 0
     threads: int = 1
+    device: str = "auto"
     init_from: str = ""
     variant: str = "bandfusion-s"
     crop: int = 192
     pool_size: int = 192
     refresh_per_step: int = 2
+    workers: int = 0
     families: list[str] = field(default_factory=lambda: list(FAMILIES))
     exclude: list[str] = field(default_factory=list)
     middlebury2006: str = "../shared/data/middlebury2006"
@@ -62,6 +64,7 @@ class BandTrainConfig:
     warmup: int = 100
     grad_weight: float = 1.0
     edge_weight: float = 0.0
+    max_seconds: float = 0.0
     log_every: int = 25
     checkpoint_every: int = 250
 
@@ -71,12 +74,13 @@ class BandTrainConfig:
 
 
 _SECTIONS = {
-    "run": ("name", "out_dir", "seed", "threads", "init_from"),
+    "run": ("name", "out_dir", "seed", "threads", "device", "init_from"),
     "model": ("variant",),
     "data": (
         "crop",
         "pool_size",
         "refresh_per_step",
+        "workers",
         "families",
         "exclude",
         "middlebury2006",
@@ -92,6 +96,7 @@ _SECTIONS = {
         "warmup",
         "grad_weight",
         "edge_weight",
+        "max_seconds",
         "log_every",
         "checkpoint_every",
     ),
@@ -229,49 +234,112 @@ def _crop_scene(scene: _Scene, crop: int, rng: np.random.Generator) -> tuple[Any
     return gt, image, (cut(lo, cv2.INTER_LINEAR), cut(hi, cv2.INTER_LINEAR))
 
 
+def _draw_pair(
+    cfg: BandTrainConfig, real: list[_Scene], rng: np.random.Generator, scene_seed: int
+) -> Pair:
+    """One training pair: a real crop (share ``cfg.real_fraction``) or the procedural training
+    scene ``scene_seed``, degraded by :func:`~sddr_core.train.families.make_pair`."""
+    from sddr_core.datasets.procedural import training_scene
+
+    for attempt in range(10):
+        if real and rng.random() < cfg.real_fraction:
+            gt, image, stereo = _crop_scene(real[int(rng.integers(len(real)))], cfg.crop, rng)
+        else:
+            scene = training_scene(scene_seed + attempt, (cfg.crop, cfg.crop))
+            gt, image, stereo = scene.disparity, scene.image, None
+        if np.isfinite(gt).mean() < 0.5:
+            continue
+        # Two-stage windows fuse an already sharp estimate (as "low") with a window's
+        # pass: a share of pairs has a low pass nearly as fine as the high one.
+        sharp = cfg.sharp_low_fraction > 0 and rng.random() < cfg.sharp_low_fraction
+        pair = make_pair(
+            gt,
+            image,
+            rng,
+            families=cfg.allowed,
+            stereo=stereo,
+            depth_fraction=cfg.depth_fraction,
+            **({"low_range": (0.6, 0.9)} if sharp else {}),
+        )
+        if all(np.isfinite(m).all() for m in (pair.low, pair.high)):
+            return pair
+    raise RuntimeError("could not draw a usable training pair in 10 tries")
+
+
+# Worker processes (``data.workers``) are forked after the real scenes are loaded: they
+# inherit the scenes and the config, and draw pairs from seeds sent by the trainer.
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(cfg: BandTrainConfig, real: list[_Scene]) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    _WORKER["cfg"], _WORKER["real"] = cfg, real
+
+
+def _worker_pair(seed: int) -> Pair:
+    return _draw_pair(_WORKER["cfg"], _WORKER["real"], np.random.default_rng(seed), seed)
+
+
 class _Pool:
+    """The training pairs a batch is drawn from, ``refresh``-ed as training goes. With
+    ``data.workers`` > 0 new pairs are drawn by that many forked processes while the network
+    trains (for a GPU run: one process cannot draw pairs as fast as a GPU consumes them); the
+    run is then reproducible in distribution, not bit for bit."""
+
     def __init__(self, cfg: BandTrainConfig, rng: np.random.Generator) -> None:
         self.cfg, self.rng = cfg, rng
         self.real = (
             _real_scenes(cfg.middlebury2006, cfg.real_passes) if cfg.real_fraction > 0 else []
         )
         self.next_seed = int(rng.integers(1 << 30))
-        self.pairs: list[Pair] = [self._make() for _ in range(cfg.pool_size)]
+        self.workers: Any = None
+        self.pending: list[Any] = []
+        if cfg.workers > 0:
+            import multiprocessing as mp
+
+            self.workers = mp.get_context("fork").Pool(
+                int(cfg.workers), initializer=_worker_init, initargs=(cfg, self.real)
+            )
+            seeds = [self._seed() for _ in range(cfg.pool_size)]
+            self.pairs = list(self.workers.imap(_worker_pair, seeds, chunksize=4))
+            self.pending = [
+                self.workers.apply_async(_worker_pair, (self._seed(),))
+                for _ in range(4 * int(cfg.workers))
+            ]
+        else:
+            self.pairs = [self._make() for _ in range(cfg.pool_size)]
+
+    def _seed(self) -> int:
+        return int(self.rng.integers(1 << 62))
 
     def _make(self) -> Pair:
-        from sddr_core.datasets.procedural import training_scene
-
-        cfg, rng = self.cfg, self.rng
-        for _ in range(10):
-            if self.real and rng.random() < cfg.real_fraction:
-                gt, image, stereo = _crop_scene(
-                    self.real[int(rng.integers(len(self.real)))], cfg.crop, rng
-                )
-            else:
-                self.next_seed += 1
-                scene = training_scene(self.next_seed, (cfg.crop, cfg.crop))
-                gt, image, stereo = scene.disparity, scene.image, None
-            if np.isfinite(gt).mean() < 0.5:
-                continue
-            # Two-stage windows fuse an already sharp estimate (as "low") with a window's
-            # pass: a share of pairs has a low pass nearly as fine as the high one.
-            sharp = cfg.sharp_low_fraction > 0 and rng.random() < cfg.sharp_low_fraction
-            pair = make_pair(
-                gt,
-                image,
-                rng,
-                families=cfg.allowed,
-                stereo=stereo,
-                depth_fraction=cfg.depth_fraction,
-                **({"low_range": (0.6, 0.9)} if sharp else {}),
-            )
-            if all(np.isfinite(m).all() for m in (pair.low, pair.high)):
-                return pair
-        raise RuntimeError("could not draw a usable training pair in 10 tries")
+        self.next_seed += 10
+        return _draw_pair(self.cfg, self.real, self.rng, self.next_seed)
 
     def refresh(self, n: int) -> None:
-        for _ in range(n):
-            self.pairs[int(self.rng.integers(len(self.pairs)))] = self._make()
+        """Replace ``n`` random pairs by new ones (with workers: at least ``n``, and every
+        pair that is ready)."""
+        if self.workers is None:
+            new = [self._make() for _ in range(n)]
+        else:
+            ready = [r for r in self.pending if r.ready()]
+            for r in self.pending[: max(0, n - len(ready))]:
+                if not r.ready():
+                    r.wait()
+                    ready.append(r)
+            self.pending = [r for r in self.pending if r not in ready]
+            new = [r.get() for r in ready]
+            self.pending += [self.workers.apply_async(_worker_pair, (self._seed(),)) for _ in ready]
+        for pair in new:
+            self.pairs[int(self.rng.integers(len(self.pairs)))] = pair
+
+    def close(self) -> None:
+        if self.workers is not None:
+            self.workers.terminate()
+            self.workers = None
 
     def batch(self, size: int) -> tuple[Any, Any, Any]:
         import torch
@@ -354,11 +422,25 @@ def logit_penalty(logits: list[Any], bound: float = 4.0, weight: float = 1e-2) -
 # -- the run ---------------------------------------------------------------------------------
 
 
-def _lr(step: int, cfg: BandTrainConfig) -> float:
+def _progress(step: int, elapsed: float, cfg: BandTrainConfig) -> float:
+    """How far the run is, 0 → 1: by steps, or by ``max_seconds`` of this invocation when that
+    comes first (a time-boxed run on a lent GPU still ends its schedule)."""
+    done = step / max(1, cfg.steps)
+    if cfg.max_seconds > 0:
+        done = max(done, elapsed / cfg.max_seconds)
+    return min(done, 1.0)
+
+
+def _lr(step: int, cfg: BandTrainConfig, progress: float | None = None) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine from ``lr`` to 5 % of it; the cosine
+    follows ``progress`` (:func:`_progress`) when given."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(t, 1.0))))
+    if progress is None:
+        progress = step / max(1, cfg.steps)
+    start = cfg.warmup / max(1, cfg.steps)
+    t = (progress - start) / max(1e-9, 1.0 - start)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(max(t, 0.0), 1.0))))
 
 
 def _init_weights(model: Any, state: dict[str, Any]) -> None:
@@ -383,6 +465,7 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
     """Run (or resume) a band-fusion training run; returns ``out_dir/last.safetensors``."""
     import torch
 
+    from sddr_core.device import resolve_device
     from sddr_core.models.band_fusion import create_band_model
     from sddr_core.refiners.network import read_checkpoint, save_refiner
 
@@ -392,21 +475,26 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    device = resolve_device(cfg.device)
     model = create_band_model(cfg.variant)
     if cfg.init_from:
         _init_weights(model, read_checkpoint(cfg.init_from)[0].state_dict())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    step = 0
-    state_path = out / "state.pt"
+    step, state_path, state = 0, out / "state.pt", None
     if state_path.is_file():
-        state = torch.load(state_path, weights_only=True)
+        state = torch.load(state_path, weights_only=True, map_location="cpu")
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optim"])
         step = int(state["step"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
     (out / "config.json").write_text(json.dumps(cfg.__dict__, indent=2))
+    # The pool forks its workers before CUDA is touched (a forked CUDA context is unusable).
     pool = _Pool(cfg, rng)
+    model.to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    if state is not None:
+        opt.load_state_dict(state["optim"])
     meta = {
         "training": (
             f"band-fusion refiner, {cfg.steps} steps of {cfg.batch_size}x{cfg.crop}^2; families "
@@ -420,47 +508,55 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
     new_log = not log.is_file()
     t0, running = time.time(), []
     model.train()
-    with log.open("a", newline="") as fh:
-        writer = csv.writer(fh)
-        if new_log:
-            writer.writerow(["step", "loss", "lr", "seconds"])
-        while step < cfg.steps:
-            for group in opt.param_groups:
-                group["lr"] = _lr(step, cfg)
-            low, high, gt = pool.batch(cfg.batch_size)
-            pred = model(low, high)
-            loss = aligned_loss(
-                pred["depth"], gt, cfg.grad_weight, cfg.edge_weight
-            ) + logit_penalty(pred["logits"])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            pool.refresh(cfg.refresh_per_step)
-            step += 1
-            running.append(float(loss.detach()))
-            if step % cfg.log_every == 0:
-                writer.writerow([step, np.mean(running), _lr(step, cfg), round(time.time() - t0)])
-                fh.flush()
-                if progress:
-                    print(f"step {step} loss {np.mean(running):.4f} ({time.time() - t0:.0f} s)")
-                running = []
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save_refiner(
-                    model, out / "last.safetensors", meta={**meta, "step": step}, overwrite=True
+    try:
+        with log.open("a", newline="") as fh:
+            writer = csv.writer(fh)
+            if new_log:
+                writer.writerow(["step", "loss", "lr", "seconds"])
+            progress_now = _progress(step, 0.0, cfg)
+            while progress_now < 1.0:
+                lr = _lr(step, cfg, progress_now)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                low, high, gt = (
+                    t.to(device, non_blocking=True) for t in pool.batch(cfg.batch_size)
                 )
-                tmp = state_path.with_suffix(".tmp")
-                torch.save(
-                    {
-                        "model": model.state_dict(),
-                        "optim": opt.state_dict(),
-                        "step": step,
-                        "rng": rng.bit_generator.state,
-                        "torch_rng": torch.get_rng_state(),
-                    },
-                    tmp,
-                )
-                tmp.replace(state_path)
+                pred = model(low, high)
+                loss = aligned_loss(
+                    pred["depth"], gt, cfg.grad_weight, cfg.edge_weight
+                ) + logit_penalty(pred["logits"])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                pool.refresh(cfg.refresh_per_step)
+                step += 1
+                progress_now = _progress(step, time.time() - t0, cfg)
+                running.append(float(loss.detach()))
+                if step % cfg.log_every == 0:
+                    writer.writerow([step, np.mean(running), lr, round(time.time() - t0)])
+                    fh.flush()
+                    if progress:
+                        print(f"step {step} loss {np.mean(running):.4f} ({time.time() - t0:.0f} s)")
+                    running = []
+                if step % cfg.checkpoint_every == 0 or progress_now >= 1.0:
+                    save_refiner(
+                        model, out / "last.safetensors", meta={**meta, "step": step}, overwrite=True
+                    )
+                    tmp = state_path.with_suffix(".tmp")
+                    torch.save(
+                        {
+                            "model": model.state_dict(),
+                            "optim": opt.state_dict(),
+                            "step": step,
+                            "rng": rng.bit_generator.state,
+                            "torch_rng": torch.get_rng_state(),
+                        },
+                        tmp,
+                    )
+                    tmp.replace(state_path)
+    finally:
+        pool.close()
     return out / "last.safetensors"
 
 

@@ -97,6 +97,71 @@ def test_tiny_band_training_run_writes_a_loadable_checkpoint(tmp_path):
     assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 4
 
 
+def test_band_pool_workers_draw_fresh_pairs_in_other_processes():
+    """``data.workers``: pairs come from forked processes, each refresh replaces at least
+    ``n`` pairs, and closing the pool ends the processes."""
+    from sddr_core.train.band import BandTrainConfig, _Pool
+
+    cfg = BandTrainConfig(
+        crop=48, pool_size=4, workers=2, real_fraction=0.0, families=["sddr", "holes"]
+    )
+    pool = _Pool(cfg, np.random.default_rng(0))
+    try:
+        assert len(pool.pairs) == 4 and pool.pairs[0].low.shape == (48, 48)
+        before = [id(p) for p in pool.pairs]
+        pool.refresh(3)
+        changed = sum(id(p) not in before for p in pool.pairs)
+        assert changed >= 1  # three draws land on random slots (possibly the same one)
+        assert len(pool.pending) == 8  # every taken result was replaced by a new request
+        low, high, gt = pool.batch(2)
+        assert low.shape == high.shape == gt.shape == (2, 1, 48, 48)
+        assert torch_isfinite(low) and torch_isfinite(high)
+        procs = list(pool.workers._pool)
+    finally:
+        pool.close()
+    for proc in procs:
+        proc.join(timeout=10)
+        assert not proc.is_alive()
+
+
+def torch_isfinite(t) -> bool:
+    import torch
+
+    return bool(torch.isfinite(t).all())
+
+
+def test_time_boxed_band_run_ends_its_schedule(tmp_path):
+    """``train.max_seconds``: the run stops after that long with its learning rate at the end
+    of the cosine, and writes its checkpoint, however many steps were asked for."""
+    from sddr_core.train.band import BandTrainConfig, _lr, _progress, train_band
+
+    cfg = BandTrainConfig(steps=1000, warmup=10, lr=1e-3, max_seconds=100.0)
+    assert _progress(500, 10.0, cfg) == 0.5  # steps first
+    assert _progress(100, 80.0, cfg) == 0.8  # time first
+    assert _lr(5, cfg, 0.9) == 1e-3 * 6 / 10  # warm-up counts steps
+    assert abs(_lr(100, cfg, 1.0) - 5e-5) < 1e-12
+    assert _lr(100, cfg, 0.5) > _lr(100, cfg, 0.9)
+    cfg = BandTrainConfig(
+        out_dir=str(tmp_path / "run"),
+        variant="bandfusion-tiny",
+        crop=64,
+        pool_size=4,
+        batch_size=2,
+        steps=10**6,
+        warmup=1,
+        max_seconds=2.0,
+        log_every=1,
+        checkpoint_every=10**6,
+        real_fraction=0.0,
+        families=["sddr"],
+    )
+    train_band(cfg, progress=False)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert 2 <= len(rows) < 10**4
+    assert (tmp_path / "run" / "last.safetensors").is_file()
+    assert float(rows[-1].split(",")[2]) < 2e-4  # the cosine's tail (it ends at 5e-5)
+
+
 def test_sddr_train_runs_a_band_config(tmp_path):
     import subprocess
     import sys
