@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from sddr_core.train.config import resolve_config
 
     config = resolve_config(args.config)  # a file, or a built-in config by name
-    band = load_band_file(config, {k: v for k, v in overrides.items() if k != "run.device"})
+    band = load_band_file(config, overrides)
     if band is not None:  # the band-fusion refiner (--config bandfusion)
         last = train_band(band, progress=not args.no_progress)
         print(f"checkpoint: {last}")

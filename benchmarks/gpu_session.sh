@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# One lent-GPU session (an H200 with 16 CPU cores, about ten minutes): three band-fusion
+# training runs side by side on the GPU, time-boxed, then their validation tables beside the
+# shipped default's, the test suite on a CUDA machine and the GPU fraction benchmark.
+#
+#   benchmarks/gpu_session.sh DATA PASSES OUT [TRAIN_SECONDS]
+#
+# DATA: a copy of ../shared/data/middlebury2006 (it does not travel by itself; never commit
+# it), PASSES: the folder holding mono-passes-A.npz and mono-passes-B.npz
+# (benchmarks/mono_cnn.py passes), OUT: where logs, weights and tables go (results.tgz holds
+# all but the weights). Runs (every one from bandfusion_stage5's data recipe: real training
+# scenes with both stereo matchers and the two cross-fitted monocular CNNs, procedural
+# scenes, every family; batch 32 from a pool of 1024 pairs drawn by 4 worker processes each):
+#   gs  from scratch, lr 1e-3 (300 warm-up steps), gradient weight 2
+#   gc  from the shipped default (stage 5), lr 1.5e-4
+#   ge  as gs with the edge term at weight 0.25
+set -u
+DATA=$1
+PASSES=$2
+OUT=$3
+SECS=${4:-270}
+DEVICE=${DEVICE:-cuda}  # DEVICE=cpu PREDICTORS=stereo-bm ... for a dry run without a GPU
+PREDICTORS=${PREDICTORS:-family-sddr family-structural family-texture family-lowfreq family-holes family-quantize family-high-good family-high-unusable stereo-sgbm stereo-bm}
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+mkdir -p "$OUT/logs" "$OUT/eval" "$OUT/runs"
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  python3 -c "import torch, cv2; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'cv2', cv2.__version__)"
+  nproc
+} >"$OUT/logs/machine.txt" 2>&1
+
+common=(--config bandfusion_stage5 --device "$DEVICE" --no-progress
+  --set "data.middlebury2006=\"$DATA\""
+  --set "data.real_passes=[\"$PASSES/mono-passes-A.npz\",\"$PASSES/mono-passes-B.npz\"]"
+  --set train.steps=100000 --set "train.max_seconds=$SECS" --set train.batch_size=32
+  --set data.pool_size=1024 --set data.workers=4 --set run.threads=2
+  --set train.log_every=100 --set train.checkpoint_every=1000)
+python3 -m sddr_core train "${common[@]}" --out "$OUT/runs/gs" --seed 11 \
+  --set 'run.init_from=""' --set train.lr=1e-3 --set train.warmup=300 \
+  >"$OUT/logs/gs.log" 2>&1 &
+python3 -m sddr_core train "${common[@]}" --out "$OUT/runs/gc" --seed 12 \
+  --set 'run.init_from="sddr_core/weights/sddr_default.safetensors"' --set train.lr=1.5e-4 \
+  --set train.warmup=50 >"$OUT/logs/gc.log" 2>&1 &
+python3 -m sddr_core train "${common[@]}" --out "$OUT/runs/ge" --seed 13 \
+  --set 'run.init_from=""' --set train.lr=1e-3 --set train.warmup=300 \
+  --set train.edge_weight=0.25 >"$OUT/logs/ge.log" 2>&1 &
+# Meanwhile: the library's tests on a machine with CUDA (device "auto" picks the GPU).
+timeout $((SECS + 30)) python3 -m pytest -v -p no:cacheprovider -n 2 --maxfail=20 \
+  tests/inference tests/refiners tests/models tests/ops tests/metrics tests/predictors \
+  tests/test_public_api.py \
+  >"$OUT/logs/pytest-cuda.log" 2>&1
+wait
+nvidia-smi --query-gpu=memory.used --format=csv >>"$OUT/logs/machine.txt" 2>&1
+
+refs=(--refiner "s5=sddr_core/weights/sddr_default.safetensors")
+for r in gs gc ge; do
+  [ -f "$OUT/runs/$r/last.safetensors" ] && refs+=(--refiner "$r=$OUT/runs/$r/last.safetensors")
+done
+for p in $PREDICTORS; do
+  timeout 230 python3 benchmarks/generalisation.py "${refs[@]}" --predictors "$p" \
+    --dataset "middlebury2006:$DATA@val" --out "$OUT/eval/$p" >"$OUT/logs/eval-$p.log" 2>&1 &
+done
+timeout 120 python3 -m sddr_core bench fraction --device "$DEVICE" --markdown \
+  >"$OUT/logs/bench-fraction-cuda.md" 2>&1
+wait
+
+for r in gs gc ge; do
+  cp "$OUT/runs/$r/last.safetensors" "$OUT/$r.safetensors" 2>/dev/null
+  cp "$OUT/runs/$r/log.csv" "$OUT/logs/$r-log.csv" 2>/dev/null
+done
+rm -rf "$OUT/runs"
+tar czf "$OUT/results.tgz" -C "$OUT" logs eval && rm -rf "$OUT/logs" "$OUT/eval"
+ls -la "$OUT"
