@@ -14,12 +14,14 @@
 #   gs  from scratch, lr 1e-3 (300 warm-up steps), gradient weight 2
 #   gc  from the shipped default (stage 5), lr 1.5e-4
 #   ge  as gs with the edge term at weight 0.25
+# and the monocular CNNs mono-cnn (1200 steps) and mono-cnn2 (2500 steps, seed 1).
 set -u
 DATA=$1
 PASSES=$2
 OUT=$3
 SECS=${4:-270}
-DEVICE=${DEVICE:-cuda}  # DEVICE=cpu PREDICTORS=stereo-bm ... for a dry run without a GPU
+# A dry run without a GPU: DEVICE=cpu PREDICTORS=stereo-bm MONO_ARGS="--steps 5" ... 5
+DEVICE=${DEVICE:-cuda}
 PREDICTORS=${PREDICTORS:-family-sddr family-structural family-texture family-lowfreq family-holes family-quantize family-high-good family-high-unusable stereo-sgbm stereo-bm}
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$OUT/logs" "$OUT/eval" "$OUT/runs"
@@ -44,7 +46,12 @@ python3 -m sddr_core train "${common[@]}" --out "$OUT/runs/gc" --seed 12 \
 python3 -m sddr_core train "${common[@]}" --out "$OUT/runs/ge" --seed 13 \
   --set 'run.init_from=""' --set train.lr=1e-3 --set train.warmup=300 \
   --set train.edge_weight=0.25 >"$OUT/logs/ge.log" 2>&1 &
-# Meanwhile: the library's tests on a machine with CUDA (device "auto" picks the GPU).
+# Meanwhile: the two monocular CNNs of the model card's evaluation (all 14 training scenes),
+# and the library's tests on a machine with CUDA (device "auto" picks the GPU).
+python3 benchmarks/mono_cnn.py train --data "$DATA" --out "$OUT/mono-cnn.safetensors" \
+  --device "$DEVICE" ${MONO_ARGS:-} >"$OUT/logs/mono-cnn.log" 2>&1 &
+python3 benchmarks/mono_cnn.py train --data "$DATA" --out "$OUT/mono-cnn2.safetensors" \
+  --steps 2500 --seed 1 --device "$DEVICE" ${MONO_ARGS:-} >"$OUT/logs/mono-cnn2.log" 2>&1 &
 timeout $((SECS + 30)) python3 -m pytest -v -p no:cacheprovider -n 2 --maxfail=20 \
   tests/inference tests/refiners tests/models tests/ops tests/metrics tests/predictors \
   tests/test_public_api.py \
@@ -52,17 +59,18 @@ timeout $((SECS + 30)) python3 -m pytest -v -p no:cacheprovider -n 2 --maxfail=2
 wait
 nvidia-smi --query-gpu=memory.used --format=csv >>"$OUT/logs/machine.txt" 2>&1
 
-refs=(--refiner "s5=sddr_core/weights/sddr_default.safetensors")
+# The GPU fraction benchmark while the machine is otherwise quiet.
+timeout 60 python3 -m sddr_core bench fraction --device "$DEVICE" --markdown \
+  >"$OUT/logs/bench-fraction-$DEVICE.md" 2>&1
+# Validation tables: one process per (predictor, refiner), 14 at a time.
+refs="s5=sddr_core/weights/sddr_default.safetensors"
 for r in gs gc ge; do
-  [ -f "$OUT/runs/$r/last.safetensors" ] && refs+=(--refiner "$r=$OUT/runs/$r/last.safetensors")
+  [ -f "$OUT/runs/$r/last.safetensors" ] && refs="$refs $r=$OUT/runs/$r/last.safetensors"
 done
-for p in $PREDICTORS; do
-  timeout 230 python3 benchmarks/generalisation.py "${refs[@]}" --predictors "$p" \
-    --dataset "middlebury2006:$DATA@val" --out "$OUT/eval/$p" >"$OUT/logs/eval-$p.log" 2>&1 &
-done
-timeout 120 python3 -m sddr_core bench fraction --device "$DEVICE" --markdown \
-  >"$OUT/logs/bench-fraction-cuda.md" 2>&1
-wait
+for p in $PREDICTORS; do for ref in $refs; do echo "$p $ref"; done; done |
+  timeout 200 xargs -P 14 -L 1 sh -c 'python3 benchmarks/generalisation.py --refiner "$1" \
+    --predictors "$0" --dataset "middlebury2006:'"$DATA"'@val" --out "'"$OUT"'/eval/$0-${1%%=*}" \
+    >"'"$OUT"'/logs/eval-$0-${1%%=*}.log" 2>&1'
 
 for r in gs gc ge; do
   cp "$OUT/runs/$r/last.safetensors" "$OUT/$r.safetensors" 2>/dev/null

@@ -158,12 +158,13 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     views = _training_views(args.data, args.scenes.split(",") if args.scenes else None)
-    net = MonoNet(args.width)
+    device = torch.device(args.device)
+    net = MonoNet(args.width).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps)
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
-        x, y, v = _batch(views, rng, args.crop, args.batch)
+        x, y, v = (t.to(device) for t in _batch(views, rng, args.crop, args.batch))
         loss = _ssi_loss(net(x), y, v)
         opt.zero_grad()
         loss.backward()
@@ -174,7 +175,8 @@ def train(args: argparse.Namespace) -> None:
             print(f"step {step} loss {loss.item():.4f} ({took:.0f} s)", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     meta = {"width": str(args.width), "steps": str(args.steps), "scenes": "middlebury2006 train"}
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, args.out, metadata=meta)
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    save_file(state, args.out, metadata=meta)
     print(f"wrote {args.out}")
 
 
@@ -292,6 +294,7 @@ def main() -> None:
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--device", default="cpu", help="cpu or cuda (training only)")
     t.add_argument("--scenes", help="comma-separated training scenes (default: all 14)")
     e = sub.add_parser("eval", help="refiners and baselines on the CNN's low/high passes")
     e.add_argument("--data", required=True)

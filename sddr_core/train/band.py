@@ -266,16 +266,18 @@ def _draw_pair(
     raise RuntimeError("could not draw a usable training pair in 10 tries")
 
 
-# Worker processes (``data.workers``) are forked after the real scenes are loaded: they
-# inherit the scenes and the config, and draw pairs from seeds sent by the trainer.
+# Worker processes (``data.workers``) are spawned, not forked (a fork of a process whose
+# OpenMP or OpenCV thread pools have run can hang): each loads the real scenes itself, then
+# draws pairs from seeds sent by the trainer.
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(cfg: BandTrainConfig, real: list[_Scene]) -> None:
+def _worker_init(cfg: BandTrainConfig) -> None:
     import torch
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    real = _real_scenes(cfg.middlebury2006, cfg.real_passes) if cfg.real_fraction > 0 else []
     _WORKER["cfg"], _WORKER["real"] = cfg, real
 
 
@@ -285,23 +287,21 @@ def _worker_pair(seed: int) -> Pair:
 
 class _Pool:
     """The training pairs a batch is drawn from, ``refresh``-ed as training goes. With
-    ``data.workers`` > 0 new pairs are drawn by that many forked processes while the network
+    ``data.workers`` > 0 new pairs are drawn by that many processes while the network
     trains (for a GPU run: one process cannot draw pairs as fast as a GPU consumes them); the
     run is then reproducible in distribution, not bit for bit."""
 
     def __init__(self, cfg: BandTrainConfig, rng: np.random.Generator) -> None:
         self.cfg, self.rng = cfg, rng
-        self.real = (
-            _real_scenes(cfg.middlebury2006, cfg.real_passes) if cfg.real_fraction > 0 else []
-        )
         self.next_seed = int(rng.integers(1 << 30))
         self.workers: Any = None
         self.pending: list[Any] = []
+        self.real: list[_Scene] = []
         if cfg.workers > 0:
             import multiprocessing as mp
 
-            self.workers = mp.get_context("fork").Pool(
-                int(cfg.workers), initializer=_worker_init, initargs=(cfg, self.real)
+            self.workers = mp.get_context("spawn").Pool(
+                int(cfg.workers), initializer=_worker_init, initargs=(cfg,)
             )
             seeds = [self._seed() for _ in range(cfg.pool_size)]
             self.pairs = list(self.workers.imap(_worker_pair, seeds, chunksize=4))
@@ -310,6 +310,8 @@ class _Pool:
                 for _ in range(4 * int(cfg.workers))
             ]
         else:
+            if cfg.real_fraction > 0:
+                self.real = _real_scenes(cfg.middlebury2006, cfg.real_passes)
             self.pairs = [self._make() for _ in range(cfg.pool_size)]
 
     def _seed(self) -> int:
@@ -337,9 +339,14 @@ class _Pool:
             self.pairs[int(self.rng.integers(len(self.pairs)))] = pair
 
     def close(self) -> None:
+        """Let the draws under way finish, then end the workers (``Pool.terminate`` can hang
+        while its task queue is busy)."""
         if self.workers is not None:
-            self.workers.terminate()
-            self.workers = None
+            for r in self.pending:
+                r.wait(timeout=120)
+            self.workers.close()
+            self.workers.join()
+            self.workers, self.pending = None, []
 
     def batch(self, size: int) -> tuple[Any, Any, Any]:
         import torch
@@ -487,7 +494,6 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
     (out / "config.json").write_text(json.dumps(cfg.__dict__, indent=2))
-    # The pool forks its workers before CUDA is touched (a forked CUDA context is unusable).
     pool = _Pool(cfg, rng)
     model.to(device)
     if device.type == "cuda":

@@ -98,7 +98,7 @@ def test_tiny_band_training_run_writes_a_loadable_checkpoint(tmp_path):
 
 
 def test_band_pool_workers_draw_fresh_pairs_in_other_processes():
-    """``data.workers``: pairs come from forked processes, each refresh replaces at least
+    """``data.workers``: pairs come from worker processes, each refresh replaces at least
     ``n`` pairs, and closing the pool ends the processes."""
     from sddr_core.train.band import BandTrainConfig, _Pool
 
