@@ -268,8 +268,15 @@ class NetworkRefiner:
 
         import torch
 
-        if self.device.type != "cuda" or self.precision == "fp32":
+        if self.device.type != "cuda":
             return contextlib.nullcontext()
+        if self.precision == "fp32":  # float32 means float32: no TF32 convolutions either
+            return torch.backends.cudnn.flags(
+                enabled=torch.backends.cudnn.enabled,
+                benchmark=torch.backends.cudnn.benchmark,
+                deterministic=torch.backends.cudnn.deterministic,
+                allow_tf32=False,
+            )
         if self.precision == "fp16":
             dtype = torch.float16
         elif self.precision == "bf16" or torch.cuda.is_bf16_supported():

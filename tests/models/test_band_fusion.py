@@ -163,3 +163,29 @@ def test_keep_low_layout_ignores_the_base_trust(tmp_path):
     window = _fuse_all(refiner, [low], [high])[0]
     np.testing.assert_allclose(window.depth, low, atol=1e-3)
     assert "layout_from_high" not in window.info
+
+
+def test_trust_margin_reaches_zero_and_one_within_the_logit_bound():
+    """``trust_margin``: logits of ±4 (the bound training keeps them in) give Ω of exactly 0
+    and 1, and at logit 0 Ω is still one half; without it Ω stays about 0.018 from either end."""
+    from dataclasses import replace
+
+    from sddr_core.models.band_fusion import BAND_CONFIGS
+
+    logits = torch.tensor([-4.0, 0.0, 4.0])
+    plain = BandFusionNet(replace(BAND_CONFIGS["bandfusion-tiny"], base_trust=True))
+    margin = BandFusionNet(replace(plain.config, trust_margin=0.02))
+    assert torch.allclose(plain._trust(logits), torch.sigmoid(logits))
+    assert plain._trust(logits)[2] < 0.99
+    om = margin._trust(logits)
+    assert om[0] == 0.0 and om[2] == 1.0 and abs(float(om[1]) - 0.5) < 1e-6
+    assert create_band_model("bandfusion-sbm").config.trust_margin == 0.02
+    # a full-trust model with the margin returns the aligned high pass's bands whole
+    low = torch.rand(1, 1, 64, 64)
+    high = 2 * low + 1 + 0.1 * torch.rand(1, 1, 64, 64)
+    for head in [*margin.heads, margin.base_head]:
+        torch.nn.init.zeros_(head[1].weight)
+        torch.nn.init.constant_(head[1].bias, 4.0)
+    with torch.no_grad():
+        out = margin.eval()(low, high)
+    assert all(float(om.min()) == 1.0 for om in out["omegas"])
