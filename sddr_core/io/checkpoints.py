@@ -24,12 +24,17 @@ def is_pickle_file(path: Path) -> bool:
     ``data.pkl``, or a legacy raw pickle)."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(2)
+            head = fh.read(9)
+        size = path.stat().st_size
     except OSError:
         return False
-    if head[:1] == b"\x80":  # pickle protocol 2+ opcode
-        return True
-    if head == b"PK" and zipfile.is_zipfile(path):
+    # A safetensors file starts with its JSON header's length (8 bytes, little-endian), whose
+    # first byte can be anything, 0x80 included; the header itself starts with "{".
+    if len(head) == 9 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size:
+        return False
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return True  # PROTO opcode of pickle protocols 2-5
+    if head[:2] == b"PK" and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             return any(n.endswith("data.pkl") for n in zf.namelist())
     return False

@@ -30,6 +30,28 @@ def test_pickle_checkpoint_is_explained_not_called_corrupt(tmp_path: Path, name:
         assert "corrupt" not in msg
 
 
+def test_checkpoint_whose_header_length_starts_with_0x80_is_not_a_pickle(tmp_path: Path) -> None:
+    """A safetensors file begins with its header's length; when that length's first byte is
+    0x80 (the pickle PROTO opcode) it is still a checkpoint (found by a GPU run's file)."""
+    import pickle
+
+    from sddr_core.models.band_fusion import create_band_model
+    from sddr_core.refiners.network import save_refiner
+
+    model = create_band_model("bandfusion-tiny")
+    for pad in range(0, 400):
+        path = save_refiner(model, tmp_path / f"m{pad}.safetensors", meta={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail("no padding gave a header length starting with 0x80")
+    assert sddr_core.load_refiner(path).name
+    raw = tmp_path / "raw.safetensors"
+    raw.write_bytes(pickle.dumps({"w": 1}, protocol=2))  # a legacy raw pickle still is one
+    with pytest.raises(WeightsError, match="pickle"):
+        read_checkpoint(raw)
+
+
 def test_bare_pickle_name_in_the_current_folder_is_a_path(tmp_path: Path, monkeypatch) -> None:
     _pickle(tmp_path / "x.pt")
     monkeypatch.chdir(tmp_path)
