@@ -136,7 +136,6 @@ def test_save_chooses_format_and_refuses_overwrite(tmp_path, scene, toy_predicto
     rgb, _ = scene
     result = refine(rgb, toy_predictor, refiner="poisson")
     from sddr_core.io import read_depth
-
     from sddr_core.io.depth import _opencv_has_openexr
 
     exts = ["png", "npy", "pfm", "tiff"]
