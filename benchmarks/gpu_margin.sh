@@ -34,7 +34,7 @@ for r in gm gx; do
   [ -f "$OUT/runs/$r/last.safetensors" ] && refs="$refs $r=$OUT/runs/$r/last.safetensors"
 done
 for p in $PREDICTORS; do for ref in $refs; do echo "$p $ref"; done; done |
-  timeout 150 xargs -P 14 -L 1 sh -c 'python3 benchmarks/generalisation.py --refiner "$1" \
+  timeout 110 xargs -P 14 -L 1 sh -c 'python3 benchmarks/generalisation.py --refiner "$1" \
     --predictors "$0" --dataset "middlebury2006:'"$DATA"'@val" --out "'"$OUT"'/eval/$0-${1%%=*}" \
     >"'"$OUT"'/logs/eval-$0-${1%%=*}.log" 2>&1'
 for r in gm gx; do
