@@ -501,15 +501,12 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     if state is not None:
         opt.load_state_dict(state["optim"])
-    meta = {
-        "training": (
-            f"band-fusion refiner, {cfg.steps} steps of {cfg.batch_size}x{cfg.crop}^2; families "
-            f"{', '.join(cfg.allowed)}; ground truth: Middlebury 2006 train split "
-            f"(share {cfg.real_fraction}) + procedural scenes"
-        ),
-        "families": cfg.allowed,
-        "run": cfg.name,
-    }
+    meta = {"families": cfg.allowed, "run": cfg.name}
+    what = (
+        f"of {cfg.batch_size}x{cfg.crop}^2; families {', '.join(cfg.allowed)}; ground truth: "
+        f"Middlebury 2006 train split (share {cfg.real_fraction}) + procedural scenes"
+        + (f"; started from {Path(cfg.init_from).name}" if cfg.init_from else "")
+    )
     log = out / "log.csv"
     new_log = not log.is_file()
     t0, running = time.time(), []
@@ -547,7 +544,14 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
                     running = []
                 if step % cfg.checkpoint_every == 0 or progress_now >= 1.0:
                     save_refiner(
-                        model, out / "last.safetensors", meta={**meta, "step": step}, overwrite=True
+                        model,
+                        out / "last.safetensors",
+                        meta={
+                            **meta,
+                            "step": step,
+                            "training": f"band-fusion refiner, {step} steps {what}",
+                        },
+                        overwrite=True,
                     )
                     tmp = state_path.with_suffix(".tmp")
                     torch.save(

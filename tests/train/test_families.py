@@ -289,6 +289,8 @@ def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
         "bandfusion_stage3",
         "bandfusion_stage4",
         "bandfusion_stage5",
+        "bandfusion_gpu",
+        "bandfusion_stage6",
     ],
 )
 def test_shipped_band_configs_load(name):
