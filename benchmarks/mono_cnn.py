@@ -158,7 +158,7 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     views = _training_views(args.data, args.scenes.split(",") if args.scenes else None)
-    device = torch.device(args.device)
+    device = torch.device(getattr(args, "device", "cpu"))
     net = MonoNet(args.width).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps)
