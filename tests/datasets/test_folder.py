@@ -6,12 +6,18 @@ from PIL import Image
 
 from sddr_core.datasets.folder import FolderDataset
 from sddr_core.errors import InputError, ShapeError
-from sddr_core.io.depth import write_depth
+from sddr_core.io.depth import _opencv_exr_works, write_depth
 
 H, W = 24, 32
+EXR = pytest.param(
+    "exr",
+    marks=pytest.mark.skipif(
+        not _opencv_exr_works(), reason="this OpenCV build cannot write OpenEXR"
+    ),
+)
 
 
-@pytest.mark.parametrize("ext", ["png", "exr", "npy", "pfm", "tif"])
+@pytest.mark.parametrize("ext", ["png", EXR, "npy", "pfm", "tif"])
 def test_each_depth_format(tmp_path, ext, write_rgb_file, gt_map):
     write_rgb_file(tmp_path, "a")
     write_depth(tmp_path / "depth" / f"a.{ext}", gt_map(3.0))

@@ -136,10 +136,10 @@ def test_save_chooses_format_and_refuses_overwrite(tmp_path, scene, toy_predicto
     rgb, _ = scene
     result = refine(rgb, toy_predictor, refiner="poisson")
     from sddr_core.io import read_depth
-    from sddr_core.io.depth import _opencv_has_openexr
+    from sddr_core.io.depth import _opencv_exr_works
 
     exts = ["png", "npy", "pfm", "tiff"]
-    if _opencv_has_openexr() is False:  # e.g. OpenCV 5 wheels: a clear error instead
+    if not _opencv_exr_works():  # e.g. OpenCV 5 wheels: a clear error instead
         with pytest.raises(sddr_core.UnsupportedFormatError, match="OpenEXR"):
             result.save(tmp_path / "d.exr")
     else:
