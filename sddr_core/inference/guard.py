@@ -38,8 +38,18 @@ def pass_agreement(low: np.ndarray, high: np.ndarray) -> float:
     a 48th of the long side (at least 2 px): 1 when the passes share their layout whatever
     their scale and shift; about 0 for an unrelated map; negative for an inverted one."""
     sigma = max(2.0, max(low.shape) / 48.0)
-    a = cv2.GaussianBlur(np.asarray(low, np.float32), (0, 0), sigmaX=sigma).ravel()
-    b = cv2.GaussianBlur(np.asarray(high, np.float32), (0, 0), sigmaX=sigma).ravel()
+    # The blur removes everything finer than sigma: blurring an area-averaged copy (shrunk by
+    # a factor that leaves sigma at least 2 of its pixels) gives the same correlation at a
+    # hundredth of the cost (0.1 s -> 1 ms at 1024x768; the guard runs on the CPU even when
+    # the network runs on a GPU).
+    factor = max(1, int(sigma // 2))
+    a, b = np.asarray(low, np.float32), np.asarray(high, np.float32)
+    if factor > 1:
+        size = (max(1, round(a.shape[1] / factor)), max(1, round(a.shape[0] / factor)))
+        a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+        b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+    a = cv2.GaussianBlur(a, (0, 0), sigmaX=sigma / factor).ravel()
+    b = cv2.GaussianBlur(b, (0, 0), sigmaX=sigma / factor).ravel()
     a = a - a.mean()
     b = b - b.mean()
     denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
