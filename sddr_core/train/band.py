@@ -15,6 +15,11 @@ Each step draws a batch from a pool of pairs made by :func:`~sddr_core.train.fam
 by least squares, then L1 plus multi-scale gradient matching, both in units of the ground
 truth's mean absolute deviation. A run is resumable (``state.pt``: model, optimiser, step,
 generator states) and writes ``last.safetensors`` and ``log.csv``.
+
+On a GPU (``run.device``, default ``auto``) one process cannot draw pairs as fast as the
+network trains: ``data.workers = N`` draws them in N spawned processes (each loads the real
+scenes itself), and ``train.max_seconds`` ends a run after that long with its learning-rate
+schedule completed (the built-in configs ``bandfusion_gpu`` and ``bandfusion_stage6``).
 """
 
 from __future__ import annotations
