@@ -1,5 +1,7 @@
 """Training pairs from degradation families, the family predictors and a tiny band run."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -174,13 +176,27 @@ def test_sddr_train_runs_a_band_config(tmp_path):
         % (tmp_path / "run")
     )
     out = subprocess.run(
-        [sys.executable, "-m", "sddr_core", "train", "--config", str(cfg), "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "sddr_core",
+            "train",
+            "--config",
+            str(cfg),
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--set",
+            "data.workers=1",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "run" / "last.safetensors").is_file()
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert recorded["device"] == "cpu" and recorded["workers"] == 1  # --device reaches band runs
 
 
 def test_edge_shortfall_costs_blurred_steps_not_sharp_ones():
