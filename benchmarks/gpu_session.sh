@@ -23,27 +23,22 @@ SECS=${4:-270}
 # A dry run without a GPU: DEVICE=cpu PREDICTORS=stereo-bm MONO_ARGS="--steps 5" ... 5
 DEVICE=${DEVICE:-cuda}
 PREDICTORS=${PREDICTORS:-family-sddr family-structural family-texture family-lowfreq family-holes family-quantize family-high-good family-high-unusable stereo-sgbm stereo-bm}
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
-mkdir -p "$OUT/logs" "$OUT/eval" "$OUT/runs"
+source benchmarks/gpu_lib.sh
+gpu_init
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   python3 -c "import torch, cv2; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'cv2', cv2.__version__)"
   nproc
 } >"$OUT/logs/machine.txt" 2>&1
 
-common=(--config bandfusion_stage5 --device "$DEVICE" --no-progress
-  --set "data.middlebury2006=\"$DATA\""
-  --set "data.real_passes=[\"$PASSES/mono-passes-A.npz\",\"$PASSES/mono-passes-B.npz\"]"
-  --set train.steps=100000 --set "train.max_seconds=$SECS" --set train.batch_size=32
-  --set data.pool_size=1024 --set data.workers=4 --set run.threads=2
-  --set train.log_every=100 --set train.checkpoint_every=1000)
-python3 -m sddr_core train "${common[@]}" --out "$OUT/runs/gs" --seed 11 \
+band_args 4
+python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/gs" --seed 11 \
   --set 'run.init_from=""' --set train.lr=1e-3 --set train.warmup=300 \
   >"$OUT/logs/gs.log" 2>&1 &
-python3 -m sddr_core train "${common[@]}" --out "$OUT/runs/gc" --seed 12 \
+python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/gc" --seed 12 \
   --set 'run.init_from="sddr_core/weights/sddr_default.safetensors"' --set train.lr=1.5e-4 \
   --set train.warmup=50 >"$OUT/logs/gc.log" 2>&1 &
-python3 -m sddr_core train "${common[@]}" --out "$OUT/runs/ge" --seed 13 \
+python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/ge" --seed 13 \
   --set 'run.init_from=""' --set train.lr=1e-3 --set train.warmup=300 \
   --set train.edge_weight=0.25 >"$OUT/logs/ge.log" 2>&1 &
 # Meanwhile: the two monocular CNNs of the model card's evaluation (all 14 training scenes),
@@ -62,20 +57,6 @@ nvidia-smi --query-gpu=memory.used --format=csv >>"$OUT/logs/machine.txt" 2>&1
 # The GPU fraction benchmark while the machine is otherwise quiet.
 timeout 60 python3 -m sddr_core bench fraction --device "$DEVICE" --markdown \
   >"$OUT/logs/bench-fraction-$DEVICE.md" 2>&1
-# Validation tables: one process per (predictor, refiner), 14 at a time.
-refs="s5=sddr_core/weights/sddr_default.safetensors"
-for r in gs gc ge; do
-  [ -f "$OUT/runs/$r/last.safetensors" ] && refs="$refs $r=$OUT/runs/$r/last.safetensors"
-done
-for p in $PREDICTORS; do for ref in $refs; do echo "$p $ref"; done; done |
-  timeout 200 xargs -P 14 -L 1 sh -c 'python3 benchmarks/generalisation.py --refiner "$1" \
-    --predictors "$0" --dataset "middlebury2006:'"$DATA"'@val" --out "'"$OUT"'/eval/$0-${1%%=*}" \
-    >"'"$OUT"'/logs/eval-$0-${1%%=*}.log" 2>&1'
-
-for r in gs gc ge; do
-  cp "$OUT/runs/$r/last.safetensors" "$OUT/$r.safetensors" 2>/dev/null
-  cp "$OUT/runs/$r/log.csv" "$OUT/logs/$r-log.csv" 2>/dev/null
-done
-rm -rf "$OUT/runs"
-tar czf "$OUT/results.tgz" -C "$OUT" logs eval && rm -rf "$OUT/logs" "$OUT/eval"
-ls -la "$OUT"
+# Validation tables beside the default of the time (stage 5 when this ran).
+eval_refiners 200 "s5=sddr_core/weights/sddr_default.safetensors" $(trained gs gc ge)
+pack gs gc ge
