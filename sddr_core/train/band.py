@@ -157,7 +157,11 @@ def load_real_passes(paths: list[str]) -> dict[tuple[str, str], list[tuple[Any, 
         try:
             arrays = dict(np.load(path, allow_pickle=False))
         except (OSError, ValueError) as exc:
-            raise InputError(f"data.real_passes: cannot read {path}: {exc}") from exc
+            raise InputError(
+                f"data.real_passes: cannot read {path}: {exc}. Write such passes with "
+                "benchmarks/mono_cnn.py passes (the header of the built-in config "
+                "bandfusion_stage5 has the commands), or drop the entry."
+            ) from exc
         for key, arr in arrays.items():
             parts = key.split("/")
             if (
@@ -304,6 +308,16 @@ class _Pool:
         self.real: list[_Scene] = []
         if cfg.workers > 0:
             import multiprocessing as mp
+
+            # A worker whose set-up fails is replaced by another that fails too: say what is
+            # wrong here, before any is started.
+            if cfg.real_fraction > 0:
+                if not Path(cfg.middlebury2006).is_dir():
+                    raise InputError(
+                        f"data.middlebury2006: {cfg.middlebury2006} is not a folder; point it "
+                        "at the Middlebury 2006 scenes or set data.real_fraction = 0."
+                    )
+                load_real_passes(cfg.real_passes)
 
             self.workers = mp.get_context("spawn").Pool(
                 int(cfg.workers), initializer=_worker_init, initargs=(cfg,)
@@ -489,6 +503,11 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
     rng = np.random.default_rng(cfg.seed)
     device = resolve_device(cfg.device)
     model = create_band_model(cfg.variant)
+    if cfg.init_from and not Path(cfg.init_from).is_file():
+        raise InputError(
+            f"run.init_from: {cfg.init_from} not found. Train the run it continues first (the "
+            'config\'s header says which), or set run.init_from = "" to start from scratch.'
+        )
     if cfg.init_from:
         _init_weights(model, read_checkpoint(cfg.init_from)[0].state_dict())
     step, state_path, state = 0, out / "state.pt", None

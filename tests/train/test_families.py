@@ -164,6 +164,26 @@ def test_time_boxed_band_run_ends_its_schedule(tmp_path):
     assert float(rows[-1].split(",")[2]) < 2e-4  # the cosine's tail (it ends at 5e-5)
 
 
+def test_band_run_refuses_missing_inputs_before_starting_workers(tmp_path):
+    """A missing init checkpoint, Middlebury folder or pass file is named, with what to do,
+    before any worker process starts (a worker whose set-up fails would only be replaced)."""
+    from sddr_core.errors import InputError
+    from sddr_core.train.band import BandTrainConfig, train_band
+
+    base = dict(out_dir=str(tmp_path / "run"), variant="bandfusion-tiny", workers=2, steps=1)
+    with pytest.raises(InputError, match=r"run\.init_from.*from scratch"):
+        train_band(BandTrainConfig(**base, init_from=str(tmp_path / "none.safetensors")))
+    with pytest.raises(InputError, match=r"data\.middlebury2006.*real_fraction"):
+        train_band(BandTrainConfig(**base, middlebury2006=str(tmp_path / "absent")))
+    (tmp_path / "mb").mkdir()
+    with pytest.raises(InputError, match=r"mono_cnn\.py passes"):
+        train_band(
+            BandTrainConfig(
+                **base, middlebury2006=str(tmp_path / "mb"), real_passes=[str(tmp_path / "p.npz")]
+            )
+        )
+
+
 def test_sddr_train_runs_a_band_config(tmp_path):
     import subprocess
     import sys
