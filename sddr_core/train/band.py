@@ -347,8 +347,10 @@ class _Pool:
             new = [self._make() for _ in range(n)]
         else:
             ready = [r for r in self.pending if r.ready()]
-            for r in self.pending[: max(0, n - len(ready))]:
-                if not r.ready():
+            for r in self.pending:  # oldest first, until at least n are in
+                if len(ready) >= n:
+                    break
+                if r not in ready:
                     r.wait()
                     ready.append(r)
             self.pending = [r for r in self.pending if r not in ready]
