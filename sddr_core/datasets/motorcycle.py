@@ -4,6 +4,8 @@
 disparity in pixels (float, inf/NaN where unknown; about 7% of the pixels). It is the one real
 ground truth available offline, so it is **evaluation data only**: never train on it
 (``meta["evaluation_only"]`` is True and training code should refuse such samples).
+The right view rides along in ``meta["left"]`` / ``meta["right"]``, so the stereo predictors
+(``stereo-sgbm``, ``stereo-bm``, ``stereo-dis``) evaluate on it too.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def load_motorcycle() -> Sample:
         raise InputError(
             'the motorcycle dataset comes with scikit-image: pip install "sddr[eval]".'
         ) from exc
-    left, _right, disparity = data.stereo_motorcycle()
+    left, right, disparity = data.stereo_motorcycle()
     gt = np.asarray(disparity, dtype=np.float32)
     return Sample(
         rgb=np.asarray(left, dtype=np.uint8),
@@ -49,6 +51,10 @@ def load_motorcycle() -> Sample:
             "source": "skimage.data.stereo_motorcycle (Middlebury 2014 Motorcycle)",
             "units": "disparity in pixels at 741x500",
             "evaluation_only": True,
+            # the rectified pair, for the stereo predictors (stereo-sgbm, ...)
+            "left": np.asarray(left, dtype=np.uint8),
+            "right": np.asarray(right, dtype=np.uint8),
+            "view": "left",
         },
     )
 

@@ -40,6 +40,11 @@ from sddr_core.train.families import FAMILIES, Pair, make_pair
 __all__ = ["BandTrainConfig", "load_band_config", "load_real_passes", "train_band"]
 
 
+#: The (low, high) resolutions of the stereo passes of a training scene, as fractions of its
+#: long side (``data.stereo_scales``).
+DEFAULT_STEREO_SCALES = ((0.3, 0.7), (0.4, 1.0), (0.5, 0.8))
+
+
 @dataclass
 class BandTrainConfig:
     """What a band-fusion training run does (TOML sections ``[run]``, ``[model]``, ``[data]``,
@@ -63,6 +68,9 @@ class BandTrainConfig:
     depth_fraction: float = 0.25
     sharp_low_fraction: float = 0.0
     real_passes: list[str] = field(default_factory=list)
+    stereo_scales: list[list[float]] = field(
+        default_factory=lambda: [list(p) for p in DEFAULT_STEREO_SCALES]
+    )
     steps: int = 3000
     batch_size: int = 8
     lr: float = 1e-3
@@ -91,6 +99,7 @@ _SECTIONS = {
         "middlebury2006",
         "sharp_low_fraction",
         "real_passes",
+        "stereo_scales",
         "real_fraction",
         "depth_fraction",
     ),
@@ -125,6 +134,18 @@ def load_band_config(data: dict[str, Any], where: str = "config") -> BandTrainCo
         raise InputError(f"{where}: unknown families {unknown}; choose from {', '.join(FAMILIES)}.")
     if not cfg.allowed:
         raise InputError(f"{where}: every family is excluded; allow at least one.")
+    scales = cfg.stereo_scales
+    if not scales or any(
+        not isinstance(p, list | tuple)
+        or len(p) != 2
+        or not all(isinstance(v, int | float) for v in p)
+        or not 0 < p[0] < p[1] <= 1
+        for p in scales
+    ):
+        raise InputError(
+            f"{where}: data.stereo_scales must be a non-empty list of [low, high] fractions of "
+            f"the scene's long side with 0 < low < high <= 1, got {scales!r}."
+        )
     return cfg
 
 
@@ -191,9 +212,13 @@ def load_real_passes(paths: list[str]) -> dict[tuple[str, str], list[tuple[Any, 
     return pairs
 
 
-def _real_scenes(root: str, real_passes: list[str] | None = None) -> list[_Scene]:
+def _real_scenes(
+    root: str,
+    real_passes: list[str] | None = None,
+    stereo_scales: Any = DEFAULT_STEREO_SCALES,
+) -> list[_Scene]:
     """Training scenes of Middlebury 2006, both views, with stereo passes (SGBM and BM at
-    three low/high resolution pairs each) and the passes of ``real_passes``
+    each ``(low, high)`` of ``stereo_scales``) and the passes of ``real_passes``
     (:func:`load_real_passes`)."""
     from sddr_core.datasets.middlebury2006 import load_middlebury2006
     from sddr_core.ops.resize import resize_map
@@ -211,7 +236,7 @@ def _real_scenes(root: str, real_passes: list[str] | None = None) -> list[_Scene
                 pred = StereoPredictor(
                     left, right, method=method, native_resolution=side // 3, view=view
                 )
-                for lo_f, hi_f in ((0.3, 0.7), (0.4, 1.0), (0.5, 0.8)):
+                for lo_f, hi_f in stereo_scales:
                     lo = pred.predict(sample.rgb, int(side * lo_f))
                     hi = pred.predict(sample.rgb, int(side * hi_f))
                     stereo.append((resize_map(lo, (h, w)), resize_map(hi, (h, w))))
@@ -286,7 +311,11 @@ def _worker_init(cfg: BandTrainConfig) -> None:
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    real = _real_scenes(cfg.middlebury2006, cfg.real_passes) if cfg.real_fraction > 0 else []
+    real = (
+        _real_scenes(cfg.middlebury2006, cfg.real_passes, cfg.stereo_scales)
+        if cfg.real_fraction > 0
+        else []
+    )
     _WORKER["cfg"], _WORKER["real"] = cfg, real
 
 
@@ -330,7 +359,7 @@ class _Pool:
             ]
         else:
             if cfg.real_fraction > 0:
-                self.real = _real_scenes(cfg.middlebury2006, cfg.real_passes)
+                self.real = _real_scenes(cfg.middlebury2006, cfg.real_passes, cfg.stereo_scales)
             self.pairs = [self._make() for _ in range(cfg.pool_size)]
 
     def _seed(self) -> int:

@@ -1,6 +1,7 @@
 """Stereo predictors: disparity recovered from a synthetic rectified pair, holes, windows,
 registration and evaluation."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -23,13 +24,26 @@ def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.repeat(np.repeat(small, 2, axis=0), 2, axis=1)[:h, :w]
 
 
-def stereo_pair(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _smooth_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Colour noise at three scales: coarse-to-fine flow needs structure at its coarse levels
+    (on pixel-sized noise alone DIS finds 3 px of a 12 px shift)."""
+    out = np.zeros((h, w, 3), np.float32)
+    for sigma in (1.0, 4.0, 12.0):
+        noise = rng.normal(0.0, 1.0, (h, w, 3)).astype(np.float32)
+        out += cv2.GaussianBlur(noise, (0, 0), sigma) * sigma
+    out = (out - out.min()) / (out.max() - out.min()) * 255.0
+    return out.astype(np.uint8)
+
+
+def stereo_pair(
+    seed: int = 0, texture=_texture
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(left, right, gt_left, gt_right): a textured rectangle at 12 px in front of a textured
     plane at 4 px; right(x - d) = left(x)."""
     rng = np.random.default_rng(seed)
     pad = 32
-    bg = _texture(rng, H, W + pad)
-    fg = _texture(rng, H, W + pad)
+    bg = texture(rng, H, W + pad)
+    fg = texture(rng, H, W + pad)
     top, lft, bot, rgt = RECT
     xs = np.arange(W)
     left = bg[:, xs].copy()
@@ -48,14 +62,19 @@ def pair():
     return stereo_pair()
 
 
+@pytest.fixture(scope="module")
+def smooth_pair():
+    return stereo_pair(texture=_smooth_texture)
+
+
 def _interior(d: np.ndarray, box: tuple[int, int, int, int], shrink: int = 4) -> np.ndarray:
     t, lft, b, r = box
     return d[t + shrink : b - shrink, lft + shrink : r - shrink]
 
 
-@pytest.mark.parametrize("method", ["sgbm", "bm"])
-def test_recovers_disparity_at_full_resolution(pair, method):
-    left, right, gt, _ = pair
+@pytest.mark.parametrize("method", ["sgbm", "bm", "dis"])
+def test_recovers_disparity_at_full_resolution(pair, smooth_pair, method):
+    left, right, gt, _ = smooth_pair if method == "dis" else pair
     p = StereoPredictor(left, right, method=method, native_resolution=80, max_disparity=24)
     d = p.predict(left / 255.0, W)
     assert d.shape == (H, W) and d.dtype == np.float32 and np.isfinite(d).all()
@@ -73,7 +92,6 @@ def test_low_resolution_keeps_full_size_units_and_is_blurrier(pair):
     assert np.median(_interior(low, half_rect, 3)) == pytest.approx(FG, abs=1.0)
     assert np.median(low[:, 66:]) == pytest.approx(BG, abs=1.0)
     # the low pass misses more of the truth than the full-resolution pass
-    import cv2
 
     up = cv2.resize(low, (W, H), interpolation=cv2.INTER_LINEAR)
     full = p.predict(left, W)
@@ -102,6 +120,27 @@ def test_right_view(pair):
     moved = (RECT[0], RECT[1] - int(FG), RECT[2], RECT[3] - int(FG))
     assert np.median(_interior(d, moved)) == pytest.approx(FG, abs=0.5)
     assert np.mean(np.abs(d - gt_right) <= 1.0) > 0.85
+
+
+def test_flow_matcher_right_view_and_occlusions(smooth_pair):
+    """DIS as a stereo matcher: the right view's disparity is found too, and the pixels the
+    near rectangle hides in the other view fail the forward-backward check (they are filled
+    from the background side, so no disparity there exceeds the background's by much)."""
+    left, right, _, gt_right = smooth_pair
+    p = StereoPredictor(left, right, method="dis", native_resolution=80, view="right")
+    d = p.predict(right, W)
+    moved = (RECT[0], RECT[1] - int(FG), RECT[2], RECT[3] - int(FG))
+    assert np.median(_interior(d, moved)) == pytest.approx(FG, abs=0.5)
+    assert np.mean(np.abs(d - gt_right) <= 1.0) > 0.8
+
+    lp = StereoPredictor(left, right, method="dis", native_resolution=80)
+    a = cv2.cvtColor(left, cv2.COLOR_RGB2GRAY)
+    b = cv2.cvtColor(right, cv2.COLOR_RGB2GRAY)
+    fwd = lp._flow(a, b)
+    assert np.median(-fwd[40:60, 70:100, 0]) == pytest.approx(FG, abs=0.5)
+    # the strip left of the rectangle (left view) is seen in the left view only
+    occluded = lp.predict(left, W)[RECT[0] + 4 : RECT[2] - 4, RECT[1] - int(FG) + 2 : RECT[1] - 2]
+    assert np.median(occluded) < (BG + FG) / 2
 
 
 def test_fill_holes_takes_the_background_side():
@@ -160,7 +199,7 @@ def test_registered_and_built_from_a_sample():
     from sddr_core.evaluation.runner import needs_sample
     from sddr_core.registry import create_predictor, get_predictor_spec
 
-    for name in ("stereo-sgbm", "stereo-bm"):
+    for name in ("stereo-sgbm", "stereo-bm", "stereo-dis"):
         spec = get_predictor_spec(name)
         assert spec.kind == "disparity" and needs_sample(name) and "sample" in spec.needs
         with pytest.raises(InputError, match="stereo pair"):

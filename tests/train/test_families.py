@@ -297,6 +297,10 @@ def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
     scenes = _real_scenes(str(tmp_path / "mb"), [str(passes)])
     left, right = scenes  # one training scene, both views
     assert len(left.stereo) == len(right.stereo) + 1 == 7  # SGBM and BM at 3 pairs each, + 1
+    # data.stereo_scales sets the (low, high) pairs
+    one = _real_scenes(str(tmp_path / "mb"), [], [(0.3, 1.0), (0.7, 1.0)])[0].stereo
+    assert len(one) == 4  # SGBM and BM at 2 pairs each
+    assert all(m.shape == (40, 48) and np.isfinite(m).all() for pair in one for m in pair)
     lo, hi = left.stereo[-1]
     assert lo.shape == hi.shape == (40, 48)
     assert (
@@ -327,6 +331,7 @@ def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
         "bandfusion_stage5",
         "bandfusion_gpu",
         "bandfusion_stage6",
+        "bandfusion_stage7",
     ],
 )
 def test_shipped_band_configs_load(name):
@@ -336,3 +341,17 @@ def test_shipped_band_configs_load(name):
     cfg = load_band_file(resolve_config(name), {})
     assert isinstance(cfg, BandTrainConfig) and cfg.steps > 0
     assert cfg.variant.startswith("bandfusion")
+
+
+@pytest.mark.parametrize(
+    "scales", [[], [[0.5, 0.4]], [[0.2, 1.2]], [[0.2]], [["a", 0.5]], [0.2, 0.5]]
+)
+def test_bad_stereo_scales_are_refused(scales):
+    from sddr_core.errors import InputError
+    from sddr_core.train.band import load_band_config
+
+    with pytest.raises(InputError, match="stereo_scales"):
+        load_band_config({"data": {"stereo_scales": scales}})
+    assert load_band_config({"data": {"stereo_scales": [[0.25, 0.8]]}}).stereo_scales == [
+        [0.25, 0.8]
+    ]
