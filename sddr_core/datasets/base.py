@@ -53,6 +53,7 @@ DATASET_SPECS: dict[str, str] = {
     "disp1.png, disp5.png), all or one side of the documented split",
     "folder:PATH": "rgb/NAME.png + depth/NAME.* or disparity/NAME.*, optional mask/NAME.png",
     "procedural:N": "N held-out procedural scenes (needs sddr_core.datasets.procedural)",
+    "scaled:FACTOR:SPEC": "dataset SPEC with every image and ground truth resized by FACTOR",
     "PATH": "a folder; Middlebury or the generic layout, detected",
 }
 
@@ -184,7 +185,7 @@ class SampleList:
         return f"SampleList({self.name!r}, {len(self)} samples)"
 
 
-_SCHEMES = ("motorcycle", "middlebury", "middlebury2006", "folder", "procedural")
+_SCHEMES = ("motorcycle", "middlebury", "middlebury2006", "folder", "procedural", "scaled")
 
 
 def load_dataset(spec: str | Path | Dataset) -> Dataset:
@@ -192,8 +193,9 @@ def load_dataset(spec: str | Path | Dataset) -> Dataset:
 
     Args:
         spec: ``"motorcycle"``, ``"middlebury:PATH"``, ``"middlebury2006:PATH[@train|@val]"``,
-            ``"folder:PATH"``,
-            ``"procedural:N"``, a folder path, or a dataset object (returned as is).
+            ``"folder:PATH"``, ``"procedural:N"``, ``"scaled:FACTOR:SPEC"`` (any of these
+            resized, :mod:`sddr_core.datasets.scaled`), a folder path, or a dataset object
+            (returned as is).
 
     Returns:
         A :class:`Dataset`.
@@ -226,6 +228,8 @@ def load_dataset(spec: str | Path | Dataset) -> Dataset:
             from sddr_core.datasets.folder import FolderDataset
 
             return FolderDataset(rest)
+        if scheme == "scaled":
+            return _scaled(rest)
         return _procedural(rest)
     if text.lower() == "motorcycle":
         from sddr_core.datasets.motorcycle import MotorcycleDataset
@@ -279,6 +283,23 @@ def _middlebury2006(arg: str) -> Dataset:
     if not path:
         raise InputError(f"middlebury2006:{arg} lacks the folder before '@{split}'.")
     return load_middlebury2006(path, scenes=None if split == "all" else split)
+
+
+def _scaled(arg: str) -> Dataset:
+    """``FACTOR:SPEC``: the dataset ``SPEC`` resized by ``FACTOR``."""
+    from sddr_core.datasets.scaled import ScaledDataset
+
+    factor_text, sep, inner = arg.partition(":")
+    try:
+        factor = float(factor_text)
+    except ValueError:
+        factor = float("nan")
+    if not sep or not inner or not np.isfinite(factor):
+        raise InputError(
+            f"scaled:{arg}: write scaled:FACTOR:SPEC, e.g. "
+            "scaled:1.75:middlebury2006:PATH@val (FACTOR a number, SPEC any dataset spec)."
+        )
+    return ScaledDataset(load_dataset(inner), factor)
 
 
 def _procedural(arg: str) -> Dataset:
