@@ -1,7 +1,8 @@
 """Generalisation table: refiners against their baselines on real ground truth, per family.
 
 For each predictor (the ``family-<name>`` predictors: real ground truth degraded by one
-degradation family; and the real estimators ``stereo-sgbm`` / ``stereo-bm``) and each dataset,
+degradation family; the real estimators ``stereo-sgbm`` / ``stereo-bm``, which band training
+uses, and ``stereo-dis``, which it never does) and each dataset,
 runs ``sddr eval``'s methods (low, high, poisson, split, one-stage and optionally two-stage)
 with each refiner given, and writes a Markdown and JSON summary: family means of δ1, REL, D³R
 and boundary F1, and the share of (scene, predictor) pairs whose δ1 is more than 0.02 below
@@ -40,6 +41,7 @@ DEFAULT_PREDICTORS = (
     "family-high-unusable",
     "stereo-sgbm",
     "stereo-bm",
+    "stereo-dis",
 )
 KEYS = ("delta1", "abs_rel", "d3r", "boundary_f1")
 
