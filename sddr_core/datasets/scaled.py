@@ -34,6 +34,15 @@ __all__ = ["ScaledDataset", "scale_sample"]
 FACTOR_RANGE = (0.1, 8.0)
 
 
+def _checked_factor(factor: float) -> float:
+    factor = float(factor)
+    if not FACTOR_RANGE[0] <= factor <= FACTOR_RANGE[1]:
+        raise InputError(
+            f"scale factor must be between {FACTOR_RANGE[0]} and {FACTOR_RANGE[1]}, got {factor}."
+        )
+    return factor
+
+
 def _resize_image(x: np.ndarray, size: tuple[int, int], factor: float) -> np.ndarray:
     interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
     out = cv2.resize(np.asarray(x), size, interpolation=interp)
@@ -53,11 +62,7 @@ def scale_sample(sample: Sample, factor: float) -> Sample:
     Raises:
         InputError: a factor outside :data:`FACTOR_RANGE` or one that leaves a side below 8 px.
     """
-    factor = float(factor)
-    if not FACTOR_RANGE[0] <= factor <= FACTOR_RANGE[1]:
-        raise InputError(
-            f"scale factor must be between {FACTOR_RANGE[0]} and {FACTOR_RANGE[1]}, got {factor}."
-        )
+    factor = _checked_factor(factor)
     h, w = sample.gt.shape
     size = (round(w * factor), round(h * factor))
     if min(size) < 8:
@@ -99,14 +104,8 @@ class ScaledDataset:
     """
 
     def __init__(self, dataset: Dataset, factor: float) -> None:
-        factor = float(factor)
-        if not FACTOR_RANGE[0] <= factor <= FACTOR_RANGE[1]:
-            raise InputError(
-                f"scale factor must be between {FACTOR_RANGE[0]} and {FACTOR_RANGE[1]}, got "
-                f"{factor}."
-            )
-        self.dataset, self.factor = dataset, factor
-        self.name = f"{dataset.name}-x{factor:g}"
+        self.dataset, self.factor = dataset, _checked_factor(factor)
+        self.name = f"{dataset.name}-x{self.factor:g}"
 
     def __len__(self) -> int:
         return len(self.dataset)
