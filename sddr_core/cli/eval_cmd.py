@@ -8,6 +8,7 @@ from sddr_core.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from sddr_core.datasets.base import DATASET_SPECS
     from sddr_core.evaluation.methods import METHODS, available_methods
 
     default_methods = ",".join(available_methods())
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--dataset",
         required=True,
         metavar="SPEC",
-        help="motorcycle | middlebury:PATH | folder:PATH | procedural:N | PATH",
+        help=" | ".join(DATASET_SPECS) + " (see the README)",
     )
     p.add_argument(
         "--predictor",
@@ -49,7 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-figures", action="store_true", help="write tables only")
     p.add_argument("--weights", help="local folder with the predictor's weights")
     p.add_argument(
-        "--strength", type=float, default=None, help="noise strength of the simulated predictor"
+        "--strength",
+        type=float,
+        default=None,
+        help="degradation strength of the simulated and family-<name> predictors (default 1)",
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     p.add_argument("--low-resolution", type=int, default=None, metavar="PX")
@@ -65,8 +69,11 @@ def run(args: argparse.Namespace) -> int:
     if args.weights:
         options["weights"] = args.weights
     if args.strength is not None:
-        if args.predictor != "simulated":
-            raise InputError("--strength applies to the simulated predictor only.")
+        if args.predictor != "simulated" and not args.predictor.startswith("family-"):
+            raise InputError(
+                f"--strength applies to the simulated and family-<name> predictors, not to "
+                f"{args.predictor!r}; drop --strength or pick one of those."
+            )
         options["strength"] = args.strength
     report = evaluate(
         args.dataset,

@@ -40,6 +40,8 @@ class DegradedPredictor:
         seed: makes the degradation reproducible.
         kind: ``"disparity"`` or ``"depth"`` (the reciprocal of the degraded disparity, as a
             metric predictor would answer).
+        strength: the family's strength knob (training draws 0.3 to 2; above 2 tests
+            degradations stronger than any seen in training).
     """
 
     size_multiple = 1
@@ -53,6 +55,7 @@ class DegradedPredictor:
         native_resolution: int | None = None,
         seed: int = 0,
         kind: str = "disparity",
+        strength: float = 1.0,
     ) -> None:
         from sddr_core.train.families import FAMILIES
 
@@ -70,6 +73,9 @@ class DegradedPredictor:
         if kind not in ("disparity", "depth"):
             raise InputError(f"kind must be 'disparity' or 'depth', got {kind!r}.")
         self.kind = kind
+        self.strength = float(strength)
+        if not 0.0 < self.strength <= 10.0:
+            raise InputError(f"strength must be in (0, 10], got {strength}.")
 
     def predict(self, image: np.ndarray, resolution: int) -> np.ndarray:
         h, w = self.gt.shape
@@ -95,7 +101,7 @@ class DegradedPredictor:
             depth_fraction=0.0,
             low_range=(frac, frac) if is_low else (0.5, 0.5),
             high_range=(frac, frac) if not is_low else (1.0, 1.0),
-            strength=(1.0, 1.0),
+            strength=(self.strength, self.strength),
         )
         out = pair.low if is_low else pair.high
         if self.kind == "depth":  # positive first: a relative pass may have any shift
@@ -105,7 +111,10 @@ class DegradedPredictor:
 
     def __repr__(self) -> str:
         h, w = self.gt.shape
-        return f"DegradedPredictor({w}x{h}, family={self.family!r}, seed={self.seed})"
+        return (
+            f"DegradedPredictor({w}x{h}, family={self.family!r}, seed={self.seed}, "
+            f"strength={self.strength:g})"
+        )
 
 
 def _factory(family: str) -> Any:

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from sddr_core.errors import InputError
 from sddr_core.train.families import FAMILIES, make_pair
 
 
@@ -71,6 +72,22 @@ def test_family_predictor_is_seeded_and_low_is_blurrier():
     sample = Sample(rgb=image, gt=gt, gt_kind="disparity", valid=np.ones(gt.shape, bool))
     made = create_predictor("family-texture", sample=sample)
     assert made.name == "family-texture"
+    # the strength knob: a stronger family moves the high pass further from the truth
+    err = {}
+    for strength in (0.5, 3.0):
+        p = create_predictor("family-lowfreq", sample=sample, strength=strength)
+        h = p.predict(image, 128)
+        err[strength] = 1 - abs(np.corrcoef(h.ravel(), gt.ravel())[0, 1])
+    assert err[3.0] > err[0.5]
+    with pytest.raises(InputError, match="strength"):
+        DegradedPredictor(gt, image, "texture", strength=0)
+
+
+def test_eval_strength_reaches_family_predictors_only(capsys):
+    from sddr_core.cli.main import main
+
+    code = main(["eval", "--dataset", "motorcycle", "--predictor", "stereo-bm", "--strength", "2"])
+    assert code != 0 and "simulated and family-<name>" in capsys.readouterr().err
 
 
 def test_tiny_band_training_run_writes_a_loadable_checkpoint(tmp_path):
