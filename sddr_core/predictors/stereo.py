@@ -15,9 +15,10 @@ in two dimensions from coarse to fine and regularises the field, so its errors d
 window matchers': smooth, rounded boundaries that bleed into the background, over-smoothed thin
 parts, layout errors in weak texture, and no streaks. Its horizontal flow from the left to the
 right view is minus the disparity; a forward-backward check (the flow from the right view back
-must bring a pixel home within a pixel) marks occlusions, which are filled like the window
-matchers'. The band-fusion refiner is trained with SGBM and BM passes only
-(:mod:`sddr_core.train.band`), so ``stereo-dis`` is a real estimator it has never seen.
+must bring a pixel home within a pixel) and a same-row check (a rectified pair's matches share
+a row) mark occlusions and failed matches, which are filled like the window matchers'. The
+band-fusion refiner is trained with SGBM and BM passes only (:mod:`sddr_core.train.band`), so
+``stereo-dis`` is a real estimator it has never seen.
 (Farnebäck's flow was tried too and dropped: with Middlebury's disparities of up to 80 px its
 δ1 was 0.35 at any pyramid depth, useless as a predictor.)
 
