@@ -131,7 +131,21 @@ class EvalReport:
             f"`{self.predictor}`, refiner `{self.refiner}`, sddr {self.version}",
             "alignment: " + _SPACE_TEXT.format(space=self.space),
         ]
+        chosen = self.chosen_settings()
+        if chosen:
+            lines.append("settings: " + ", ".join(f"{k} `{v}`" for k, v in chosen.items()))
         return lines + list(self.notes)
+
+    def chosen_settings(self) -> dict[str, Any]:
+        """The settings given for this run (predictor options spelled out), without those
+        left at their defaults: what a reader needs to repeat it."""
+        out: dict[str, Any] = {}
+        for key, value in self.settings.items():
+            if key == "predictor_options":
+                out.update({f"predictor {k}": v for k, v in (value or {}).items()})
+            elif value is not None:
+                out[key] = value
+        return out
 
     def mean_table(self) -> str:
         """The Markdown table of the means (one row per method)."""

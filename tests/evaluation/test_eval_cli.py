@@ -26,10 +26,15 @@ def test_eval_command(tmp_path, capsys):
     args = ["eval", "--dataset", f"folder:{data}", "--predictor", "simulated", "--quiet"]
     args += ["--methods", "low,poisson", "--refiner", "poisson", "--out", str(out)]
     args += ["--low-resolution", "32", "--high-resolution", "64", "--limit", "1"]
+    args += ["--strength", "2"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "| method | δ1 ↑" in text and "| poisson |" in text and "Wrote" in text
     assert "predictor `simulated`" in text and "disparity space" in text
+    # what was chosen is in the report, so that it can be repeated; defaults are not
+    assert "low_resolution `32`" in text and "predictor strength `2.0`" in text
+    assert "device" not in text.split("settings:")[1].splitlines()[0]
+    assert "predictor strength `2.0`" in (out / "results.md").read_text()
     report = json.loads((out / "results.json").read_text())
     assert [s["name"] for s in report["samples"]] == ["img0"]
     assert report["settings"]["low_resolution"] == 32
