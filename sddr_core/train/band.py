@@ -247,6 +247,13 @@ def _real_scenes(
     return scenes
 
 
+def _training_scenes(cfg: BandTrainConfig) -> list[_Scene]:
+    """The real scenes a run of ``cfg`` draws from (none with ``data.real_fraction = 0``)."""
+    if cfg.real_fraction <= 0:
+        return []
+    return _real_scenes(cfg.middlebury2006, cfg.real_passes, cfg.stereo_scales)
+
+
 def _crop_scene(scene: _Scene, crop: int, rng: np.random.Generator) -> tuple[Any, ...]:
     """A random scaled, flipped ``crop``×``crop`` window of a real scene and of one of its
     stereo pass pairs."""
@@ -311,11 +318,7 @@ def _worker_init(cfg: BandTrainConfig) -> None:
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    real = (
-        _real_scenes(cfg.middlebury2006, cfg.real_passes, cfg.stereo_scales)
-        if cfg.real_fraction > 0
-        else []
-    )
+    real = _training_scenes(cfg)
     _WORKER["cfg"], _WORKER["real"] = cfg, real
 
 
@@ -358,8 +361,7 @@ class _Pool:
                 for _ in range(4 * int(cfg.workers))
             ]
         else:
-            if cfg.real_fraction > 0:
-                self.real = _real_scenes(cfg.middlebury2006, cfg.real_passes, cfg.stereo_scales)
+            self.real = _training_scenes(cfg)
             self.pairs = [self._make() for _ in range(cfg.pool_size)]
 
     def _seed(self) -> int:
