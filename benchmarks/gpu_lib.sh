@@ -1,7 +1,11 @@
 # Shared by benchmarks/gpu_session.sh and benchmarks/gpu_margin.sh (sourced, not run): the
 # environment, the band-training flags every GPU run shares, the validation tables and the
 # packing of results into $OUT (what comes back from a lent machine: a few files).
-# Expects DATA, PASSES, OUT, SECS, DEVICE and PREDICTORS to be set.
+# Expects DATA, PASSES, OUT and SECS to be set; DEVICE (default cuda) and PREDICTORS (default:
+# the validation table's predictors of the time) may be.
+
+DEVICE=${DEVICE:-cuda}
+PREDICTORS=${PREDICTORS:-family-sddr family-structural family-texture family-lowfreq family-holes family-quantize family-high-good family-high-unusable stereo-sgbm stereo-bm}
 
 gpu_init() {
   export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1

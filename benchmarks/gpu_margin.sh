@@ -11,8 +11,6 @@ PASSES=$2
 GE=$3
 OUT=$4
 SECS=${5:-130}
-DEVICE=${DEVICE:-cuda}
-PREDICTORS=${PREDICTORS:-family-sddr family-structural family-texture family-lowfreq family-holes family-quantize family-high-good family-high-unusable stereo-sgbm stereo-bm}
 source benchmarks/gpu_lib.sh
 gpu_init
 band_args 6

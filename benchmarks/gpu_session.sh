@@ -21,8 +21,6 @@ PASSES=$2
 OUT=$3
 SECS=${4:-270}
 # A dry run without a GPU: DEVICE=cpu PREDICTORS=stereo-bm MONO_ARGS="--steps 5" ... 5
-DEVICE=${DEVICE:-cuda}
-PREDICTORS=${PREDICTORS:-family-sddr family-structural family-texture family-lowfreq family-holes family-quantize family-high-good family-high-unusable stereo-sgbm stereo-bm}
 source benchmarks/gpu_lib.sh
 gpu_init
 {
