@@ -5,7 +5,8 @@ with ``bandfusion``) runs :func:`train_band`. Ground truth comes from two source
 
 - real scenes: the training side of :data:`~sddr_core.datasets.middlebury2006.MIDDLEBURY2006_SPLIT`
   read where they lie (``data.middlebury2006``; never copied), both views, with real stereo
-  matchers (:class:`~sddr_core.predictors.stereo.StereoPredictor`, SGBM and BM) run at a low
+  matchers (:class:`~sddr_core.predictors.stereo.StereoPredictor`, ``data.stereo_methods``:
+  SGBM and BM by default) run at a low
   and a high resolution as the ``stereo`` family;
 - procedural training scenes (:func:`~sddr_core.datasets.procedural.training_scene`).
 
@@ -44,6 +45,11 @@ __all__ = ["BandTrainConfig", "load_band_config", "load_real_passes", "train_ban
 #: long side (``data.stereo_scales``).
 DEFAULT_STEREO_SCALES = ((0.3, 0.7), (0.4, 1.0), (0.5, 0.8))
 
+#: The stereo matchers run on the training scenes (``data.stereo_methods``; any of
+#: :data:`sddr_core.predictors.stereo.STEREO_METHODS`). ``dis`` is left out by default: it is
+#: the real estimator the shipped refiners never saw, kept to measure that.
+DEFAULT_STEREO_METHODS = ("sgbm", "bm")
+
 
 @dataclass
 class BandTrainConfig:
@@ -71,6 +77,7 @@ class BandTrainConfig:
     stereo_scales: list[list[float]] = field(
         default_factory=lambda: [list(p) for p in DEFAULT_STEREO_SCALES]
     )
+    stereo_methods: list[str] = field(default_factory=lambda: list(DEFAULT_STEREO_METHODS))
     steps: int = 3000
     batch_size: int = 8
     lr: float = 1e-3
@@ -100,6 +107,7 @@ _SECTIONS = {
         "sharp_low_fraction",
         "real_passes",
         "stereo_scales",
+        "stereo_methods",
         "real_fraction",
         "depth_fraction",
     ),
@@ -145,6 +153,19 @@ def load_band_config(data: dict[str, Any], where: str = "config") -> BandTrainCo
         raise InputError(
             f"{where}: data.stereo_scales must be a non-empty list of [low, high] fractions of "
             f"the scene's long side with 0 < low < high <= 1, got {scales!r}."
+        )
+    from sddr_core.predictors.stereo import STEREO_METHODS
+
+    methods = cfg.stereo_methods
+    if (
+        not isinstance(methods, list | tuple)
+        or not methods
+        or any(m not in STEREO_METHODS for m in methods)
+        or len(set(methods)) != len(methods)
+    ):
+        raise InputError(
+            f"{where}: data.stereo_methods must be a non-empty list of distinct stereo "
+            f"matchers from {', '.join(STEREO_METHODS)}, got {methods!r}."
         )
     return cfg
 
@@ -216,10 +237,11 @@ def _real_scenes(
     root: str,
     real_passes: list[str] | None = None,
     stereo_scales: Any = DEFAULT_STEREO_SCALES,
+    stereo_methods: Any = DEFAULT_STEREO_METHODS,
 ) -> list[_Scene]:
-    """Training scenes of Middlebury 2006, both views, with stereo passes (SGBM and BM at
-    each ``(low, high)`` of ``stereo_scales``) and the passes of ``real_passes``
-    (:func:`load_real_passes`)."""
+    """Training scenes of Middlebury 2006, both views, with stereo passes (each matcher of
+    ``stereo_methods`` at each ``(low, high)`` of ``stereo_scales``) and the passes of
+    ``real_passes`` (:func:`load_real_passes`)."""
     from sddr_core.datasets.middlebury2006 import load_middlebury2006
     from sddr_core.ops.resize import resize_map
     from sddr_core.predictors.stereo import StereoPredictor
@@ -232,7 +254,7 @@ def _real_scenes(
             h, w = sample.gt.shape
             side = max(h, w)
             stereo = []
-            for method in ("sgbm", "bm"):
+            for method in stereo_methods:
                 pred = StereoPredictor(
                     left, right, method=method, native_resolution=side // 3, view=view
                 )
@@ -251,7 +273,9 @@ def _training_scenes(cfg: BandTrainConfig) -> list[_Scene]:
     """The real scenes a run of ``cfg`` draws from (none with ``data.real_fraction = 0``)."""
     if cfg.real_fraction <= 0:
         return []
-    return _real_scenes(cfg.middlebury2006, cfg.real_passes, cfg.stereo_scales)
+    return _real_scenes(
+        cfg.middlebury2006, cfg.real_passes, cfg.stereo_scales, cfg.stereo_methods
+    )
 
 
 def _crop_scene(scene: _Scene, crop: int, rng: np.random.Generator) -> tuple[Any, ...]:

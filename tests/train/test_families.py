@@ -317,6 +317,9 @@ def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
     # data.stereo_scales sets the (low, high) pairs
     one = _real_scenes(str(tmp_path / "mb"), [], [(0.3, 1.0), (0.7, 1.0)])[0].stereo
     assert len(one) == 4  # SGBM and BM at 2 pairs each
+    # data.stereo_methods sets the matchers: DIS alone gives one pair per scale
+    dis = _real_scenes(str(tmp_path / "mb"), [], [(0.3, 1.0)], ["dis"])[0].stereo
+    assert len(dis) == 1 and not np.allclose(dis[0][1], one[0][1])  # not SGBM's pass
     assert all(m.shape == (40, 48) and np.isfinite(m).all() for pair in one for m in pair)
     lo, hi = left.stereo[-1]
     assert lo.shape == hi.shape == (40, 48)
@@ -372,3 +375,15 @@ def test_bad_stereo_scales_are_refused(scales):
     assert load_band_config({"data": {"stereo_scales": [[0.25, 0.8]]}}).stereo_scales == [
         [0.25, 0.8]
     ]
+
+
+@pytest.mark.parametrize("methods", [[], ["sgbm", "sgbm"], ["farneback"], "sgbm"])
+def test_bad_stereo_methods_are_refused(methods):
+    from sddr_core.errors import InputError
+    from sddr_core.train.band import load_band_config
+
+    with pytest.raises(InputError, match="stereo_methods"):
+        load_band_config({"data": {"stereo_methods": methods}})
+    cfg = load_band_config({"data": {"stereo_methods": ["bm", "dis"]}})
+    assert cfg.stereo_methods == ["bm", "dis"]
+    assert load_band_config({}).stereo_methods == ["sgbm", "bm"]
