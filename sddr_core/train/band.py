@@ -273,9 +273,7 @@ def _training_scenes(cfg: BandTrainConfig) -> list[_Scene]:
     """The real scenes a run of ``cfg`` draws from (none with ``data.real_fraction = 0``)."""
     if cfg.real_fraction <= 0:
         return []
-    return _real_scenes(
-        cfg.middlebury2006, cfg.real_passes, cfg.stereo_scales, cfg.stereo_methods
-    )
+    return _real_scenes(cfg.middlebury2006, cfg.real_passes, cfg.stereo_scales, cfg.stereo_methods)
 
 
 def _crop_scene(scene: _Scene, crop: int, rng: np.random.Generator) -> tuple[Any, ...]:
