@@ -64,6 +64,8 @@ class BandFusionConfig:
             trust map reaches exactly 0 and 1 inside the logit bound of training (±4), so
             a high pass that is right everywhere can be taken whole (with ``m = 0``, Ω
             stays within about [0.02, 0.98] and 2 % of the other pass always leaks in).
+        align_trim: share of the worst-fitting pixels left out when the high input is
+            aligned to the low one (``trim`` of :func:`align_to`; 0: plain least squares).
     """
 
     name: str = "bandfusion-s"
@@ -72,6 +74,7 @@ class BandFusionConfig:
     range_radius: int = 1
     base_trust: bool = False
     trust_margin: float = 0.0
+    align_trim: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -86,16 +89,24 @@ class BandFusionConfig:
         cfg = cls(**kw)
         if len(cfg.widths) != 5 or not 2 <= cfg.levels <= 6:
             raise ValueError("BandFusionConfig needs 5 widths and 2 to 6 levels")
+        if not 0 <= cfg.align_trim < 0.5:
+            raise ValueError(
+                f"BandFusionConfig.align_trim must be in [0, 0.5), got {cfg.align_trim}"
+            )
         return cfg
 
 
 #: Built-in variants: ``bandfusion-sb`` (``bandfusion-s`` with a trust map for the base too),
 #: ``bandfusion-sbm`` (``bandfusion-sb`` whose trust maps reach 0 and 1: ``trust_margin``),
+#: ``bandfusion-sbmr`` (``bandfusion-sbm`` with a trimmed alignment: ``align_trim``),
 #: ``bandfusion-s`` (base from the low input) and ``bandfusion-tiny`` (tests).
 BAND_CONFIGS: dict[str, BandFusionConfig] = {
     "bandfusion-s": BandFusionConfig(),
     "bandfusion-sb": BandFusionConfig(name="bandfusion-sb", base_trust=True),
     "bandfusion-sbm": BandFusionConfig(name="bandfusion-sbm", base_trust=True, trust_margin=0.02),
+    "bandfusion-sbmr": BandFusionConfig(
+        name="bandfusion-sbmr", base_trust=True, trust_margin=0.02, align_trim=0.1
+    ),
     "bandfusion-tiny": BandFusionConfig(name="bandfusion-tiny", widths=(4, 8, 8, 8, 8)),
 }
 
@@ -138,23 +149,56 @@ def _up(x: torch.Tensor, size: Any) -> torch.Tensor:
 
 
 def align_to(
-    x: torch.Tensor, target: torch.Tensor, *, pool: int = 4
+    x: torch.Tensor, target: torch.Tensor, *, pool: int = 4, trim: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``x`` aligned to ``target`` by a least-squares scale and shift per image, fitted on
     ``pool``×``pool`` averages; returns ``(aligned, agreement)`` where agreement is the
     correlation of the pooled maps clamped to ``[0, 1]`` (``(B, 1, 1, 1)``). A negative
-    correlation gives scale 0 (the aligned map is then constant)."""
+    correlation gives scale 0 (the aligned map is then constant).
+
+    ``trim`` in ``[0, 0.5)``: starting from the medians and the ratio of interquartile
+    ranges, the fit is made three times on the pooled pixels whose residual is within the
+    ``1 − trim`` quantile (trimmed least squares), so gross errors of a share ``trim`` of the
+    map (filled holes, streaks, a wrong region) do not pull the scale and shift of the rest.
+    The agreement stays that of the whole map."""
     xs = F.avg_pool2d(x, pool) if pool > 1 else x
     ts = F.avg_pool2d(target, pool) if pool > 1 else target
-    xm = xs.mean(dim=(2, 3), keepdim=True)
-    tm = ts.mean(dim=(2, 3), keepdim=True)
+    scale, xm, tm, corr = _fit(xs, ts, None)
+    if trim > 0:
+        # Start from medians and the interquartile ranges: gross errors far outside the
+        # range would otherwise tilt the first fit so that they no longer stand out.
+        qs = torch.tensor([0.25, 0.5, 0.75], device=xs.device, dtype=xs.dtype)
+        qx = torch.quantile(xs.flatten(1), qs, dim=1).T[:, :, None, None]  # (B, 3, 1, 1)
+        qt = torch.quantile(ts.flatten(1), qs, dim=1).T[:, :, None, None]
+        spread = (qt[:, 2:3] - qt[:, 0:1]) / (qx[:, 2:3] - qx[:, 0:1]).clamp_min(1e-12)
+        scale = torch.where(scale > 0, spread, torch.zeros_like(scale))
+        xm, tm = qx[:, 1:2], qt[:, 1:2]
+        for _ in range(3):
+            residual = (scale * (xs - xm) + tm - ts).abs().flatten(1)
+            limit = torch.quantile(residual, 1.0 - trim, dim=1, keepdim=True)
+            keep = (residual <= limit).float().view_as(xs)
+            scale, xm, tm, _ = _fit(xs, ts, keep)
+    return scale * (x - xm) + tm, corr
+
+
+def _fit(
+    xs: torch.Tensor, ts: torch.Tensor, weight: torch.Tensor | None
+) -> tuple[torch.Tensor, ...]:
+    """Weighted least-squares ``ts ≈ scale·(xs − xm) + tm`` per image (scale clamped at 0)
+    and the weighted correlation clamped to ``[0, 1]``: ``(scale, xm, tm, corr)``."""
+
+    def mean(v: torch.Tensor) -> torch.Tensor:
+        if weight is None:
+            return v.mean(dim=(2, 3), keepdim=True)
+        total = weight.sum(dim=(2, 3), keepdim=True).clamp_min(1e-12)
+        return (weight * v).sum(dim=(2, 3), keepdim=True) / total
+
+    xm, tm = mean(xs), mean(ts)
     xc, tc = xs - xm, ts - tm
-    var = (xc * xc).mean(dim=(2, 3), keepdim=True)
-    cov = (xc * tc).mean(dim=(2, 3), keepdim=True)
-    tvar = (tc * tc).mean(dim=(2, 3), keepdim=True)
+    var, cov, tvar = mean(xc * xc), mean(xc * tc), mean(tc * tc)
     scale = (cov / var.clamp_min(1e-12)).clamp_min(0.0)
     corr = (cov / (var * tvar).clamp_min(1e-24).sqrt()).clamp(0.0, 1.0)
-    return scale * (x - xm) + tm, corr
+    return scale, xm, tm, corr
 
 
 def local_clamp(x: torch.Tensor, maps: list[torch.Tensor], radius: int) -> torch.Tensor:
@@ -273,7 +317,7 @@ class BandFusionNet(nn.Module):
             raise ShapeError(f"BandFusionNet needs sides divisible by 32, got {tuple(low.shape)}.")
         median, scale = robust_stats(low)
         lo = (low.float() - median) / scale
-        hi, agreement = align_to((high.float() - median) / scale, lo)
+        hi, agreement = align_to((high.float() - median) / scale, lo, trim=self.config.align_trim)
         features = torch.cat(
             [lo, hi, lo - hi, _gradient(lo), _gradient(hi), agreement.expand_as(lo)], dim=1
         )

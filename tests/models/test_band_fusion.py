@@ -29,6 +29,36 @@ def test_align_to_recovers_scale_and_shift_and_rejects_inversion():
     assert corr.item() == 0.0
 
 
+def test_trimmed_alignment_ignores_gross_errors():
+    """A high pass right up to scale and shift but for a filled hole (5 % of the map): plain
+    least squares is pulled by the hole, the trimmed fit recovers the rest exactly."""
+    g = torch.Generator().manual_seed(0)
+    t = torch.rand(1, 1, 64, 64, generator=g)
+    x = 3 * t - 2
+    x[..., 8:22, 8:22] = 10.0  # a hole filled with a wrong constant, 4.8 % of the pixels
+    rest = torch.ones_like(t, dtype=torch.bool)
+    rest[..., 4:26, 4:26] = False  # away from the hole and its pooling neighbourhood
+    plain, corr_plain = align_to(x, t)
+    trimmed, corr_trimmed = align_to(x, t, trim=0.1)
+    assert (plain - t)[rest].abs().mean() > 0.05
+    assert (trimmed - t)[rest].abs().max() < 1e-4
+    assert torch.equal(corr_plain, corr_trimmed)  # the agreement is the whole map's
+    # on a clean pass the trimmed fit is the plain one
+    clean, _ = align_to(3 * t - 2, t, trim=0.1)
+    assert torch.allclose(clean, t, atol=1e-4)
+
+
+def test_trimmed_variant_and_bad_trim():
+    from sddr_core.models.band_fusion import BAND_CONFIGS, BandFusionConfig
+
+    cfg = BAND_CONFIGS["bandfusion-sbmr"]
+    assert cfg.align_trim == 0.1 and cfg.trust_margin > 0 and cfg.base_trust
+    assert BandFusionConfig.from_dict(cfg.to_dict()) == cfg
+    assert BandFusionConfig.from_dict({"name": "old", "base_trust": True}).align_trim == 0.0
+    with pytest.raises(ValueError, match="align_trim"):
+        BandFusionConfig.from_dict({"align_trim": 0.6})
+
+
 def test_local_clamp_bounds():
     a = torch.zeros(1, 1, 8, 8)
     b = torch.ones(1, 1, 8, 8)

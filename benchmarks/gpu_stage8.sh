@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A lent-GPU call (about ten minutes of an H200 with 16 CPU cores) prepared for the next
+# session that has one: does more real-estimator variety in training help on estimators the
+# refiner never saw? Three band-fusion runs side by side, each stage 6's recipe
+# (`bandfusion_gpu` from scratch, then `bandfusion_stage6`'s trust margin), differing only in
+# the stereo matchers run on the training scenes (`data.stereo_methods`):
+#   a8  SGBM, BM and DIS (every matcher there is)
+#   c8  SGBM and BM (stage 6's data: the control; DIS held out)
+#   n8  SGBM and DIS (BM held out)
+# then the validation tables of all three beside the shipped default, stereo-dis included.
+# Leave-one-estimator-out reads: DIS from c8 against a8, BM from n8 against a8.
+#
+#   benchmarks/gpu_stage8.sh DATA PASSES OUT [FIRST_SECONDS] [MARGIN_SECONDS]
+#
+# DATA: a copy of ../shared/data/middlebury2006 (it does not travel by itself; never commit
+# it); PASSES: the folder with mono-passes-A.npz and mono-passes-B.npz (bandfusion_stage5's
+# header); OUT: where weights and results.tgz go.
+# A dry run without a GPU: DEVICE=cpu PREDICTORS=stereo-dis benchmarks/gpu_stage8.sh ... 20 10
+set -u
+DATA=$1
+PASSES=$2
+OUT=$3
+SECS=${4:-240}
+MARGIN_SECS=${5:-130}
+source benchmarks/gpu_lib.sh
+gpu_init
+declare -A METHODS=([a8]='["sgbm","bm","dis"]' [c8]='["sgbm","bm"]' [n8]='["sgbm","dis"]')
+declare -A SEEDS=([a8]=81 [c8]=82 [n8]=83)
+
+band_args 4
+for r in a8 c8 n8; do
+  python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/$r-first" --seed "${SEEDS[$r]}" \
+    --set 'run.init_from=""' --set 'model.variant="bandfusion-sb"' --set train.lr=1e-3 \
+    --set train.warmup=300 --set train.edge_weight=0.25 \
+    --set "data.stereo_methods=${METHODS[$r]}" >"$OUT/logs/$r-first.log" 2>&1 &
+done
+wait
+SECS=$MARGIN_SECS
+band_args 4
+for r in a8 c8 n8; do
+  python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/$r" --seed "${SEEDS[$r]}" \
+    --set "run.init_from=\"$OUT/runs/$r-first/last.safetensors\"" \
+    --set 'model.variant="bandfusion-sbm"' --set train.lr=3e-4 --set train.warmup=50 \
+    --set train.edge_weight=0.25 \
+    --set "data.stereo_methods=${METHODS[$r]}" >"$OUT/logs/$r.log" 2>&1 &
+done
+wait
+eval_refiners 150 "s6=sddr_core/weights/sddr_default.safetensors" $(trained a8 c8 n8)
+pack a8 c8 n8
