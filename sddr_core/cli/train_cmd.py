@@ -30,18 +30,22 @@ def _parse_set(items: list[str]) -> dict[str, object]:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train the SDDR refinement network",
-        description="Self-distillation training of the refiner on procedural ground truth "
-        "with the simulated predictor (METHOD.md section 5). Resumes from OUT_DIR/state.pt "
-        "when present. Writes checkpoints, metrics.csv/json, val.csv and curve.png.",
+        help="train a refiner (band fusion or the SDDR network)",
+        description="Train a refiner from a config. Band-fusion configs (bandfusion, "
+        "bandfusion_gpu, bandfusion_stage*: the default refiner, docs/MODEL_CARD.md) train on "
+        "real Middlebury 2006 scenes and procedural ones with every degradation family and "
+        "write last.safetensors and log.csv; the others run the SDDR self-distillation of "
+        "the sddr-b0 network (METHOD.md section 5) and write checkpoints, metrics.csv/json, "
+        "val.csv and curve.png. Either resumes from OUT_DIR/state.pt when present.",
     )
     p.add_argument(
         "--config",
         required=True,
         metavar="FILE|NAME",
         help="a TOML or YAML config file, or the name of a built-in config, from any folder: "
-        "tiny (under a minute on CPU), default, default_stage2, bandfusion, ablation/NAME, "
-        "experiments/NAME (a wrong name lists them all)",
+        "bandfusion, bandfusion_gpu, bandfusion_stage2 ... bandfusion_stage7, tiny (under a "
+        "minute on CPU), default, default_stage2, ablation/NAME, experiments/NAME (a wrong "
+        "name lists them all)",
     )
     p.add_argument("--out", metavar="DIR", help="output folder (overrides run.out_dir)")
     p.add_argument("--steps", type=int, help="total steps (overrides train.steps)")
@@ -82,7 +86,12 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(args.config)  # a file, or a built-in config by name
     band = load_band_file(config, overrides)
     if band is not None:  # the band-fusion refiner (--config bandfusion)
-        last = train_band(band, progress=not args.no_progress)
+        last = train_band(
+            band,
+            progress=not args.no_progress,
+            resume=not args.no_resume,
+            overwrite=args.overwrite,
+        )
         print(f"checkpoint: {last}")
         return 0
     if args.no_resume:

@@ -542,8 +542,22 @@ def _init_weights(model: Any, state: dict[str, Any]) -> None:
         )
 
 
-def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
-    """Run (or resume) a band-fusion training run; returns ``out_dir/last.safetensors``."""
+def train_band(
+    cfg: BandTrainConfig,
+    *,
+    progress: bool = True,
+    resume: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Run (or resume) a band-fusion training run; returns ``out_dir/last.safetensors``.
+
+    ``resume=False`` starts over; in a folder that already holds a run (``state.pt``) that
+    needs ``overwrite=True``, which removes the run's state and log first.
+
+    Raises:
+        OutputExistsError: ``resume`` is off, ``out_dir`` holds a run and ``overwrite`` is
+            False.
+    """
     import torch
 
     from sddr_core.device import resolve_device
@@ -566,6 +580,16 @@ def train_band(cfg: BandTrainConfig, *, progress: bool = True) -> Path:
     if cfg.init_from:
         _init_weights(model, read_checkpoint(cfg.init_from)[0].state_dict())
     step, state_path, state = 0, out / "state.pt", None
+    if not resume and state_path.is_file():
+        if not overwrite:
+            from sddr_core.errors import OutputExistsError
+
+            raise OutputExistsError(
+                f"{out} already holds a training run (state.pt); resume it (leave out "
+                "--no-resume), pass --overwrite to start over there, or choose another --out."
+            )
+        for name in ("state.pt", "log.csv", "last.safetensors"):
+            (out / name).unlink(missing_ok=True)
     if state_path.is_file():
         state = torch.load(state_path, weights_only=True, map_location="cpu")
         model.load_state_dict(state["model"])

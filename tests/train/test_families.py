@@ -114,6 +114,16 @@ def test_tiny_band_training_run_writes_a_loadable_checkpoint(tmp_path):
     cfg.steps = 6  # resume continues from step 4
     train_band(cfg, progress=False)
     assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 4
+    # starting over where a run lies needs overwrite; with it, the old log goes
+    from sddr_core.errors import OutputExistsError
+
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        train_band(cfg, progress=False, resume=False)
+    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 4  # untouched
+    cfg.steps = 2
+    train_band(cfg, progress=False, resume=False, overwrite=True)
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert len(log) == 2 and log[1].startswith("2,")
 
 
 def test_band_pool_workers_draw_fresh_pairs_in_other_processes():
