@@ -21,6 +21,10 @@ band_args() {
     --set train.steps=100000 --set "train.max_seconds=$SECS" --set train.batch_size=32
     --set data.pool_size=1024 --set "data.workers=$1" --set run.threads=2
     --set train.log_every=100 --set train.checkpoint_every=1000)
+  # BAND_EXTRA: more flags, last so they win (a dry run on a CPU:
+  # BAND_EXTRA="--set data.real_fraction=0 --set data.workers=0").
+  # shellcheck disable=SC2206
+  BAND_ARGS+=(${BAND_EXTRA:-})
 }
 
 # eval_refiners SECONDS NAME=PATH...: the validation table of each refiner on each predictor

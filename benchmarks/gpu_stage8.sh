@@ -15,7 +15,9 @@
 # DATA: a copy of ../shared/data/middlebury2006 (it does not travel by itself; never commit
 # it); PASSES: the folder with mono-passes-A.npz and mono-passes-B.npz (bandfusion_stage5's
 # header); OUT: where weights and results.tgz go.
-# A dry run without a GPU: DEVICE=cpu PREDICTORS=stereo-dis benchmarks/gpu_stage8.sh ... 20 10
+# A dry run without a GPU (no real scenes, so no stereo passes to compute):
+#   DEVICE=cpu PREDICTORS=stereo-dis BAND_EXTRA="--set data.real_fraction=0 --set data.workers=0" \
+#     benchmarks/gpu_stage8.sh ../shared/data/middlebury2006 runs /tmp/gpu8-dry 20 10
 set -u
 DATA=$1
 PASSES=$2

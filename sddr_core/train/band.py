@@ -607,7 +607,9 @@ def train_band(
     meta = {"families": cfg.allowed, "run": cfg.name}
     what = (
         f"of {cfg.batch_size}x{cfg.crop}^2; families {', '.join(cfg.allowed)}; ground truth: "
-        f"Middlebury 2006 train split (share {cfg.real_fraction}) + procedural scenes"
+        f"Middlebury 2006 train split (share {cfg.real_fraction}"
+        + (f", stereo matchers {', '.join(cfg.stereo_methods)}" if cfg.real_fraction > 0 else "")
+        + ") + procedural scenes"
         + (f"; started from {Path(cfg.init_from).name}" if cfg.init_from else "")
     )
     log = out / "log.csv"
