@@ -49,7 +49,7 @@ KEYS = ("delta1", "abs_rel", "d3r", "boundary_f1")
 def run(
     datasets: list[str],
     predictors: list[str],
-    refiners: dict[str, str],
+    refiners: dict[str, Any],
     two_stage: bool,
 ) -> dict[str, Any]:
     rows: dict[str, Any] = {}
@@ -87,6 +87,22 @@ def run(
                 flush=True,
             )
     return rows
+
+
+def with_model_options(path: str, options: list[str]) -> Any:
+    """The refiner at ``path`` with ``KEY=VALUE`` architecture options of its band-fusion
+    network changed (values parsed as JSON: numbers, booleans)."""
+    import dataclasses
+
+    from sddr_core.models.band_fusion import BandFusionNet
+    from sddr_core.refiners.network import load_refiner
+
+    refiner = load_refiner(path)
+    if not isinstance(refiner.model, BandFusionNet):
+        raise SystemExit(f"--model-option needs band-fusion refiners; {path} is not one")
+    changes = {k: json.loads(v) for k, v in (o.split("=", 1) for o in options)}
+    refiner.model.config = dataclasses.replace(refiner.model.config, **changes)
+    return refiner
 
 
 def summarise(rows: dict[str, Any]) -> str:
@@ -141,10 +157,20 @@ def main() -> None:
         choices=("image", "initial"),
         help="two-stage: merge on the image's grid (the library's default) or the one-stage one",
     )
+    ap.add_argument(
+        "--model-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change an architecture option of every band-fusion refiner given, e.g. "
+        "align_trim=0.1 (the trimmed alignment, measured on the shipped weights)",
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     _two_stage_options(args.previous_weight, args.merge_grid)
-    refiners = dict(r.split("=", 1) for r in args.refiner)
+    refiners: dict[str, Any] = dict(r.split("=", 1) for r in args.refiner)
+    if args.model_option:
+        refiners = {k: with_model_options(v, args.model_option) for k, v in refiners.items()}
     datasets = args.dataset or ["middlebury2006:../shared/data/middlebury2006@val"]
     rows = run(datasets, args.predictors.split(","), refiners, args.two_stage)
     out = Path(args.out)
