@@ -14,7 +14,11 @@
 #
 # DATA: a copy of ../shared/data/middlebury2006 (it does not travel by itself; never commit
 # it); PASSES: the folder with mono-passes-A.npz and mono-passes-B.npz (bandfusion_stage5's
-# header); OUT: where weights and results.tgz go.
+# header); OUT: where weights and results.tgz go. Copy DATA and PASSES into one folder that git
+# ignores (.git/info/exclude) and carry it: 10 + 51 MB of the 64 MiB a call may carry.
+# About 560 s. If device time is left, a second call measures the GPU fraction of the current
+# default (last measured on a GPU with the old sddr-b0 network):
+#   OMP_NUM_THREADS=1 python3 -m sddr_core bench fraction --device cuda --refiners poisson network --markdown
 # A dry run without a GPU (no real scenes, so no stereo passes to compute):
 #   DEVICE=cpu PREDICTORS=stereo-dis BAND_EXTRA="--set data.real_fraction=0 --set data.workers=0" \
 #     benchmarks/gpu_stage8.sh ../shared/data/middlebury2006 runs /tmp/gpu8-dry 20 10
