@@ -33,23 +33,22 @@ gpu_init
 declare -A METHODS=([a8]='["sgbm","bm","dis"]' [c8]='["sgbm","bm"]' [n8]='["sgbm","dis"]')
 declare -A SEEDS=([a8]=81 [c8]=82 [n8]=83)
 
-band_args 4
-for r in a8 c8 n8; do
-  python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/$r-first" --seed "${SEEDS[$r]}" \
-    --set 'run.init_from=""' --set 'model.variant="bandfusion-sb"' --set train.lr=1e-3 \
-    --set train.warmup=300 --set train.edge_weight=0.25 \
-    --set "data.stereo_methods=${METHODS[$r]}" >"$OUT/logs/$r-first.log" 2>&1 &
-done
-wait
+# train_three SUFFIX VARIANT LR WARMUP [FROM_SUFFIX]: the three runs side by side into
+# runs/<run>SUFFIX, from scratch or from runs/<run>FROM_SUFFIX.
+train_three() {
+  band_args 4
+  for r in a8 c8 n8; do
+    local init='""'
+    [ -n "${5:-}" ] && init="\"$OUT/runs/$r$5/last.safetensors\""
+    python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/$r$1" --seed "${SEEDS[$r]}" \
+      --set "run.init_from=$init" --set "model.variant=\"$2\"" --set "train.lr=$3" \
+      --set "train.warmup=$4" --set train.edge_weight=0.25 \
+      --set "data.stereo_methods=${METHODS[$r]}" >"$OUT/logs/$r$1.log" 2>&1 &
+  done
+  wait
+}
+train_three -first bandfusion-sb 1e-3 300
 SECS=$MARGIN_SECS
-band_args 4
-for r in a8 c8 n8; do
-  python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/$r" --seed "${SEEDS[$r]}" \
-    --set "run.init_from=\"$OUT/runs/$r-first/last.safetensors\"" \
-    --set 'model.variant="bandfusion-sbm"' --set train.lr=3e-4 --set train.warmup=50 \
-    --set train.edge_weight=0.25 \
-    --set "data.stereo_methods=${METHODS[$r]}" >"$OUT/logs/$r.log" 2>&1 &
-done
-wait
+train_three "" bandfusion-sbm 3e-4 50 -first
 eval_refiners 150 "s6=sddr_core/weights/sddr_default.safetensors" $(trained a8 c8 n8)
 pack a8 c8 n8

@@ -6,8 +6,7 @@ with ``bandfusion``) runs :func:`train_band`. Ground truth comes from two source
 - real scenes: the training side of :data:`~sddr_core.datasets.middlebury2006.MIDDLEBURY2006_SPLIT`
   read where they lie (``data.middlebury2006``; never copied), both views, with real stereo
   matchers (:class:`~sddr_core.predictors.stereo.StereoPredictor`, ``data.stereo_methods``:
-  SGBM and BM by default) run at a low
-  and a high resolution as the ``stereo`` family;
+  SGBM and BM by default) run at a low and a high resolution as the ``stereo`` family;
 - procedural training scenes (:func:`~sddr_core.datasets.procedural.training_scene`).
 
 Each step draws a batch from a pool of pairs made by :func:`~sddr_core.train.families.make_pair`
