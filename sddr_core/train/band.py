@@ -609,7 +609,11 @@ def train_band(
         f"Middlebury 2006 train split (share {cfg.real_fraction}"
         + (f", stereo matchers {', '.join(cfg.stereo_methods)}" if cfg.real_fraction > 0 else "")
         + ") + procedural scenes"
-        + (f"; started from {Path(cfg.init_from).name}" if cfg.init_from else "")
+        + (
+            f"; started from {Path(cfg.init_from).parent.name}/{Path(cfg.init_from).name}"
+            if cfg.init_from
+            else ""
+        )
     )
     log = out / "log.csv"
     new_log = not log.is_file()
