@@ -562,6 +562,7 @@ def train_band(
     from sddr_core.device import resolve_device
     from sddr_core.models.band_fusion import create_band_model
     from sddr_core.refiners.network import read_checkpoint, save_refiner
+    from sddr_core.train.trainer import atomic_torch_save, start_over
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
@@ -579,16 +580,8 @@ def train_band(
     if cfg.init_from:
         _init_weights(model, read_checkpoint(cfg.init_from)[0].state_dict())
     step, state_path, state = 0, out / "state.pt", None
-    if not resume and state_path.is_file():
-        if not overwrite:
-            from sddr_core.errors import OutputExistsError
-
-            raise OutputExistsError(
-                f"{out} already holds a training run (state.pt); resume it (leave out "
-                "--no-resume), pass --overwrite to start over there, or choose another --out."
-            )
-        for name in ("state.pt", "log.csv", "last.safetensors"):
-            (out / name).unlink(missing_ok=True)
+    if not resume:
+        start_over(out, ("state.pt", "log.csv", "last.safetensors"), overwrite=overwrite)
     if state_path.is_file():
         state = torch.load(state_path, weights_only=True, map_location="cpu")
         model.load_state_dict(state["model"])
@@ -661,8 +654,7 @@ def train_band(
                         },
                         overwrite=True,
                     )
-                    tmp = state_path.with_suffix(".tmp")
-                    torch.save(
+                    atomic_torch_save(
                         {
                             "model": model.state_dict(),
                             "optim": opt.state_dict(),
@@ -670,9 +662,8 @@ def train_band(
                             "rng": rng.bit_generator.state,
                             "torch_rng": torch.get_rng_state(),
                         },
-                        tmp,
+                        state_path,
                     )
-                    tmp.replace(state_path)
     finally:
         pool.close()
     return out / "last.safetensors"

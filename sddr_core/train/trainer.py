@@ -148,10 +148,34 @@ def _append_csv(path: Path, columns: tuple[str, ...], row: dict[str, Any]) -> No
         w.writerow({k: row.get(k, "") for k in columns})
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then replace ``path``: a run
+    stopped mid-save keeps its previous state."""
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def start_over(out: Path, run_files: tuple[str, ...], *, overwrite: bool) -> None:
+    """Prepare ``out`` for a run that does not resume: nothing to do where no run lies
+    (no ``state.pt``); else, with ``overwrite``, remove ``run_files`` (the run's state and
+    logs; its checkpoints are replaced as steps pass).
+
+    Raises:
+        OutputExistsError: ``out`` holds a run and ``overwrite`` is False.
+    """
+    if not (out / "state.pt").exists():
+        return
+    if not overwrite:
+        from sddr_core.errors import OutputExistsError
+
+        raise OutputExistsError(
+            f"{out} already holds a training run (state.pt); resume it (leave out "
+            "--no-resume; run.resume on), pass --overwrite to start over there, or choose "
+            "another --out."
+        )
+    for name in run_files:
+        (out / name).unlink(missing_ok=True)
 
 
 class Trainer:
@@ -285,23 +309,15 @@ class Trainer:
             "labelled_at": self.labelled_at,
             "config": self.cfg.to_dict(),
         }
-        _atomic_torch_save(state, self.out / "state.pt")
+        atomic_torch_save(state, self.out / "state.pt")
         self.write_logs()
 
     def _check_fresh_start(self) -> None:
         """Starting over (``resume`` off) in a folder that holds a run needs ``overwrite``;
         with it, that run's logs are removed (its checkpoints are replaced as steps pass)."""
-        if self.cfg.run.resume or not (self.out / "state.pt").exists():
-            return
-        if not self.overwrite:
-            from sddr_core.errors import OutputExistsError
-
-            raise OutputExistsError(
-                f"{self.out} already holds a training run (state.pt); resume it (leave "
-                "run.resume on), pass --overwrite to start over there, or choose another --out."
-            )
-        for name in ("metrics.csv", "val.csv", "metrics.json", "state.pt", "best.safetensors"):
-            (self.out / name).unlink(missing_ok=True)
+        if not self.cfg.run.resume:
+            files = ("metrics.csv", "val.csv", "metrics.json", "state.pt", "best.safetensors")
+            start_over(self.out, files, overwrite=self.overwrite)
 
     def try_resume(self) -> bool:
         path = self.out / "state.pt"
