@@ -10,7 +10,7 @@
 # then the validation tables of all three beside the shipped default, stereo-dis included.
 # Leave-one-estimator-out reads: DIS from c8 against a8, BM from n8 against a8.
 #
-#   benchmarks/gpu_stage8.sh DATA PASSES OUT [FIRST_SECONDS] [MARGIN_SECONDS]
+#   benchmarks/gpu_stage8.sh DATA PASSES OUT [FIRST_SECONDS] [MARGIN_SECONDS] [EVAL_SECONDS]
 #
 # DATA: a copy of ../shared/data/middlebury2006 (it does not travel by itself; never commit
 # it); PASSES: the folder with mono-passes-A.npz and mono-passes-B.npz (bandfusion_stage5's
@@ -19,6 +19,7 @@
 # About 560 s. If device time is left, a second call measures the GPU fraction of the current
 # default (last measured on a GPU with the old sddr-b0 network):
 #   OMP_NUM_THREADS=1 python3 -m sddr_core bench fraction --device cuda --refiners poisson network --markdown
+# Set DEADLINE (epoch seconds) to shorten the tables' time when training took longer than planned.
 # A dry run without a GPU (no real scenes, so no stereo passes to compute):
 #   DEVICE=cpu PREDICTORS=stereo-dis BAND_EXTRA="--set data.real_fraction=0 --set data.workers=0" \
 #     benchmarks/gpu_stage8.sh ../shared/data/middlebury2006 runs /tmp/gpu8-dry 20 10
@@ -28,6 +29,7 @@ PASSES=$2
 OUT=$3
 SECS=${4:-240}
 MARGIN_SECS=${5:-130}
+EVAL_SECS=${6:-150}
 source benchmarks/gpu_lib.sh
 gpu_init
 declare -A METHODS=([a8]='["sgbm","bm","dis"]' [c8]='["sgbm","bm"]' [n8]='["sgbm","dis"]')
@@ -47,8 +49,18 @@ train_three() {
   done
   wait
 }
+stamp() { echo "$(date +%T) $*" >>"$OUT/logs/times.txt"; }
+stamp start
 train_three -first bandfusion-sb 1e-3 300
+stamp first done
 SECS=$MARGIN_SECS
 train_three "" bandfusion-sbm 3e-4 50 -first
-eval_refiners 150 "s6=sddr_core/weights/sddr_default.safetensors" $(trained a8 c8 n8)
+stamp margin done
+# DEADLINE (epoch seconds, optional): the tables get what is left before it, at most EVAL_SECONDS.
+if [ -n "${DEADLINE:-}" ]; then
+  left=$((DEADLINE - $(date +%s) - 15))
+  [ "$left" -lt "$EVAL_SECS" ] && EVAL_SECS=$((left > 30 ? left : 30))
+fi
+eval_refiners "$EVAL_SECS" "s6=sddr_core/weights/sddr_default.safetensors" $(trained a8 c8 n8)
+stamp eval done
 pack a8 c8 n8
