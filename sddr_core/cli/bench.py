@@ -446,7 +446,7 @@ def run_speed(
     from sddr_core import __version__
     from sddr_core.device import resolve_device
     from sddr_core.models import count_flops, count_parameters, create_model
-    from sddr_core.refiners.network import NetworkRefiner, load_network
+    from sddr_core.refiners.network import NetworkRefiner, _padded_shape, load_network
     from sddr_core.refiners.poisson import PoissonRefiner
 
     unknown = sorted(set(methods) - set(METHODS))
@@ -468,8 +468,9 @@ def run_speed(
     def macs_of(shapes: Sequence[tuple[int, int, int]]) -> float:
         total = 0
         for key in shapes:
-            if key not in flops_cache:
-                flops_cache[key] = count_flops(net.model, key[1], key[2], batch=key[0]).macs
+            if key not in flops_cache:  # the pass that runs: padded to the network's multiple
+                h, w = _padded_shape((key[1], key[2]), net.pad_multiple)
+                flops_cache[key] = count_flops(net.model, h, w, batch=key[0]).macs
             total += flops_cache[key]
         return total / 1e9
 

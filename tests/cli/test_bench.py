@@ -40,6 +40,19 @@ def test_bench_speed_cli_prints_table_and_json(tmp_path, capsys):
     assert "overwrite" in capsys.readouterr().err
 
 
+def test_bench_speed_counts_a_band_network_at_its_padded_size(tmp_path):
+    """Two-stage windows have sides that are no multiple of 32; band fusion runs them padded,
+    and the MAC count must use the padded shape too (it raised ShapeError before)."""
+    from sddr_core.models.band_fusion import create_band_model
+    from sddr_core.refiners.network import save_refiner
+
+    path = save_refiner(create_band_model("bandfusion-tiny"), tmp_path / "bf.safetensors",
+                        meta={"training": "none"})  # fmt: skip
+    _, rows = run_speed([64], repeats=1, budget=2.0, methods=["two-stage"], device="cpu",
+                        refiner=str(path))  # fmt: skip
+    assert rows[0].network_calls == 14 and rows[0].gmacs > 0
+
+
 def test_bench_rejects_bad_sizes():
     with pytest.raises(InputError, match="multiples of 32"):
         from argparse import Namespace
