@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sddr_core.errors import ShapeError
+from sddr_core.models.group_norm import GroupNorm
 from sddr_core.models.normalize import robust_stats
 
 __all__ = [
@@ -230,9 +231,9 @@ class _Block(nn.Module):
         super().__init__()
         groups = max(1, cout // 8)
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.norm1 = nn.GroupNorm(groups, cout)
+        self.norm1 = GroupNorm(groups, cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.norm2 = nn.GroupNorm(groups, cout)
+        self.norm2 = GroupNorm(groups, cout)
         self.skip = (
             nn.Identity()
             if cin == cout and stride == 1
@@ -273,7 +274,7 @@ class BandFusionNet(nn.Module):
         # flows (measured: Ω = 1.000 everywhere after 500 steps, the network stopped learning).
         self.heads = nn.ModuleList(
             nn.Sequential(
-                nn.GroupNorm(max(1, w[max(k, 1) - 1] // 8), w[max(k, 1) - 1]),
+                GroupNorm(max(1, w[max(k, 1) - 1] // 8), w[max(k, 1) - 1]),
                 nn.Conv2d(w[max(k, 1) - 1], 1, 3, 1, 1),
             )
             for k in range(self.config.levels - 1)
@@ -286,7 +287,7 @@ class BandFusionNet(nn.Module):
         if self.config.base_trust:
             cb = w[min(self.config.levels - 1, 5) - 1]
             self.base_head = nn.Sequential(
-                nn.GroupNorm(max(1, cb // 8), cb), nn.Conv2d(cb, 1, 3, 1, 1)
+                GroupNorm(max(1, cb // 8), cb), nn.Conv2d(cb, 1, 3, 1, 1)
             )
             nn.init.normal_(self.base_head[1].weight, std=0.01)
             nn.init.constant_(self.base_head[1].bias, -3.0)  # start at the low input's base

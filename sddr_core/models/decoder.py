@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sddr_core.models.encoder import group_count
+from sddr_core.models.group_norm import GroupNorm
 
 __all__ = ["Decoder", "DecoderLevel", "MaskHead"]
 
@@ -29,7 +30,7 @@ __all__ = ["Decoder", "DecoderLevel", "MaskHead"]
 def _conv_gn_act(in_ch: int, out_ch: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_ch, out_ch, 3, padding=1),
-        nn.GroupNorm(group_count(out_ch), out_ch),
+        GroupNorm(group_count(out_ch), out_ch),
         nn.LeakyReLU(0.2),
     )
 
@@ -98,7 +99,7 @@ class Decoder(nn.Module):
         c = list(channels)
         self.start = nn.Sequential(
             nn.Conv2d(2 * c[-1], c[-1], 1),
-            nn.GroupNorm(group_count(c[-1]), c[-1]),
+            GroupNorm(group_count(c[-1]), c[-1]),
             nn.LeakyReLU(0.2),
         )
         self.levels = nn.ModuleList(DecoderLevel(c[i + 1], c[i]) for i in range(len(c) - 1))

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from sddr_core.models.attention import Attention
+from sddr_core.models.group_norm import GroupNorm
 
 __all__ = [
     "ConvStem",
@@ -50,11 +51,11 @@ class ResidualBlock(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, stride: int = 2) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1)
-        self.norm1 = nn.GroupNorm(group_count(out_ch), out_ch)
+        self.norm1 = GroupNorm(group_count(out_ch), out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
-        self.norm2 = nn.GroupNorm(group_count(out_ch), out_ch)
+        self.norm2 = GroupNorm(group_count(out_ch), out_ch)
         self.skip = nn.Sequential(
-            nn.Conv2d(in_ch, out_ch, 1, stride=stride), nn.GroupNorm(group_count(out_ch), out_ch)
+            nn.Conv2d(in_ch, out_ch, 1, stride=stride), GroupNorm(group_count(out_ch), out_ch)
         )
         self.act = nn.LeakyReLU(0.2)
 
