@@ -1,6 +1,7 @@
-# Shared by benchmarks/gpu_session.sh and benchmarks/gpu_margin.sh (sourced, not run): the
-# environment, the band-training flags every GPU run shares, the validation tables and the
-# packing of results into $OUT (what comes back from a lent machine: a few files).
+# Shared by the benchmarks/gpu_*.sh scripts (sourced, not run): the environment, the
+# band-training flags every GPU run shares, stage 6's recipe for several runs side by side,
+# the validation tables and the packing of results into $OUT (what comes back from a lent
+# machine: a few files).
 # Expects DATA, PASSES, OUT and SECS to be set; DEVICE (default cuda) and PREDICTORS (default:
 # the validation table's predictors of the time) may be.
 
@@ -55,4 +56,49 @@ pack() {
   rm -rf "$OUT/runs"
   tar czf "$OUT/results.tgz" -C "$OUT" logs eval && rm -rf "$OUT/logs" "$OUT/eval"
   ls -la "$OUT"
+}
+
+# train_runs SUFFIX VARIANT LR WARMUP [FROM_SUFFIX]: the runs named in RUNS side by side with
+# stage 6's recipe (edge term 0.25, 4 drawing processes each), seed SEEDS[run], more
+# `--set KEY=VALUE` flags from RUN_SET[run] (space-separated, no spaces inside a value), into
+# $OUT/runs/<run>SUFFIX, from scratch or from $OUT/runs/<run>FROM_SUFFIX.
+train_runs() {
+  band_args 4
+  for r in "${RUNS[@]}"; do
+    local init='""' extra=()
+    [ -n "${5:-}" ] && init="\"$OUT/runs/$r$5/last.safetensors\""
+    local kvs=()
+    read -r -a kvs <<<"${RUN_SET[$r]:-}"  # split on spaces, no globbing of [..] values
+    for kv in "${kvs[@]}"; do extra+=(--set "$kv"); done
+    python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/$r$1" --seed "${SEEDS[$r]}" \
+      --set "run.init_from=$init" --set "model.variant=\"$2\"" --set "train.lr=$3" \
+      --set "train.warmup=$4" --set train.edge_weight=0.25 "${extra[@]}" \
+      >"$OUT/logs/$r$1.log" 2>&1 &
+  done
+  wait
+}
+
+stamp() { echo "$(date +%T) $*" >>"$OUT/logs/times.txt"; }
+
+# stage6_recipe FIRST_SECONDS MARGIN_SECONDS EVAL_SECONDS: the runs of RUNS as stage 6 was
+# trained (bandfusion_gpu's settings from scratch, then bandfusion_stage6's trust margin from
+# there), the validation tables of each beside the shipped default, and the packing. With
+# DEADLINE (epoch seconds) set, the tables get what is left before it, at most EVAL_SECONDS.
+stage6_recipe() {
+  local eval_secs=$3
+  stamp start
+  SECS=$1
+  train_runs -first bandfusion-sb 1e-3 300
+  stamp first done
+  SECS=$2
+  train_runs "" bandfusion-sbm 3e-4 50 -first
+  stamp margin done
+  if [ -n "${DEADLINE:-}" ]; then
+    local left=$((DEADLINE - $(date +%s) - 15))
+    [ "$left" -lt "$eval_secs" ] && eval_secs=$((left > 30 ? left : 30))
+  fi
+  # shellcheck disable=SC2046
+  eval_refiners "$eval_secs" "s6=sddr_core/weights/sddr_default.safetensors" $(trained "${RUNS[@]}")
+  stamp eval done
+  pack "${RUNS[@]}"
 }

@@ -15,9 +15,13 @@
 # DATA: a copy of ../shared/data/middlebury2006 (it does not travel by itself; never commit
 # it); PASSES: the folder with mono-passes-A.npz and mono-passes-B.npz (bandfusion_stage5's
 # header); OUT: where weights and results.tgz go. Copy DATA and PASSES into one folder that git
-# ignores (.git/info/exclude) and carry it: 10 + 51 MB of the 64 MiB a call may carry.
-# About 560 s. If device time is left, a second call measures the GPU fraction of the current
-# default (last measured on a GPU with the old sddr-b0 network):
+# ignores (.git/info/exclude) and carry it. The passes as written (51 MB) and the tracked tree
+# (8 MB) exceed the 64 MiB a call may carry: carry float16 copies (np.savez_compressed of each
+# array as float16, 20 MB; relative error 5e-4; load_real_passes reads them as float32).
+# Run once on 2026-12-04 (results: docs/MODEL_CARD.md, "Stage 8"; 489 s in all):
+#   DEADLINE=$(( $(date +%s) + 540 )) benchmarks/gpu_stage8.sh .carry/mb .carry/passes $OUT 230 120 140
+# About 500 s. If device time is left, a second call measures the GPU fraction of the current
+# default (stage 6 measured so on 2026-12-04: docs/BENCHMARKS.md, "On a GPU"):
 #   OMP_NUM_THREADS=1 python3 -m sddr_core bench fraction --device cuda --refiners poisson network --markdown
 # Set DEADLINE (epoch seconds) to shorten the tables' time when training took longer than planned.
 # A dry run without a GPU (no real scenes, so no stereo passes to compute):
@@ -32,35 +36,8 @@ MARGIN_SECS=${5:-130}
 EVAL_SECS=${6:-150}
 source benchmarks/gpu_lib.sh
 gpu_init
-declare -A METHODS=([a8]='["sgbm","bm","dis"]' [c8]='["sgbm","bm"]' [n8]='["sgbm","dis"]')
+RUNS=(a8 c8 n8)
 declare -A SEEDS=([a8]=81 [c8]=82 [n8]=83)
-
-# train_three SUFFIX VARIANT LR WARMUP [FROM_SUFFIX]: the three runs side by side into
-# runs/<run>SUFFIX, from scratch or from runs/<run>FROM_SUFFIX.
-train_three() {
-  band_args 4
-  for r in a8 c8 n8; do
-    local init='""'
-    [ -n "${5:-}" ] && init="\"$OUT/runs/$r$5/last.safetensors\""
-    python3 -m sddr_core train "${BAND_ARGS[@]}" --out "$OUT/runs/$r$1" --seed "${SEEDS[$r]}" \
-      --set "run.init_from=$init" --set "model.variant=\"$2\"" --set "train.lr=$3" \
-      --set "train.warmup=$4" --set train.edge_weight=0.25 \
-      --set "data.stereo_methods=${METHODS[$r]}" >"$OUT/logs/$r$1.log" 2>&1 &
-  done
-  wait
-}
-stamp() { echo "$(date +%T) $*" >>"$OUT/logs/times.txt"; }
-stamp start
-train_three -first bandfusion-sb 1e-3 300
-stamp first done
-SECS=$MARGIN_SECS
-train_three "" bandfusion-sbm 3e-4 50 -first
-stamp margin done
-# DEADLINE (epoch seconds, optional): the tables get what is left before it, at most EVAL_SECONDS.
-if [ -n "${DEADLINE:-}" ]; then
-  left=$((DEADLINE - $(date +%s) - 15))
-  [ "$left" -lt "$EVAL_SECS" ] && EVAL_SECS=$((left > 30 ? left : 30))
-fi
-eval_refiners "$EVAL_SECS" "s6=sddr_core/weights/sddr_default.safetensors" $(trained a8 c8 n8)
-stamp eval done
-pack a8 c8 n8
+declare -A RUN_SET=([a8]='data.stereo_methods=["sgbm","bm","dis"]'
+  [c8]='data.stereo_methods=["sgbm","bm"]' [n8]='data.stereo_methods=["sgbm","dis"]')
+stage6_recipe "$SECS" "$MARGIN_SECS" "$EVAL_SECS"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# A lent-GPU call (about eight minutes of an H200 with 16 CPU cores) prepared for the next
+# session that has one: how far apart do three runs of one recipe land? Stage 8 (docs/
+# MODEL_CARD.md) found two runs of stage 6's recipe further apart (0.033 of BM D³R, 0.028 of
+# `holes` D³R) than any two recipes it compared, so no recipe can be ranked by one run each.
+# Three runs of stage 6's recipe that differ only in the seed (r1, r2, r3; seeds 91-93), all
+# with the same TRAIN_SET flags (default: the moving average of the weights, train.ema =
+# 0.998), then the validation tables of all three beside the shipped default.
+#
+#   benchmarks/gpu_seeds.sh DATA PASSES OUT [FIRST_SECONDS] [MARGIN_SECONDS] [EVAL_SECONDS]
+#
+# DATA, PASSES, OUT and the carry: as in benchmarks/gpu_stage8.sh (a copy of the Middlebury
+# folder and float16 copies of the monocular CNN passes in an ignored folder, 30 MB). Set
+# DEADLINE (epoch seconds) so that the tables end in time, e.g.
+#   DEADLINE=$(( $(date +%s) + 540 )) benchmarks/gpu_seeds.sh .carry/mb .carry/passes $OUT 230 120 140
+# TRAIN_SET="" gives stage 6's recipe exactly (three more draws of the shipped default's).
+# A dry run without a GPU:
+#   DEVICE=cpu PREDICTORS=stereo-dis BAND_EXTRA="--set data.real_fraction=0 --set data.workers=0" \
+#     benchmarks/gpu_seeds.sh ../shared/data/middlebury2006 runs /tmp/gpu-seeds-dry 8 5 60
+set -u
+DATA=$1
+PASSES=$2
+OUT=$3
+SECS=${4:-230}
+MARGIN_SECS=${5:-120}
+EVAL_SECS=${6:-140}
+TRAIN_SET=${TRAIN_SET-train.ema=0.998}
+source benchmarks/gpu_lib.sh
+gpu_init
+RUNS=(r1 r2 r3)
+declare -A SEEDS=([r1]=91 [r2]=92 [r3]=93)
+declare -A RUN_SET=([r1]="$TRAIN_SET" [r2]="$TRAIN_SET" [r3]="$TRAIN_SET")
+stage6_recipe "$SECS" "$MARGIN_SECS" "$EVAL_SECS"
