@@ -20,6 +20,10 @@ On a GPU (``run.device``, default ``auto``) one process cannot draw pairs as fas
 network trains: ``data.workers = N`` draws them in N spawned processes (each loads the real
 scenes itself), and ``train.max_seconds`` ends a run after that long with its learning-rate
 schedule completed (the built-in configs ``bandfusion_gpu`` and ``bandfusion_stage6``).
+
+``train.ema`` (a decay, 0 = off) keeps an exponential moving average of the weights
+(``torch.optim.swa_utils.AveragedModel``) and writes it, not the last step's weights, to
+``last.safetensors``: what a run ends with then depends less on its last few batches.
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ class BandTrainConfig:
     grad_weight: float = 1.0
     edge_weight: float = 0.0
     max_seconds: float = 0.0
+    ema: float = 0.0
     log_every: int = 25
     checkpoint_every: int = 250
 
@@ -118,6 +123,7 @@ _SECTIONS = {
         "grad_weight",
         "edge_weight",
         "max_seconds",
+        "ema",
         "log_every",
         "checkpoint_every",
     ),
@@ -152,6 +158,11 @@ def load_band_config(data: dict[str, Any], where: str = "config") -> BandTrainCo
         raise InputError(
             f"{where}: data.stereo_scales must be a non-empty list of [low, high] fractions of "
             f"the scene's long side with 0 < low < high <= 1, got {scales!r}."
+        )
+    if not isinstance(cfg.ema, int | float) or not 0 <= cfg.ema < 1:
+        raise InputError(
+            f"{where}: train.ema is the decay of the weights' moving average, in [0, 1) "
+            f"(0 = off; 0.998 averages about the last 500 steps), got {cfg.ema!r}."
         )
     from sddr_core.predictors.stereo import STEREO_METHODS
 
@@ -588,6 +599,11 @@ def train_band(
         step = int(state["step"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
+        if cfg.ema and "ema" not in state:
+            raise InputError(
+                f"{state_path} was written without train.ema: resume it without, or start "
+                "over (--no-resume --overwrite)."
+            )
     (out / "config.json").write_text(json.dumps(cfg.__dict__, indent=2))
     pool = _Pool(cfg, rng)
     model.to(device)
@@ -596,6 +612,9 @@ def train_band(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     if state is not None:
         opt.load_state_dict(state["optim"])
+    ema = _ema_model(model, cfg.ema)
+    if ema is not None and state is not None:
+        ema.load_state_dict(state["ema"])
     meta = {"families": cfg.allowed, "run": cfg.name}
     what = (
         f"of {cfg.batch_size}x{cfg.crop}^2; families {', '.join(cfg.allowed)}; ground truth: "
@@ -633,6 +652,8 @@ def train_band(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
+                if ema is not None:
+                    ema.update_parameters(model)
                 pool.refresh(cfg.refresh_per_step)
                 step += 1
                 progress_now = _progress(step, time.time() - t0, cfg)
@@ -644,13 +665,14 @@ def train_band(
                         print(f"step {step} loss {np.mean(running):.4f} ({time.time() - t0:.0f} s)")
                     running = []
                 if step % cfg.checkpoint_every == 0 or progress_now >= 1.0:
+                    averaged = f" (moving average of the weights, decay {cfg.ema})" if ema else ""
                     save_refiner(
-                        model,
+                        model if ema is None else ema.module,
                         out / "last.safetensors",
                         meta={
                             **meta,
                             "step": step,
-                            "training": f"band-fusion refiner, {step} steps {what}",
+                            "training": f"band-fusion refiner, {step} steps {what}{averaged}",
                         },
                         overwrite=True,
                     )
@@ -661,12 +683,22 @@ def train_band(
                             "step": step,
                             "rng": rng.bit_generator.state,
                             "torch_rng": torch.get_rng_state(),
+                            **({"ema": ema.state_dict()} if ema is not None else {}),
                         },
                         state_path,
                     )
     finally:
         pool.close()
     return out / "last.safetensors"
+
+
+def _ema_model(model: Any, decay: float) -> Any:
+    """A moving average of ``model``'s weights with ``decay`` (buffers too), or None for 0."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def load_band_file(

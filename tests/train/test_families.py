@@ -398,3 +398,59 @@ def test_bad_stereo_methods_are_refused(methods):
     cfg = load_band_config({"data": {"stereo_methods": ["bm", "dis"]}})
     assert cfg.stereo_methods == ["bm", "dis"]
     assert load_band_config({}).stereo_methods == ["sgbm", "bm"]
+
+
+def test_band_training_with_ema_saves_the_averaged_weights_and_resumes(tmp_path):
+    """``train.ema``: last.safetensors holds the moving average, not the last step's weights;
+    state.pt carries it, so a resumed run goes on averaging; a run without it cannot resume
+    with it."""
+    import torch
+
+    from sddr_core.errors import InputError
+    from sddr_core.refiners.network import read_checkpoint
+    from sddr_core.train.band import BandTrainConfig, train_band
+
+    cfg = BandTrainConfig(
+        out_dir=str(tmp_path / "run"),
+        variant="bandfusion-tiny",
+        crop=64,
+        pool_size=6,
+        batch_size=2,
+        steps=4,
+        log_every=2,
+        checkpoint_every=2,
+        real_fraction=0.0,
+        families=["sddr"],
+        lr=1e-2,
+        ema=0.5,
+    )
+    path = train_band(cfg, progress=False)
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
+    saved, meta = read_checkpoint(path)
+    assert "moving average" in meta["training"] and int(state["ema"]["n_averaged"]) == 4
+    raw, averaged = state["model"], saved.state_dict()
+    ema = {k[len("module.") :]: v for k, v in state["ema"].items() if k.startswith("module.")}
+    assert set(ema) == set(raw) == set(averaged)
+    for key in ema:  # what was saved is the average, and it differs from the last step
+        torch.testing.assert_close(averaged[key], ema[key])
+    assert any(not torch.equal(raw[k], ema[k]) for k in raw if raw[k].is_floating_point())
+    cfg.steps = 6
+    train_band(cfg, progress=False)
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
+    assert int(state["ema"]["n_averaged"]) == 6
+    plain = BandTrainConfig(**{**cfg.__dict__, "out_dir": str(tmp_path / "plain"), "ema": 0.0})
+    plain.steps = 2
+    train_band(plain, progress=False)
+    plain.ema, plain.steps = 0.9, 4
+    with pytest.raises(InputError, match=r"without train\.ema"):
+        train_band(plain, progress=False)
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1, "0.9"])
+def test_bad_ema_is_refused(decay):
+    from sddr_core.errors import InputError
+    from sddr_core.train.band import load_band_config
+
+    with pytest.raises(InputError, match=r"train\.ema"):
+        load_band_config({"train": {"ema": decay}})
+    assert load_band_config({"train": {"ema": 0.998}}).ema == 0.998
