@@ -90,22 +90,20 @@ def test_eval_strength_reaches_family_predictors_only(capsys):
     assert code != 0 and "simulated and family-<name>" in capsys.readouterr().err
 
 
+def _tiny_band_config(out, **changes):
+    """A band-training config that runs in a second: tiny network, 64 px crops, 4 steps."""
+    from sddr_core.train.band import BandTrainConfig
+
+    settings = dict(variant="bandfusion-tiny", crop=64, pool_size=6, batch_size=2, steps=4,
+                    log_every=2, checkpoint_every=2, real_fraction=0.0)  # fmt: skip
+    return BandTrainConfig(out_dir=str(out), **{**settings, **changes})
+
+
 def test_tiny_band_training_run_writes_a_loadable_checkpoint(tmp_path):
     from sddr_core.refiners.network import load_refiner
-    from sddr_core.train.band import BandTrainConfig, train_band
+    from sddr_core.train.band import train_band
 
-    cfg = BandTrainConfig(
-        out_dir=str(tmp_path / "run"),
-        variant="bandfusion-tiny",
-        crop=64,
-        pool_size=6,
-        batch_size=2,
-        steps=4,
-        log_every=2,
-        checkpoint_every=2,
-        real_fraction=0.0,
-        families=["sddr", "texture"],
-    )
+    cfg = _tiny_band_config(tmp_path / "run", families=["sddr", "texture"])
     path = train_band(cfg, progress=False)
     refiner = load_refiner(path)
     assert "texture" in refiner.meta["training"]
@@ -408,22 +406,9 @@ def test_band_training_with_ema_saves_the_averaged_weights_and_resumes(tmp_path)
 
     from sddr_core.errors import InputError
     from sddr_core.refiners.network import read_checkpoint
-    from sddr_core.train.band import BandTrainConfig, train_band
+    from sddr_core.train.band import train_band
 
-    cfg = BandTrainConfig(
-        out_dir=str(tmp_path / "run"),
-        variant="bandfusion-tiny",
-        crop=64,
-        pool_size=6,
-        batch_size=2,
-        steps=4,
-        log_every=2,
-        checkpoint_every=2,
-        real_fraction=0.0,
-        families=["sddr"],
-        lr=1e-2,
-        ema=0.5,
-    )
+    cfg = _tiny_band_config(tmp_path / "run", families=["sddr"], lr=1e-2, ema=0.5)
     path = train_band(cfg, progress=False)
     state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
     saved, meta = read_checkpoint(path)
@@ -438,8 +423,7 @@ def test_band_training_with_ema_saves_the_averaged_weights_and_resumes(tmp_path)
     train_band(cfg, progress=False)
     state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
     assert int(state["ema"]["n_averaged"]) == 6
-    plain = BandTrainConfig(**{**cfg.__dict__, "out_dir": str(tmp_path / "plain"), "ema": 0.0})
-    plain.steps = 2
+    plain = _tiny_band_config(tmp_path / "plain", families=["sddr"], steps=2)
     train_band(plain, progress=False)
     plain.ema, plain.steps = 0.9, 4
     with pytest.raises(InputError, match=r"without train\.ema"):
