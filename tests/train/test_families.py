@@ -168,20 +168,8 @@ def test_time_boxed_band_run_ends_its_schedule(tmp_path):
     assert _lr(5, cfg, 0.9) == 1e-3 * 6 / 10  # warm-up counts steps
     assert abs(_lr(100, cfg, 1.0) - 5e-5) < 1e-12
     assert _lr(100, cfg, 0.5) > _lr(100, cfg, 0.9)
-    cfg = BandTrainConfig(
-        out_dir=str(tmp_path / "run"),
-        variant="bandfusion-tiny",
-        crop=64,
-        pool_size=4,
-        batch_size=2,
-        steps=10**6,
-        warmup=1,
-        max_seconds=2.0,
-        log_every=1,
-        checkpoint_every=10**6,
-        real_fraction=0.0,
-        families=["sddr"],
-    )
+    cfg = _tiny_band_config(tmp_path / "run", pool_size=4, steps=10**6, warmup=1, max_seconds=2.0,
+                            log_every=1, checkpoint_every=10**6, families=["sddr"])  # fmt: skip
     train_band(cfg, progress=False)
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert 2 <= len(rows) < 10**4
