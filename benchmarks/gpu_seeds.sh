@@ -10,7 +10,8 @@
 #   benchmarks/gpu_seeds.sh DATA PASSES OUT [FIRST_SECONDS] [MARGIN_SECONDS] [EVAL_SECONDS]
 #
 # DATA, PASSES, OUT and the carry: as in benchmarks/gpu_stage8.sh (a copy of the Middlebury
-# folder and float16 copies of the monocular CNN passes in an ignored folder, 30 MB). Set
+# folder and float16 copies of the monocular CNN passes, `python benchmarks/mono_cnn.py half`,
+# in an ignored folder, 30 MB). Set
 # DEADLINE (epoch seconds) so that the tables end in time, e.g.
 #   DEADLINE=$(( $(date +%s) + 540 )) benchmarks/gpu_seeds.sh .carry/mb .carry/passes $OUT 230 120 140
 # TRAIN_SET="" gives stage 6's recipe exactly (three more draws of the shipped default's).

@@ -16,8 +16,9 @@
 # it); PASSES: the folder with mono-passes-A.npz and mono-passes-B.npz (bandfusion_stage5's
 # header); OUT: where weights and results.tgz go. Copy DATA and PASSES into one folder that git
 # ignores (.git/info/exclude) and carry it. The passes as written (51 MB) and the tracked tree
-# (8 MB) exceed the 64 MiB a call may carry: carry float16 copies (np.savez_compressed of each
-# array as float16, 20 MB; relative error 5e-4; load_real_passes reads them as float32).
+# (8 MB) exceed the 64 MiB a call may carry: carry float16 copies (20 MB; relative error 5e-4),
+#   python benchmarks/mono_cnn.py half runs/mono-passes-A.npz .carry/passes/mono-passes-A.npz
+# and the same for B.
 # Run once on 2026-12-04 (results: docs/MODEL_CARD.md, "Stage 8"; 489 s in all):
 #   DEADLINE=$(( $(date +%s) + 540 )) benchmarks/gpu_stage8.sh .carry/mb .carry/passes $OUT 230 120 140
 # About 500 s. If device time is left, a second call measures the GPU fraction of the current

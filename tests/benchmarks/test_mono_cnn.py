@@ -72,3 +72,28 @@ def test_trains_on_training_scenes_only_and_predicts(tmp_path, monkeypatch):
 def test_no_training_scene_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="no Middlebury 2006 training scenes"):
         mono_cnn._training_views(str(tmp_path))
+
+
+def test_half_writes_passes_training_reads_within_float16_rounding(tmp_path):
+    from sddr_core.datasets.middlebury2006 import MIDDLEBURY2006_SPLIT
+    from sddr_core.train.band import load_real_passes
+
+    scene = MIDDLEBURY2006_SPLIT["train"][0]
+    rng = np.random.default_rng(0)
+    arrays = {
+        f"{scene}/left/0/low": rng.uniform(0.01, 2.0, (12, 16)).astype(np.float32),
+        f"{scene}/left/0/high": rng.uniform(0.01, 2.0, (24, 32)).astype(np.float32),
+    }
+    src, out = tmp_path / "passes.npz", tmp_path / "half.npz"
+    np.savez_compressed(src, **arrays)
+    args = argparse.Namespace(src=str(src), out=str(out), overwrite=False)
+    mono_cnn.write_half(args)
+    ((low, high),) = load_real_passes([str(out)])[(scene, "left")]
+    assert low.dtype == np.float32 and high.shape == (24, 32)
+    np.testing.assert_allclose(low, arrays[f"{scene}/left/0/low"], rtol=1e-3)
+    with pytest.raises(SystemExit, match="--overwrite"):
+        mono_cnn.write_half(args)  # an existing file is never replaced silently
+    np.savez_compressed(src, **{f"{scene}/left/0/low": np.full((4, 4), 1e6, np.float32)})
+    with pytest.raises(SystemExit, match="float16"):
+        mono_cnn.write_half(argparse.Namespace(src=str(src), out=str(tmp_path / "x.npz"),
+                                               overwrite=False))  # fmt: skip
