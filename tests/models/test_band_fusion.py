@@ -118,6 +118,23 @@ def test_save_and_load_through_the_refiner(tmp_path):
     np.testing.assert_allclose(fusion.depth, low, atol=2e-3)
 
 
+def test_refiner_runs_a_band_network_channels_last_on_the_cpu_with_the_same_output():
+    from sddr_core.refiners.network import NetworkRefiner
+
+    torch.manual_seed(0)
+    model = create_band_model("bandfusion-tiny").eval()
+    rng = np.random.default_rng(1)
+    low = rng.random((64, 96)).astype(np.float32) + 1
+    high = low * 2 + 0.1 * rng.random(low.shape).astype(np.float32)
+    with torch.inference_mode():  # the model as it was built: contiguous (NCHW) weights
+        ref = model(*(torch.from_numpy(m)[None, None] for m in (low, high)), edges=False)
+    refiner = NetworkRefiner(model, device="cpu")
+    conv = refiner.model.stem.conv1.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    np.testing.assert_allclose(refiner.fuse(low, high).depth, ref["depth"][0, 0].numpy(),
+                               atol=1e-5)  # fmt: skip
+
+
 def _tiny_with_base_trust() -> BandFusionNet:
     from sddr_core.models.band_fusion import BandFusionConfig
 
