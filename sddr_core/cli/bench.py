@@ -376,12 +376,12 @@ class _Recording:
         self.shapes: list[tuple[int, int, int]] = []  # (batch, h, w) per forward pass
 
     def _record(self, shapes: Sequence[tuple[int, int]]) -> None:
-        from sddr_core.refiners.network import _padded_shape
+        from sddr_core.refiners.network import padded_shape
 
         budget = max(self.max_working_side, 32) ** 2
         groups: dict[tuple[int, int], int] = {}
         for s in shapes:
-            p = _padded_shape(s, self.size_multiple)
+            p = padded_shape(s, self.size_multiple)
             groups[p] = groups.get(p, 0) + 1
         for (h, w), n in groups.items():
             per_pass = max(1, budget // (h * w))
@@ -446,7 +446,7 @@ def run_speed(
     from sddr_core import __version__
     from sddr_core.device import resolve_device
     from sddr_core.models import count_flops, count_parameters, create_model
-    from sddr_core.refiners.network import NetworkRefiner, _padded_shape, load_network
+    from sddr_core.refiners.network import NetworkRefiner, load_network, padded_shape
     from sddr_core.refiners.poisson import PoissonRefiner
 
     unknown = sorted(set(methods) - set(METHODS))
@@ -469,7 +469,7 @@ def run_speed(
         total = 0
         for key in shapes:
             if key not in flops_cache:  # the pass that runs: padded to the network's multiple
-                h, w = _padded_shape((key[1], key[2]), net.pad_multiple)
+                h, w = padded_shape((key[1], key[2]), net.pad_multiple)
                 flops_cache[key] = count_flops(net.model, h, w, batch=key[0]).macs
             total += flops_cache[key]
         return total / 1e9

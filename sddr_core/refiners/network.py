@@ -69,6 +69,7 @@ __all__ = [
     "default_checkpoint",
     "load_network",
     "load_refiner",
+    "padded_shape",
     "read_checkpoint",
     "save_refiner",
 ]
@@ -243,7 +244,7 @@ class NetworkRefiner:
             by_shape.setdefault(lo.shape, []).append(i)
         budget = max(self.max_working_side, 32) ** 2
         for shape, idx in by_shape.items():
-            padded = _padded_shape(shape, self.pad_multiple)
+            padded = padded_shape(shape, self.pad_multiple)
             per_pass = max(1, budget // (padded[0] * padded[1]))
             for start in range(0, len(idx), per_pass):
                 chunk = idx[start : start + per_pass]
@@ -296,7 +297,7 @@ class NetworkRefiner:
         import torch.nn.functional as F
 
         h, w = pairs[0][0].shape
-        ph, pw = _padded_shape((h, w), self.pad_multiple)
+        ph, pw = padded_shape((h, w), self.pad_multiple)
         low = torch.from_numpy(np.stack([p[0] for p in pairs]))[:, None]
         high = torch.from_numpy(np.stack([p[1] for p in pairs]))[:, None]
         training = self.model.training  # a model shared with a trainer keeps its mode
@@ -342,7 +343,8 @@ class NetworkRefiner:
         )
 
 
-def _padded_shape(shape: tuple[int, int], multiple: int) -> tuple[int, int]:
+def padded_shape(shape: tuple[int, int], multiple: int) -> tuple[int, int]:
+    """``shape`` rounded up to multiples of ``multiple``: what a network pass runs at."""
     m = max(int(multiple), 1)
     return -(-shape[0] // m) * m, -(-shape[1] // m) * m
 
