@@ -149,6 +149,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--threads", type=int, default=None,
                    help="torch and OpenCV CPU threads (default: their own)")  # fmt: skip
     f.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: %(default)s)")
+    f.add_argument("--compile", action="store_true",
+                   help="run the network compiled (torch.compile; CUDA graphs on a GPU), "
+                   "after three untimed warm-up rounds")  # fmt: skip
     f.add_argument("--markdown", action="store_true", help="print a Markdown table")
     f.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     f.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
@@ -800,6 +803,7 @@ def run_fraction(
     predictor: Any = None,
     weights: str | None = None,
     device: Any = "cpu",
+    compile: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], list[FractionRow]]:
     """Refinement time as a fraction of one high-resolution predictor pass.
@@ -817,6 +821,9 @@ def run_fraction(
             ``native_resolution``); default: the Depth Anything V2 Small architecture from
             ``weights`` (a folder) or with random weights (:func:`depth_anything_v2_small`).
         refiners: names from :data:`FRACTION_REFINERS`.
+        compile: run the network refiner compiled (``NetworkRefiner.compile``); three
+            warm-up rounds instead of one, so that compiling and CUDA-graph capture are not
+            timed.
 
     Returns:
         ``(header, rows)``; ``header["predictor_s"]`` holds the predictor's times.
@@ -858,6 +865,10 @@ def run_fraction(
     else:
         description = str(getattr(predictor, "name", type(predictor).__name__))
     loaded = {name: _fraction_refiner(name, dev) for name in refiners}
+    for refiner in loaded.values():
+        if hasattr(refiner, "compile"):
+            refiner.compile = compile
+    warmups = 3 if compile else 1
 
     photo = synthetic_photo(max(width, height))[:height, :width]
     photo = np.ascontiguousarray(photo)
@@ -870,21 +881,23 @@ def run_fraction(
 
     pred_times: list[float] = []
     times: dict[str, list[float]] = {name: [] for name in loaded}
-    for round_ in range(repeats + 1):  # round 0 is the warm-up
+    for round_ in range(repeats + warmups):
+        timed = round_ >= warmups
         t = time.perf_counter()
         high = predictor.predict(photo, high_res)
         dt = time.perf_counter() - t
-        if round_:
+        if timed:
             pred_times.append(dt)
         msg = [f"predictor {dt:.3f} s"]
         for name, refiner in loaded.items():
             t = time.perf_counter()
             fuse_at(refiner, low, high, shapes[name])
             dt = time.perf_counter() - t
-            if round_:
+            if timed:
                 times[name].append(dt)
             msg.append(f"{name} {dt:.3f} s")
-        log(("warm-up: " if not round_ else f"round {round_}: ") + ", ".join(msg))
+        label = f"round {round_ - warmups + 1}: " if timed else "warm-up: "
+        log(label + ", ".join(msg))
 
     pred_median = float(statistics.median(pred_times))
     rows = [
@@ -912,6 +925,7 @@ def run_fraction(
         "predictor_median_s": pred_median,
         "predictor_s": [round(t, 4) for t in pred_times],
         "repeats": repeats,
+        "compiled": bool(compile),
     }
     return header, rows
 
@@ -922,7 +936,8 @@ def format_fraction(
     """The header lines and the fraction table (plain text or Markdown)."""
     lines = [
         f"sddr {header['sddr_version']}, torch {header['torch']}, {header['device']}, "
-        f"{header['threads']} thread{'' if header['threads'] == 1 else 's'}",
+        f"{header['threads']} thread{'' if header['threads'] == 1 else 's'}"
+        + (", network compiled (torch.compile)" if header.get("compiled") else ""),
         f"predictor: {header['predictor']}; photo {header['photo']}, high-resolution pass at "
         f"{header['high_resolution']} px -> {header['high_shape'][1]}x{header['high_shape'][0]}"
         f" output, median {header['predictor_median_s']:.3f} s over {header['repeats']} runs "
@@ -969,6 +984,7 @@ def run_fraction_cmd(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         weights=args.weights,
         device=args.device,
+        compile=args.compile,
         log=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     header["wall_s"] = round(time.perf_counter() - start, 1)

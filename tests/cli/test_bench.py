@@ -125,6 +125,12 @@ def test_fraction_rows_with_a_stand_in_predictor():
     assert "≤ 15 %" in md
     with pytest.raises(InputError, match="unknown refiner"):
         run_fraction((80, 48), refiners=["amg"], predictor=pred)
+    # --compile: three untimed warm-up rounds (compiling, CUDA-graph capture), said in the header
+    pred = StandInPredictor("cpu")
+    header, rows = run_fraction((80, 48), refiners=["poisson"], repeats=2, predictor=pred,
+                                compile=True)  # fmt: skip
+    assert pred.calls == 2 + 3 + 2 and len(rows[0].times_s) == 2 and header["compiled"]
+    assert "network compiled" in format_fraction(header, rows)
 
 
 def test_bench_fraction_cli_times_depth_anything_and_the_default_refiner(

@@ -236,3 +236,36 @@ def test_trust_margin_reaches_zero_and_one_within_the_logit_bound():
     with torch.no_grad():
         out = margin.eval()(low, high)
     assert all(float(om.min()) == 1.0 for om in out["omegas"])
+
+
+def test_compiled_refiner_gives_the_eager_output_or_warns_and_runs_eager():
+    """``compile=True``: the same fusion as the network run as it is; where torch.compile
+    cannot build (here: a C++ compiler that does not exist), a warning and the eager result."""
+    import shutil
+
+    from sddr_core.refiners.network import NetworkRefiner
+
+    torch.manual_seed(0)
+    model = create_band_model("bandfusion-tiny").eval()
+    rng = np.random.default_rng(2)
+    low = rng.random((64, 96)).astype(np.float32) + 1
+    high = low * 2 + 0.1 * rng.random(low.shape).astype(np.float32)
+    eager = NetworkRefiner(model, device="cpu").fuse(low, high).depth
+    refiner = NetworkRefiner(model, device="cpu", compile=True)
+    import torch._inductor.config as inductor
+
+    saved = inductor.cpp.cxx
+    try:
+        inductor.cpp.cxx = ("/nonexistent/c++",)
+        torch._dynamo.reset()
+        with pytest.warns(UserWarning, match="runs uncompiled"):
+            np.testing.assert_allclose(refiner.fuse(low, high).depth, eager, atol=1e-5)
+        assert refiner.compile is False
+    finally:
+        inductor.cpp.cxx = saved
+        torch._dynamo.reset()
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        pytest.skip("no C++ compiler here: torch.compile cannot build on the CPU")
+    refiner.compile = True
+    np.testing.assert_allclose(refiner.fuse(low, high).depth, eager, atol=1e-5)
+    assert refiner.compile is True and refiner._compiled is not None
