@@ -15,6 +15,9 @@
 # DEADLINE (epoch seconds) so that the tables end in time, e.g.
 #   DEADLINE=$(( $(date +%s) + 540 )) benchmarks/gpu_seeds.sh .carry/mb .carry/passes $OUT 230 120 140
 # TRAIN_SET="" gives stage 6's recipe exactly (three more draws of the shipped default's).
+# With the time left in the same call (about 485 s of a 600 s call go to this script), the
+# compiled network's GPU fraction, never measured yet (CUDA graphs; the first rounds compile):
+#   timeout $LEFT python3 -m sddr_core bench fraction --device cuda --compile --refiners network --markdown
 # A dry run without a GPU:
 #   DEVICE=cpu PREDICTORS=stereo-dis BAND_EXTRA="--set data.real_fraction=0 --set data.workers=0" \
 #     benchmarks/gpu_seeds.sh ../shared/data/middlebury2006 runs /tmp/gpu-seeds-dry 8 5 60
