@@ -254,15 +254,15 @@ def test_compiled_refiner_gives_the_eager_output_or_warns_and_runs_eager():
     refiner = NetworkRefiner(model, device="cpu", compile=True)
     import torch._inductor.config as inductor
 
-    saved = inductor.cpp.cxx
-    try:
-        inductor.cpp.cxx = ("/nonexistent/c++",)
+    saved = inductor.cpp.cxx, inductor.fx_graph_cache
+    try:  # no cache either: a graph compiled by an earlier run would need no compiler
+        inductor.cpp.cxx, inductor.fx_graph_cache = ("/nonexistent/c++",), False
         torch._dynamo.reset()
         with pytest.warns(UserWarning, match="runs uncompiled"):
             np.testing.assert_allclose(refiner.fuse(low, high).depth, eager, atol=1e-5)
         assert refiner.compile is False
     finally:
-        inductor.cpp.cxx = saved
+        inductor.cpp.cxx, inductor.fx_graph_cache = saved
         torch._dynamo.reset()
     if shutil.which("g++") is None and shutil.which("c++") is None:
         pytest.skip("no C++ compiler here: torch.compile cannot build on the CPU")
