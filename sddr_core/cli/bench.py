@@ -114,9 +114,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     s.add_argument("--refiner", default=None, metavar="CKPT",
-                   help="network checkpoint (.safetensors); default: a randomly initialised "
-                   "--variant (speed does not depend on the weights)")  # fmt: skip
-    s.add_argument("--variant", default="sddr-b0", help="network variant (default: %(default)s)")
+                   help="network checkpoint (.safetensors); default: the default refiner's, "
+                   "the network refine() uses")  # fmt: skip
+    s.add_argument("--variant", default=None,
+                   help="time a randomly initialised network of this variant (sddr-b0, "
+                   "sddr-tiny, bandfusion-sbm, ...) instead of the default refiner")  # fmt: skip
     s.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     s.add_argument("--markdown", action="store_true", help="print Markdown tables")
     s.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
@@ -435,11 +437,15 @@ def run_speed(
     methods: Sequence[str] = METHODS,
     device: Any = None,
     refiner: str | None = None,
-    variant: str = "sddr-b0",
+    variant: str | None = None,
     log: Callable[[str], None] | None = None,
     step: Callable[[int, str], None] | None = None,
 ) -> tuple[dict[str, Any], list[BenchRow]]:
     """Run the speed benchmark; returns ``(header, rows)`` (see the module docstring).
+
+    The network timed: the checkpoint ``refiner``; else a randomly initialised network of
+    ``variant`` (``sddr-b0``, ``sddr-tiny`` or a band-fusion variant; speed does not depend on
+    the weights); else the default refiner's checkpoint, the network ``refine()`` uses.
 
     ``log`` receives a line before and after each measurement; ``step(size, method)`` is
     called after each one (a progress bar).
@@ -449,7 +455,13 @@ def run_speed(
     from sddr_core import __version__
     from sddr_core.device import resolve_device
     from sddr_core.models import count_flops, count_parameters, create_model
-    from sddr_core.refiners.network import NetworkRefiner, load_network, padded_shape
+    from sddr_core.models.band_fusion import create_band_model
+    from sddr_core.refiners.network import (
+        NetworkRefiner,
+        default_checkpoint,
+        load_network,
+        padded_shape,
+    )
     from sddr_core.refiners.poisson import PoissonRefiner
 
     unknown = sorted(set(methods) - set(METHODS))
@@ -459,11 +471,19 @@ def run_speed(
         raise InputError(f"unknown benchmark method(s) {unknown}; choose from {list(METHODS)}.")
     log = log or (lambda msg: None)
     dev = resolve_device(device)
+    if refiner and variant:
+        from sddr_core.errors import InputError
+
+        raise InputError("give --refiner (a checkpoint) or --variant (random weights), not both.")
+    if not refiner and not variant:
+        default = default_checkpoint()
+        refiner, variant = (str(default), None) if default.is_file() else (None, "bandfusion-sbm")
     if refiner:
         net = load_network(refiner, device=dev, max_working_side=max(sizes))
     else:
         torch.manual_seed(0)
-        net = NetworkRefiner(create_model(variant), device=dev, max_working_side=max(sizes))
+        make = create_band_model if variant.startswith("bandfusion") else create_model
+        net = NetworkRefiner(make(variant), device=dev, max_working_side=max(sizes))
     poisson = PoissonRefiner(max_working_side=max(sizes))
     predictor = StandInPredictor(dev)
     flops_cache: dict[tuple[int, int, int], int] = {}

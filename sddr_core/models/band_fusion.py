@@ -372,5 +372,7 @@ class BandFusionNet(nn.Module):
 def create_band_model(name: str = "bandfusion-s") -> BandFusionNet:
     """A randomly initialised :class:`BandFusionNet` of a built-in variant."""
     if name not in BAND_CONFIGS:
-        raise ValueError(f"unknown variant {name!r}; choose from {', '.join(BAND_CONFIGS)}")
+        from sddr_core.errors import UnknownNameError
+
+        raise UnknownNameError("band-fusion variant", name, BAND_CONFIGS)
     return BandFusionNet(BAND_CONFIGS[name])

@@ -188,3 +188,21 @@ def test_depth_anything_v2_small_has_the_real_architecture(tmp_path):
     # 24.8 M float32 parameters (Depth-Anything-V2-Small-hf: 24,785,089)
     size = (folder / "model.safetensors").stat().st_size
     assert 24.7e6 * 4 < size < 25.0e6 * 4
+
+
+def test_bench_speed_times_the_default_refiner_unless_told_otherwise():
+    """By default the network refine() uses (the bundled band-fusion checkpoint); --variant
+    builds one with random weights, band-fusion variants included; not both at once."""
+    from sddr_core.errors import UnknownNameError
+    from sddr_core.refiners.network import default_checkpoint
+
+    header, _ = run_speed([64], repeats=1, budget=1.0, methods=["network"], device="cpu")
+    assert header["weights"] == str(default_checkpoint())
+    assert header["network"] == "bandfusion-sbm"
+    header, _ = run_speed([64], repeats=1, budget=1.0, methods=["network"], device="cpu",
+                          variant="bandfusion-tiny")  # fmt: skip
+    assert header["network"] == "bandfusion-tiny" and header["weights"] == "random initialisation"
+    with pytest.raises(InputError, match="not both"):
+        run_speed([64], methods=["network"], refiner=str(default_checkpoint()), variant="sddr-b0")
+    with pytest.raises(UnknownNameError, match="bandfusion-tiny"):
+        run_speed([64], methods=["network"], device="cpu", variant="bandfusion-tny")
