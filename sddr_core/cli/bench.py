@@ -598,7 +598,8 @@ def format_table(
     """The header lines and the table (plain text or Markdown)."""
     lines = [
         f"sddr {header['sddr_version']}, torch {header['torch']}, {header['device']}, "
-        f"{header['threads']} threads, {header['precision']}",
+        f"{header['threads']} thread{'' if header['threads'] == 1 else 's'}, "
+        f"{header['precision']}",
         f"network {header['network']} ({header['weights']}): "
         f"{header['parameters'] / 1e6:.2f} M parameters; per pass "
         + ", ".join(
