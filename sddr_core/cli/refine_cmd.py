@@ -76,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
 
     if is_sequence_run(args):
         return run_sequence(args)
+    if getattr(args, "compile", False):
+        raise InputError(
+            "--compile is for sequences (a video, or a folder with --sequence): frames of one "
+            "size repay the tens of seconds each size takes to compile; photos do not."
+        )
     apply_max_pixels(args)
     images, repeated = dedupe(Path(p) for p in args.images)
     for p in repeated:

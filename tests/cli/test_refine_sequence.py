@@ -80,3 +80,27 @@ def test_sequence_needs_videos_or_folders(work: Path) -> None:
     r = sddr("refine", "mypred.py", "--sequence", "-o", "out", "--predictor",
              "mypred.py:predict", cwd=work)  # fmt: skip
     assert r.returncode == 1 and "neither a video file nor a folder" in r.stderr
+
+
+def test_compile_reaches_the_network_of_a_sequence_run_and_only_there(work, monkeypatch, capsys):
+    """``--compile``: the network refiner of a sequence run is set to compile; a refiner
+    without a network and a run on photos are refused with what to do."""
+    import sddr_core.inference.sequence as sequence
+    from sddr_core.cli.main import main
+
+    seen = []
+
+    def capture(frames, predictor, *, refiner=None, **kwargs):
+        seen.append(refiner)
+        return iter(())
+
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sequence, "refine_sequence", capture)
+    base = ["refine", "shots", "--sequence", "-o", "out", "--predictor", "mypred.py:predict"]
+    assert main([*base, "--compile"]) == 0
+    assert seen and seen[0].compile is True and hasattr(seen[0], "model")
+    assert main([*base, "--compile", "--refiner", "poisson", "--overwrite"]) == 1
+    assert "no network" in capsys.readouterr().err
+    assert main(["refine", "shots/s9.png", "-o", "photos", "--predictor", "mypred.py:predict",
+                 "--compile"]) == 1  # fmt: skip
+    assert "for sequences" in capsys.readouterr().err and not (work / "photos").exists()
