@@ -3,7 +3,7 @@
 The refiners normalise few channels over large maps (at 1024×768, 16 channels in 2 groups over
 a 512×384 map). PyTorch's CUDA ``group_norm`` kernel gives one thread block to each
 (image, group) pair, so such a layer runs on two of the GPU's 132 multiprocessors: on an H200
-the native kernel took 55 % of the network's fusion time (0.26 ms a layer, 24 layers a pass).
+the native kernel took 55 % of the network's GPU time (0.26 ms a layer, 24 layers a pass).
 :func:`group_norm_by_reduction` computes the same statistics with PyTorch's reductions, which
 split one long reduction across the whole GPU. :class:`GroupNorm` uses it on CUDA tensors and
 the native kernel elsewhere (on a CPU the native one is the faster); its parameters and state
