@@ -27,7 +27,7 @@ def middle_values(
     when ``N`` is odd); their mean is the median as numpy takes it. Each ``(B,)``.
 
     ``torch.kthvalue`` on CUDA gives a row to one thread block (1.1 ms for 2^18 values on an
-    H200, a fifth of the network's fusion time); one sort spreads the work over the GPU and
+    H200, a fifth of the network's GPU time); one sort spreads the work over the GPU and
     gives the same values. ``by_sort`` (default: on CUDA tensors) picks the sort.
     """
     m = x.shape[1]
