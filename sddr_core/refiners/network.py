@@ -340,25 +340,25 @@ class NetworkRefiner:
 
     def _run(self, low: Any, high: Any, extra: dict[str, Any]) -> Any:
         """The network's pass, compiled when :attr:`compile` is set (see the class)."""
-        if not self.compile:
-            return self.model(low, high, edges=False, **extra)
-        import torch
+        if self.compile:
+            import torch
 
-        if self._compiled is None:
-            mode = "reduce-overhead" if self.device.type == "cuda" else None
-            self._compiled = torch.compile(self.model, dynamic=False, mode=mode)
-        try:
-            return self._compiled(low, high, edges=False, **extra)
-        except torch._dynamo.exc.TorchDynamoException as exc:  # no C++ compiler, no Triton
-            self.compile, self._compiled = False, None
-            warnings.warn(
-                f"torch.compile could not compile the refiner network ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}); it runs uncompiled. "
-                "Install a C++ compiler (and Triton on CUDA) to use compile=True.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return self.model(low, high, edges=False, **extra)
+            if self._compiled is None:
+                mode = "reduce-overhead" if self.device.type == "cuda" else None
+                self._compiled = torch.compile(self.model, dynamic=False, mode=mode)
+            try:
+                return self._compiled(low, high, edges=False, **extra)
+            except torch._dynamo.exc.TorchDynamoException as exc:  # no C++ compiler, no Triton
+                self.compile, self._compiled = False, None
+                first_line = str(exc).splitlines()[0] if str(exc) else ""
+                warnings.warn(
+                    f"torch.compile could not compile the refiner network "
+                    f"({type(exc).__name__}: {first_line}); it runs uncompiled. Install a C++ "
+                    "compiler (and Triton on CUDA) to use compile=True.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        return self.model(low, high, edges=False, **extra)
 
     def describe(self) -> str:
         """One line: architecture, parameters, training."""
