@@ -64,25 +64,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def read_map(path: Path) -> tuple[np.ndarray, str | None]:
-    """A depth file as a finite float32 map and the kind it declares (sddr PNGs).
+    """A depth file as a float32 map and the kind it declares (sddr PNGs).
 
-    Invalid pixels (NaN, inf; 0 in sddr PNGs) take the value of the nearest valid pixel.
+    Invalid pixels (NaN, inf; 0 in sddr PNGs) stay NaN: :func:`sddr_core.refine_depths`
+    treats them as holes (filled in the low map, not taken from the high one).
 
     Raises:
         InputError: the file cannot be read, or has no valid pixel.
     """
-    from scipy import ndimage
-
     from sddr_core.io.depth import read_depth
 
     f = read_depth(path)
-    depth = f.depth
-    bad = ~np.isfinite(depth)
-    if bad.all():
+    depth = np.where(np.isfinite(f.depth), f.depth, np.nan).astype(np.float32)
+    if np.isnan(depth).all():
         raise InputError(f"{path} has no valid pixel (all NaN or inf); export it again.")
-    if bad.any():
-        idx = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
-        depth = depth[tuple(idx)]
     return depth, f.kind
 
 
@@ -194,6 +189,11 @@ def run(args: argparse.Namespace) -> int:
             writes.append((preview, lambda tmp: write_image(tmp, colour)))
         batch.record(write_outputs(writes, overwrite=args.overwrite))
         print(f"{lo} + {hi} -> {target}")
+        holes = {k: result.info.get(f"unknown_{k}") for k in ("low", "high")}
+        holes = {k: v for k, v in holes.items() if v}
+        if holes:
+            said = ", ".join(f"{k} {v:.1%}" for k, v in holes.items())
+            print(f"  holes ({said}): filled in LOW; the result keeps LOW where HIGH has none")
 
     with Batch(out_dir) as batch:  # removes the folder again if nothing gets written
         refiner = as_refiner(args.refiner, device=args.device)

@@ -62,7 +62,7 @@ def _rgb_uint8(rgb: np.ndarray) -> np.ndarray:
 
 def _edges(depth: np.ndarray) -> np.ndarray:
     from sddr_core.ops.edges import edge_map
-    from sddr_core.ops.noise import fill_invalid
+    from sddr_core.ops.holes import fill_invalid
 
     return edge_map(fill_invalid(np.asarray(depth, dtype=np.float32)))
 

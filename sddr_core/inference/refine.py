@@ -196,6 +196,13 @@ def refine_depths(
     For hosts that already have depth nodes: pass the same predictor's output at its native
     resolution (``low``) and at a higher one (``high``).
 
+    Maps from stereo matchers, sensors and files often have holes. NaN and inf pixels (and,
+    for ``kind="depth"``, values ``<= 0``) count as unknown: holes of the low pass are filled
+    from the nearest known pixel, and where the high pass has holes the result takes the low
+    pass (a few pixels around them too, fading back to the fusion), so the filler's smear is
+    never taken for detail. ``info`` then has ``unknown_low`` / ``unknown_high`` (shares of
+    each map's pixels) and ``low_in_high_holes`` (share of the result that took the low pass).
+
     Args:
         low, high: float ``(h, w)`` maps (numpy or torch; any sizes), in one convention.
         kind: their convention, ``"disparity"`` (near = large) or ``"depth"``.
@@ -205,26 +212,45 @@ def refine_depths(
 
     Returns:
         A :class:`RefinedDepth` at ``size`` (``timings`` has ``refine`` and ``total``).
+
+    Raises:
+        InputError: a map is not 2-D, smaller than 8x8, or has no known pixel.
     """
+    from sddr_core.ops.holes import fill_invalid, unknown_pixels
     from sddr_core.predictors.base import check_kind
 
     start = time.perf_counter()
-    maps = [
-        as_depth_map(
+    kind = check_kind(kind)
+    maps, unknown = [], []
+    for name, m in (("low", low), ("high", high)):
+        arr = as_depth_map(
             m,
             what=f"{name} depth",
             min_side=8,
-            fix="Pass a (H, W) map of at least 8x8 with NaN and inf filled or masked first.",
+            fix="Pass a (H, W) map of at least 8x8; NaN or inf (and 0 for depth) mark holes.",
+            allow_unknown=True,
         )
-        for name, m in (("low", low), ("high", high))
-    ]
-    kind = check_kind(kind)
+        holes = unknown_pixels(arr, kind)
+        if holes.all():
+            what = "NaN, inf or <= 0" if kind == "depth" else "NaN or inf"
+            raise InputError(
+                f"{name} depth has no known pixel (all {arr.size} are {what}); check that it "
+                f"is the right map and that kind={kind!r} is its convention."
+            )
+        maps.append(fill_invalid(arr, holes) if holes.any() else arr)
+        unknown.append(holes)
     ref = as_refiner(refiner, device=device)
     if size is None:
         size = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
     h, w = int(size[0]), int(size[1])
     timings: dict[str, float] = {}
-    fusion = fuse_stage(ref, maps[0], maps[1], (h, w), timings, kind)
+    high_unknown = unknown[1] if unknown[1].any() else None
+    fusion = fuse_stage(ref, maps[0], maps[1], (h, w), timings, kind, high_unknown)
+    holes_info = {
+        f"unknown_{name}": round(float(u.mean()), 4)
+        for name, u in (("low", unknown[0]), ("high", unknown[1]))
+        if u.any()
+    }
     info = {
         "predictor": "external",
         "refiner": ref.name,
@@ -232,6 +258,7 @@ def refine_depths(
         "working_size": f"{fusion.depth.shape[1]}x{fusion.depth.shape[0]}",
         "predictor_calls": 0,
         "refiner_calls": 1,
+        **holes_info,
         **fusion.info,
     }
     return _result(

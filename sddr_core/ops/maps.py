@@ -3,7 +3,8 @@
 Predictor outputs (:func:`sddr_core.predictors.base.run_predictor`) and depth maps given to
 :func:`sddr_core.refine_depths` go through the same :func:`as_depth_map`, so both accept the
 same layouts (numpy or torch, squeezable batch/channel axes, grey images stored as RGB) and
-refuse the same things (wrong rank, tiny maps, NaN or inf) with a clear :class:`SddrError`.
+refuse the same things (wrong rank, tiny maps) with a clear :class:`SddrError`. Predictor
+outputs must be finite; maps given to ``refine_depths`` may have holes (NaN or inf).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ def as_depth_map(
     min_side: int = 2,
     error: type[SddrError] = InputError,
     fix: str = "",
+    allow_unknown: bool = False,
 ) -> np.ndarray:
-    """``value`` as a finite float32 ``(H, W)`` array.
+    """``value`` as a finite float32 ``(H, W)`` array (with ``allow_unknown``, NaN and inf
+    may mark unknown pixels, but not all of them).
 
     Accepts numpy arrays, torch tensors (detached and moved to the CPU) and anything
     :func:`numpy.asarray` takes. Axes of length 1 are squeezed; an ``(H, W, 3|4)`` map keeps
@@ -37,9 +40,12 @@ def as_depth_map(
         min_side: smallest accepted height and width.
         error: the :class:`SddrError` subclass to raise.
         fix: a sentence appended to every message saying what to do.
+        allow_unknown: let non-finite values through (as holes, see
+            :mod:`sddr_core.ops.holes`) as long as some pixel is finite.
 
     Raises:
-        ``error``: not an array, not 2-D, a side below ``min_side`` or non-finite values.
+        ``error``: not an array, not 2-D, a side below ``min_side`` or non-finite values
+            (with ``allow_unknown``: only non-finite values).
     """
     tail = f" {fix}" if fix else ""
     original = value
@@ -60,6 +66,8 @@ def as_depth_map(
             f"sides at least {min_side} pixels.{tail}"
         )
     bad = ~np.isfinite(arr)
-    if bad.any():
+    if allow_unknown and bad.all():
+        raise error(f"{what} has no finite value (all {arr.size} pixels are NaN or inf).{tail}")
+    if bad.any() and not allow_unknown:
         raise error(f"{what} has {int(bad.sum())} non-finite values (NaN or inf).{tail}")
     return arr

@@ -19,18 +19,7 @@ import numpy as np
 from sddr_core.ops.edges import sobel_magnitude
 from sddr_core.ops.resize import resize_map, working_shape
 
-__all__ = ["depth_edges", "edge_bumps", "fill_invalid", "local_inconsistency", "resolution_blur"]
-
-
-def fill_invalid(x: np.ndarray) -> np.ndarray:
-    """Replace non-finite pixels by the nearest finite one (float32)."""
-    bad = ~np.isfinite(x)
-    if not bad.any():
-        return x.astype(np.float32, copy=False)
-    from scipy.ndimage import distance_transform_edt
-
-    _, (iy, ix) = distance_transform_edt(bad, return_indices=True)
-    return x[iy, ix].astype(np.float32)
+__all__ = ["depth_edges", "edge_bumps", "local_inconsistency", "resolution_blur"]
 
 
 def depth_edges(x: np.ndarray, *, rel_threshold: float = 0.05) -> np.ndarray:

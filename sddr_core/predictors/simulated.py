@@ -23,13 +23,8 @@ import numpy as np
 
 from sddr_core.errors import InputError
 from sddr_core.hookspecs import hookimpl
-from sddr_core.ops.noise import (
-    depth_edges,
-    edge_bumps,
-    fill_invalid,
-    local_inconsistency,
-    resolution_blur,
-)
+from sddr_core.ops.holes import fill_invalid
+from sddr_core.ops.noise import depth_edges, edge_bumps, local_inconsistency, resolution_blur
 from sddr_core.predictors.base import Box, DepthKind, PredictorSpec, check_kind
 
 __all__ = ["SimulatedPredictor"]

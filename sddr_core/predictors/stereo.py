@@ -154,6 +154,9 @@ class StereoPredictor:
         view: ``"left"`` or ``"right"``, the reference view whose disparity is predicted.
         max_resolution: the largest long side the pair is matched at; default the pair's own
             long side (upsampling a pair adds no information).
+        fill_holes: fill the pixels the matcher leaves invalid (default, what ``refine`` and
+            ``sddr eval`` need: a predictor answers every pixel), or leave them NaN, for
+            :func:`sddr_core.refine_depths`, which then keeps the low pass there.
 
     Raises:
         InputError: unknown method or view, bad numbers; ShapeError: the views differ in size.
@@ -173,6 +176,7 @@ class StereoPredictor:
         max_disparity: float | None = None,
         view: Literal["left", "right"] = "left",
         max_resolution: int | None = None,
+        fill_holes: bool = True,
     ) -> None:
         if method not in STEREO_METHODS:
             raise InputError(
@@ -203,6 +207,7 @@ class StereoPredictor:
                 f"{self.max_disparity}."
             )
         self.max_resolution = int(max_resolution or max(h, w))
+        self.fill_holes = bool(fill_holes)
         # Matching always runs with the reference view on the left: mirror for view="right".
         if view == "left":
             self._ref, self._other = left, right
@@ -284,7 +289,8 @@ class StereoPredictor:
         return bm
 
     def _match(self, ref: np.ndarray, other: np.ndarray, scale: float) -> np.ndarray:
-        """Match a (working-size) pair; disparity in full-size pixels, holes filled."""
+        """Match a (working-size) pair; disparity in full-size pixels, holes filled (or NaN
+        without ``fill_holes``)."""
         if self.method in FLOW_METHODS:
             return self._match_flow(ref, other, scale)
         num = max(16, int(math.ceil((self.max_disparity * scale + 1) / 16.0)) * 16)
@@ -305,7 +311,7 @@ class StereoPredictor:
         # A match whose partner lies left of the right view's border is not a match.
         cols = np.arange(ref.shape[1], dtype=np.float32)[None, :]
         valid &= disp <= cols + 0.5
-        return fill_disparity_holes(disp, valid) / np.float32(scale)
+        return self._holes(disp, valid) / np.float32(scale)
 
     def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Dense flow ``(H, W, 2)`` from grey ``a`` to grey ``b``: ``a(p) ≈ b(p + flow(p))``."""
@@ -335,7 +341,12 @@ class StereoPredictor:
         valid = (round_trip <= 1.0) & (disp >= -0.5) & (disp <= self.max_disparity * scale)
         valid &= np.abs(fwd[..., 1]) <= 1.0  # the pair is rectified: matches share a row
         valid &= disp <= xs + 0.5  # the partner must lie inside the right view
-        return fill_disparity_holes(np.maximum(disp, 0.0), valid) / np.float32(scale)
+        return self._holes(np.maximum(disp, 0.0), valid) / np.float32(scale)
+
+    def _holes(self, disp: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        if self.fill_holes:
+            return fill_disparity_holes(disp, valid)
+        return np.where(valid, disp, np.nan).astype(np.float32)
 
     def _check_image(self, image: Any) -> None:
         shape = np.shape(image)

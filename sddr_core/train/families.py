@@ -32,13 +32,8 @@ import cv2
 import numpy as np
 
 from sddr_core.ops import degrade
-from sddr_core.ops.noise import (
-    depth_edges,
-    edge_bumps,
-    fill_invalid,
-    local_inconsistency,
-    resolution_blur,
-)
+from sddr_core.ops.holes import fill_invalid
+from sddr_core.ops.noise import depth_edges, edge_bumps, local_inconsistency, resolution_blur
 from sddr_core.ops.resize import resize_map
 
 __all__ = ["FAMILIES", "SECONDARY", "Pair", "make_pair"]

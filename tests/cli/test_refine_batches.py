@@ -171,3 +171,18 @@ def test_fuse_files_and_folders(work: Path) -> None:
     assert r.returncode == 1  # lonely.npy has no partner, reported at the end
     assert sorted(p.name for p in (work / "seq").iterdir()) == ["f1_fused.png", "f2_fused.png"]
     assert "lonely.npy has no match" in r.stderr
+
+
+def test_fuse_keeps_low_in_the_holes_of_high(work: Path) -> None:
+    yy, xx = np.mgrid[0:40, 0:56].astype(np.float32)
+    high = 1.0 + xx / 56 + (yy > 20)
+    low = high[::2, ::2].copy()
+    high[5:15, 5:15] = np.nan  # a stereo matcher's hole, kept as NaN in the file
+    np.save(work / "low.npy", low)
+    np.save(work / "high.npy", high)
+    r = sddr("fuse", "low.npy", "high.npy", "-o", "fused", "--refiner", "poisson",
+             "--format", "npy", cwd=work)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "holes (high 4.5%)" in r.stdout
+    fused = np.load(work / "fused" / "low_fused.npy")
+    assert fused.shape == (40, 56) and np.isfinite(fused).all()

@@ -10,7 +10,8 @@ from sddr_core.ops import (
     sobel_magnitude,
     working_shape,
 )
-from sddr_core.ops.noise import edge_bumps, fill_invalid, local_inconsistency, resolution_blur
+from sddr_core.ops.holes import fill_invalid
+from sddr_core.ops.noise import edge_bumps, local_inconsistency, resolution_blur
 
 
 def test_round_to_multiple():
