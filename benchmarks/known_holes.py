@@ -1,6 +1,9 @@
-"""Holes a tool reports: fusing a high pass whose unknown pixels are NaN, against the same
-pass with its holes filled (background side, as the stereo predictors fill occlusions, or
-nearest pixel, as ``sddr fuse`` did before it kept NaN), on real stereo matchers' real holes.
+"""Holes a tool reports: how ``refine_depths`` should fill the unknown pixels of the maps it
+is given, measured on real stereo matchers' real holes: the background side of each row (as
+the stereo predictors fill occlusions; what ``refine_depths`` does with NaN), or the nearest
+pixel (what ``sddr fuse`` did before). The first version of hole support kept the low pass in
+the high pass's holes instead; its numbers, from this script at commit 54bfcca, are in
+docs/eval/refiner-2026-12/known-holes-keep-low.
 
     python benchmarks/known_holes.py --out docs/eval/refiner-2026-12/known-holes
 
@@ -58,7 +61,7 @@ def rows_for(sample, method: str, refiners: list[str]) -> dict[str, tuple[float,
     versions = {
         "background fill": high_bg,
         "nearest fill": fill_invalid(high_nan),
-        "holes kept (NaN)": high_nan,
+        "NaN, filled by refine_depths": high_nan,
     }
     for ref in refiners:
         for label, high in versions.items():

@@ -13,7 +13,6 @@ import numpy as np
 
 from sddr_core.errors import InputError, option
 from sddr_core.inference.guard import guard_fusion, keep_positive
-from sddr_core.ops.holes import hole_weight
 from sddr_core.ops.resize import resize_map, working_shape
 from sddr_core.ops.resolution import adaptive_resolution, edge_density
 from sddr_core.predictors.base import DepthPredictor, run_predictor
@@ -104,38 +103,18 @@ def fuse_at(
     shape: tuple[int, int],
     kind: str = "disparity",
     space: str | None = None,
-    high_unknown: np.ndarray | None = None,
 ) -> Fusion:
     """Resize both maps to ``shape`` and fuse them, with the guarantees of
     :mod:`sddr_core.inference.guard`: a high pass that disagrees with the low one is backed
     off, and a depth-kind result is strictly positive (``info["raised_to_positive"]`` counts
     the pixels it took). Depth-kind maps are fused in ``space`` (default
-    :data:`DEPTH_FUSION_SPACE`).
-
-    ``high_unknown`` (boolean, at the size of ``high``) marks the holes of the high pass (its
-    pixels there were filled by whoever passes it): the result takes the low pass on them and
-    a few pixels around, fading back to the fusion (:func:`sddr_core.ops.holes.hole_weight`);
-    ``info["low_in_high_holes"]`` is the share of pixels that took the low pass whole."""
+    :data:`DEPTH_FUSION_SPACE`)."""
     low_w, high_w = resize_map(low, shape), resize_map(high, shape)
     inverse = _fuses_inverse(kind, space)
     if inverse:
         inv_lo, inv_hi = _inverse_pair(low_w, high_w)
-        fusion = _finish(refiner.fuse(inv_lo, inv_hi), low_w, high_w, kind, inv_lo)
-    else:
-        fusion = _finish(refiner.fuse(low_w, high_w), low_w, high_w, kind, None)
-    if high_unknown is not None and np.any(high_unknown):
-        fusion = _low_in_holes(fusion, low_w, high_unknown)
-    return fusion
-
-
-def _low_in_holes(fusion: Fusion, low_w: np.ndarray, high_unknown: np.ndarray) -> Fusion:
-    """The fusion blended towards the low pass where the high pass had holes. Both are in the
-    low pass's scale and convention, so a convex blend keeps positivity."""
-    weight = hole_weight(high_unknown, fusion.depth.shape)
-    depth = (weight * low_w + (1.0 - weight) * fusion.depth).astype(np.float32)
-    omega = None if fusion.omega is None else (fusion.omega * (1.0 - weight)).astype(np.float32)
-    share = round(float(np.mean(weight >= 1.0)), 4)
-    return Fusion(depth, omega, {**fusion.info, "low_in_high_holes": share})
+        return _finish(refiner.fuse(inv_lo, inv_hi), low_w, high_w, kind, inv_lo)
+    return _finish(refiner.fuse(low_w, high_w), low_w, high_w, kind, None)
 
 
 def fuse_batch_at(
@@ -219,18 +198,17 @@ def fuse_stage(
     image_shape: tuple[int, int],
     timings: dict[str, float],
     kind: str = "disparity",
-    high_unknown: np.ndarray | None = None,
 ) -> Fusion:
     """The ``"refine"`` stage: honour cancellation, report progress, fuse ``low`` and ``high``
-    at the working size for ``image_shape`` (see :func:`working_size_for`; ``high_unknown``
-    as in :func:`fuse_at`) and record the time in ``timings["refine"]``."""
+    at the working size for ``image_shape`` (see :func:`working_size_for`) and record the time
+    in ``timings["refine"]``."""
     import time
 
     check_cancel("refine")
     report("refine", 0, 1)
     t = time.perf_counter()
     shape = working_size_for(image_shape, high.shape, refiner)
-    fusion = fuse_at(refiner, low, high, shape, kind, high_unknown=high_unknown)
+    fusion = fuse_at(refiner, low, high, shape, kind)
     timings["refine"] = time.perf_counter() - t
     report("refine", 1, 1)
     return fusion

@@ -197,11 +197,11 @@ def refine_depths(
     resolution (``low``) and at a higher one (``high``).
 
     Maps from stereo matchers, sensors and files often have holes. NaN and inf pixels (and,
-    for ``kind="depth"``, values ``<= 0``) count as unknown: holes of the low pass are filled
-    from the nearest known pixel, and where the high pass has holes the result takes the low
-    pass (a few pixels around them too, fading back to the fusion), so the filler's smear is
-    never taken for detail. ``info`` then has ``unknown_low`` / ``unknown_high`` (shares of
-    each map's pixels) and ``low_in_high_holes`` (share of the result that took the low pass).
+    for ``kind="depth"``, values ``<= 0``) count as unknown and are filled from the background
+    side along their row (:func:`sddr_core.ops.holes.fill_disparity_holes`: holes sit mostly
+    in occlusions, behind the occluder), which measured better on real stereo holes than the
+    nearest pixel or the low pass (docs/MODEL_CARD.md, "Holes"). ``info`` then has
+    ``unknown_low`` / ``unknown_high``, the share of each map's pixels that were unknown.
 
     Args:
         low, high: float ``(h, w)`` maps (numpy or torch; any sizes), in one convention.
@@ -216,7 +216,7 @@ def refine_depths(
     Raises:
         InputError: a map is not 2-D, smaller than 8x8, or has no known pixel.
     """
-    from sddr_core.ops.holes import fill_invalid, unknown_pixels
+    from sddr_core.ops.holes import unknown_pixels
     from sddr_core.predictors.base import check_kind
 
     start = time.perf_counter()
@@ -237,15 +237,14 @@ def refine_depths(
                 f"{name} depth has no known pixel (all {arr.size} are {what}); check that it "
                 f"is the right map and that kind={kind!r} is its convention."
             )
-        maps.append(fill_invalid(arr, holes) if holes.any() else arr)
+        maps.append(_fill_holes(arr, holes, kind) if holes.any() else arr)
         unknown.append(holes)
     ref = as_refiner(refiner, device=device)
     if size is None:
         size = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
     h, w = int(size[0]), int(size[1])
     timings: dict[str, float] = {}
-    high_unknown = unknown[1] if unknown[1].any() else None
-    fusion = fuse_stage(ref, maps[0], maps[1], (h, w), timings, kind, high_unknown)
+    fusion = fuse_stage(ref, maps[0], maps[1], (h, w), timings, kind)
     holes_info = {
         f"unknown_{name}": round(float(u.mean()), 4)
         for name, u in (("low", unknown[0]), ("high", unknown[1]))
@@ -273,3 +272,14 @@ def refine_depths(
         info,
         start,
     )
+
+
+def _fill_holes(x: np.ndarray, holes: np.ndarray, kind: str) -> np.ndarray:
+    """``x`` with its ``holes`` filled from the background side, judged in disparity (for
+    depth, the reciprocal: the background is the larger depth)."""
+    from sddr_core.ops.holes import fill_disparity_holes
+
+    if kind != "depth":
+        return fill_disparity_holes(x, ~holes)
+    disp = fill_disparity_holes(np.where(holes, np.nan, 1.0 / np.where(holes, 1.0, x)), ~holes)
+    return (1.0 / disp).astype(np.float32)

@@ -1,16 +1,18 @@
-"""Unknown pixels in depth maps: finding them, filling them, and how far a fusion must keep
-away from them.
+"""Unknown pixels in depth maps: finding them and filling them.
 
 Depth from other tools has holes: stereo matchers and depth sensors lose occluded and
-textureless pixels, exports store them as NaN, inf or 0. A fusion must not take the detail of
-a high-resolution pass where that pass knows nothing: a filled hole carries the filler's
-structure (a smear of the nearest pixel, a seam), not the scene's.
+textureless pixels, exports store them as NaN, inf or 0.
 
 - :func:`unknown_pixels`: the boolean mask of unknown pixels of a map of a given kind;
-- :func:`fill_invalid`: every non-finite pixel takes the value of the nearest finite one;
-- :func:`hole_weight`: a weight in ``[0, 1]`` at a working size, 1 on the (resized,
-  widened) holes and fading to 0 a few pixels outside them, for blending towards the other
-  pass.
+- :func:`fill_disparity_holes`: each unknown pixel takes the farther of the nearest known
+  values on its row (occlusions lie behind the occluder), as the stereo predictors fill
+  their matchers' holes and as :func:`sddr_core.refine_depths` fills the holes it is given;
+- :func:`fill_invalid`: every non-finite pixel takes the value of the nearest finite one
+  (ground truth and training crops, where no side is the background).
+
+Which fill a fusion should get was measured on real matchers' real holes
+(``benchmarks/known_holes.py``, docs/MODEL_CARD.md "Holes"): the background side beats
+the nearest pixel, and both beat keeping the low pass in the holes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["fill_invalid", "hole_weight", "unknown_pixels"]
+from sddr_core.errors import ShapeError
+
+__all__ = ["fill_disparity_holes", "fill_invalid", "unknown_pixels"]
 
 
 def unknown_pixels(x: np.ndarray, kind: str = "disparity") -> np.ndarray:
@@ -52,30 +56,49 @@ def fill_invalid(x: np.ndarray, unknown: np.ndarray | None = None) -> np.ndarray
     return x[iy, ix].astype(np.float32)
 
 
-def hole_weight(
-    unknown: np.ndarray, shape: tuple[int, int], *, margin: float = 0.004
-) -> np.ndarray:
-    """How much of each pixel at the working ``shape`` lies in or beside a hole.
+def fill_disparity_holes(disparity: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Fill invalid pixels from the background side along each scanline.
 
-    ``unknown`` (any size) is resized to ``shape`` by its coverage, so a hole keeps its place
-    whatever the two sizes; every pixel that a hole touches is widened by ``margin`` × the long
-    side (``r``, at least 2 px: a filled hole's seam and the fusion's finest bands reach that
-    far) and the result fades linearly to 0 over ``r`` more, so a blend with it leaves no
-    step.
+    Each invalid pixel takes the smaller (farther) of the nearest valid disparities to its
+    left and right on its row, or the one that exists; occlusions lie behind the occluder, so
+    the background value is the right guess there. Rows without a valid pixel are filled the
+    same way along columns; if nothing is valid the map becomes zeros. Filled pixels are then
+    smoothed by a 5×5 median (of the filled map) to break the horizontal streaks of the fill.
+
+    Args:
+        disparity: float ``(H, W)`` disparity, any values at invalid pixels.
+        valid: bool ``(H, W)``, True where ``disparity`` is trusted.
 
     Returns:
-        float32 ``shape`` in ``[0, 1]``: exactly 1 on the widened holes, 0 away from them.
+        float32 ``(H, W)``, equal to ``disparity`` at valid pixels, finite everywhere.
     """
-    h, w = int(shape[0]), int(shape[1])
-    cover = np.asarray(unknown, np.float32)
-    if cover.shape != (h, w):
-        shrinking = cover.shape[0] * cover.shape[1] > h * w
-        interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-        cover = cv2.resize(cover, (w, h), interpolation=interp)
-    hit = (cover > 1e-3).astype(np.uint8)
-    if not hit.any():
-        return np.zeros((h, w), np.float32)
-    r = max(2, int(round(margin * max(h, w))))
-    # Distance (px) to the nearest pixel a hole touches: 1 within r, linear down to 0 at 2r.
-    dist = cv2.distanceTransform(1 - hit, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.clip((2.0 * r - dist) / r, 0.0, 1.0).astype(np.float32)
+    d = np.asarray(disparity, dtype=np.float32)
+    ok = np.asarray(valid, dtype=bool)
+    if d.shape != ok.shape or d.ndim != 2:
+        raise ShapeError(f"disparity {d.shape} and valid {ok.shape} must be one (H, W) shape.")
+    ok = ok & np.isfinite(d)
+    if ok.all():
+        return d.copy()
+    if not ok.any():
+        return np.zeros_like(d)
+    out = _fill_rows(d, ok)
+    missing = ~np.isfinite(out)
+    if missing.any():  # rows without any valid pixel: fill along columns
+        cols = _fill_rows(np.ascontiguousarray(out.T), np.isfinite(out.T)).T
+        out = np.where(missing, cols, out)
+    out = np.where(np.isfinite(out), out, np.float32(np.median(d[ok])))
+    smooth = cv2.medianBlur(out.astype(np.float32), 5)
+    return np.where(ok, d, smooth).astype(np.float32)
+
+
+def _fill_rows(d: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    h, w = d.shape
+    cols = np.arange(w)
+    left_idx = np.maximum.accumulate(np.where(ok, cols, -1), axis=1)
+    right_idx = np.minimum.accumulate(np.where(ok, cols, w)[:, ::-1], axis=1)[:, ::-1]
+    rows = np.arange(h)[:, None]
+    left_val = np.where(left_idx >= 0, d[rows, np.clip(left_idx, 0, w - 1)], np.inf)
+    right_val = np.where(right_idx < w, d[rows, np.clip(right_idx, 0, w - 1)], np.inf)
+    fill = np.minimum(left_val, right_val)
+    fill[~np.isfinite(fill)] = np.nan
+    return np.where(ok, d, fill).astype(np.float32)

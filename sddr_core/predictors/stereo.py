@@ -46,13 +46,13 @@ import numpy as np
 
 from sddr_core.errors import InputError, ShapeError
 from sddr_core.hookspecs import hookimpl
+from sddr_core.ops.holes import fill_disparity_holes
 from sddr_core.predictors.base import Box, PredictorSpec
 
 __all__ = [
     "FLOW_METHODS",
     "STEREO_METHODS",
     "StereoPredictor",
-    "fill_disparity_holes",
     "stereo_predictor_for_sample",
 ]
 
@@ -87,54 +87,6 @@ def _as_uint8_rgb(image: Any, what: str) -> np.ndarray:
             raise InputError(f"{what} has non-finite values; give RGB in [0, 1] or uint8.")
         return np.ascontiguousarray(np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8))
     raise InputError(f"{what} must be uint8 or float RGB in [0, 1], got {arr.dtype}.")
-
-
-def fill_disparity_holes(disparity: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Fill invalid pixels from the background side along each scanline.
-
-    Each invalid pixel takes the smaller (farther) of the nearest valid disparities to its
-    left and right on its row, or the one that exists; occlusions lie behind the occluder, so
-    the background value is the right guess there. Rows without a valid pixel are filled the
-    same way along columns; if nothing is valid the map becomes zeros. Filled pixels are then
-    smoothed by a 5×5 median (of the filled map) to break the horizontal streaks of the fill.
-
-    Args:
-        disparity: float ``(H, W)`` disparity, any values at invalid pixels.
-        valid: bool ``(H, W)``, True where ``disparity`` is trusted.
-
-    Returns:
-        float32 ``(H, W)``, equal to ``disparity`` at valid pixels, finite everywhere.
-    """
-    d = np.asarray(disparity, dtype=np.float32)
-    ok = np.asarray(valid, dtype=bool)
-    if d.shape != ok.shape or d.ndim != 2:
-        raise ShapeError(f"disparity {d.shape} and valid {ok.shape} must be one (H, W) shape.")
-    ok = ok & np.isfinite(d)
-    if ok.all():
-        return d.copy()
-    if not ok.any():
-        return np.zeros_like(d)
-    out = _fill_rows(d, ok)
-    missing = ~np.isfinite(out)
-    if missing.any():  # rows without any valid pixel: fill along columns
-        cols = _fill_rows(np.ascontiguousarray(out.T), np.isfinite(out.T)).T
-        out = np.where(missing, cols, out)
-    out = np.where(np.isfinite(out), out, np.float32(np.median(d[ok])))
-    smooth = cv2.medianBlur(out.astype(np.float32), 5)
-    return np.where(ok, d, smooth).astype(np.float32)
-
-
-def _fill_rows(d: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    h, w = d.shape
-    cols = np.arange(w)
-    left_idx = np.maximum.accumulate(np.where(ok, cols, -1), axis=1)
-    right_idx = np.minimum.accumulate(np.where(ok, cols, w)[:, ::-1], axis=1)[:, ::-1]
-    rows = np.arange(h)[:, None]
-    left_val = np.where(left_idx >= 0, d[rows, np.clip(left_idx, 0, w - 1)], np.inf)
-    right_val = np.where(right_idx < w, d[rows, np.clip(right_idx, 0, w - 1)], np.inf)
-    fill = np.minimum(left_val, right_val)
-    fill[~np.isfinite(fill)] = np.nan
-    return np.where(ok, d, fill).astype(np.float32)
 
 
 class StereoPredictor:

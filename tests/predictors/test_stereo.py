@@ -7,11 +7,7 @@ import pytest
 
 from sddr_core.datasets.base import Sample, SampleList
 from sddr_core.errors import InputError, ShapeError
-from sddr_core.predictors.stereo import (
-    StereoPredictor,
-    fill_disparity_holes,
-    stereo_predictor_for_sample,
-)
+from sddr_core.predictors.stereo import StereoPredictor, stereo_predictor_for_sample
 
 H, W = 96, 160
 BG, FG = 4.0, 12.0  # disparities in pixels
@@ -143,32 +139,14 @@ def test_flow_matcher_right_view_and_occlusions(smooth_pair):
     assert np.median(occluded) < (BG + FG) / 2
 
 
-def test_fill_holes_takes_the_background_side():
-    d = np.array([[5.0, 0, 0, 10.0, 10.0, 0], [0, 0, 7.0, 0, 3.0, 3.0]], np.float32)
-    valid = d > 0
-    out = _fill_rows_only(d, valid)
-    np.testing.assert_allclose(out[0], [5, 5, 5, 10, 10, 10])  # only the left side at the end
-    np.testing.assert_allclose(out[1], [7, 7, 7, 3, 3, 3])  # min(7, 3) between them
-    assert np.array_equal(fill_disparity_holes(d, np.zeros_like(valid)), np.zeros_like(d))
-    np.testing.assert_array_equal(fill_disparity_holes(d, np.ones_like(valid)), d)
-    with pytest.raises(ShapeError):
-        fill_disparity_holes(d, valid[:, :3])
-
-
-def _fill_rows_only(d, valid):
-    from sddr_core.predictors.stereo import _fill_rows
-
-    return _fill_rows(d, valid)
-
-
-def test_fill_holes_keeps_valid_values_and_is_finite():
-    rng = np.random.default_rng(1)
-    d = rng.uniform(1, 20, (30, 40)).astype(np.float32)
-    valid = rng.random((30, 40)) > 0.3
-    valid[5] = False  # a whole row without a match
-    out = fill_disparity_holes(np.where(valid, d, np.nan), valid)
-    assert np.isfinite(out).all()
-    np.testing.assert_array_equal(out[valid], d[valid])
+def test_unfilled_holes_are_nan(pair):
+    left, right, _, _ = pair
+    filled = StereoPredictor(left, right, native_resolution=80).predict(left, W)
+    raw = StereoPredictor(left, right, native_resolution=80, fill_holes=False).predict(left, W)
+    holes = np.isnan(raw)
+    assert 0 < holes.mean() < 0.5  # the occluded strip at least
+    np.testing.assert_array_equal(raw[~holes], filled[~holes])
+    assert np.isfinite(filled).all()
 
 
 def test_bad_inputs(pair):
