@@ -43,6 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "PNG says, else disparity)",
     )
     p.add_argument(
+        "--invalid",
+        type=float,
+        default=None,
+        metavar="VALUE",
+        help="a value that marks missing pixels in both maps, such as 0 in stereo disparity "
+        "PNGs, as read (16-bit files: the integers; 8-bit: value/255). NaN and inf always "
+        "mark holes, and so do values <= 0 with --kind depth; holes are filled from the "
+        "background side of each row",
+    )
+    p.add_argument(
         "--refiner",
         default=None,
         help="refiner name or .safetensors checkpoint (default: the best available)",
@@ -63,11 +73,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def read_map(path: Path) -> tuple[np.ndarray, str | None]:
+def read_map(path: Path, invalid: float | None = None) -> tuple[np.ndarray, str | None]:
     """A depth file as a float32 map and the kind it declares (sddr PNGs).
 
-    Invalid pixels (NaN, inf; 0 in sddr PNGs) stay NaN: :func:`sddr_core.refine_depths`
-    treats them as holes (filled in the low map, not taken from the high one).
+    Invalid pixels (NaN, inf; 0 in sddr PNGs; pixels equal to ``invalid`` when given) are
+    NaN: :func:`sddr_core.refine_depths` treats them as holes.
 
     Raises:
         InputError: the file cannot be read, or has no valid pixel.
@@ -75,9 +85,16 @@ def read_map(path: Path) -> tuple[np.ndarray, str | None]:
     from sddr_core.io.depth import read_depth
 
     f = read_depth(path)
-    depth = np.where(np.isfinite(f.depth), f.depth, np.nan).astype(np.float32)
-    if np.isnan(depth).all():
-        raise InputError(f"{path} has no valid pixel (all NaN or inf); export it again.")
+    bad = ~np.isfinite(f.depth)
+    if invalid is not None:
+        bad |= f.depth == np.float32(invalid)
+    depth = np.where(bad, np.nan, f.depth).astype(np.float32)
+    if bad.all():
+        also = "" if invalid is None else f" or {invalid:g}"
+        raise InputError(
+            f"{path} has no valid pixel (all NaN or inf{also}); export it again"
+            + (", or check --invalid." if invalid is not None else ".")
+        )
     return depth, f.kind
 
 
@@ -165,7 +182,10 @@ def run(args: argparse.Namespace) -> int:
         jobs.append((name, lo, hi, target, preview))
 
     def one(name: str, lo: Path, hi: Path, target: Path, preview: Path) -> None:
-        (low_map, low_kind), (high_map, high_kind) = read_map(lo), read_map(hi)
+        (low_map, low_kind), (high_map, high_kind) = (
+            read_map(lo, args.invalid),
+            read_map(hi, args.invalid),
+        )
         declared = {k for k in (low_kind, high_kind) if k in ("depth", "disparity")}
         if args.kind is None and len(declared) > 1:
             raise InputError(

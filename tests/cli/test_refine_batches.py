@@ -186,3 +186,21 @@ def test_fuse_keeps_low_in_the_holes_of_high(work: Path) -> None:
     assert "holes (high 4.5%)" in r.stdout
     fused = np.load(work / "fused" / "low_fused.npy")
     assert fused.shape == (40, 56) and np.isfinite(fused).all()
+
+
+def test_fuse_invalid_value_marks_holes(work: Path) -> None:
+    yy, xx = np.mgrid[0:40, 0:56].astype(np.float32)
+    high = (1000 + 400 * xx / 56 + 500 * (yy > 20)).astype(np.uint16)
+    np.save(work / "low.npy", high[::2, ::2].astype(np.float32))
+    high[5:15, 5:15] = 0  # a stereo tool's "no match"
+    Image.fromarray(high).save(work / "high.png")
+    r = sddr("fuse", "low.npy", "high.png", "-o", "a", "--refiner", "poisson", "--format",
+             "npy", "--invalid", "0", cwd=work)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "holes (high 4.5%)" in r.stdout
+    assert np.load(work / "a" / "low_fused.npy")[5:15, 5:15].min() > 900  # not pulled to 0
+    r = sddr("fuse", "low.npy", "high.png", "-o", "b", "--refiner", "poisson", cwd=work)
+    assert r.returncode == 0 and "holes" not in r.stdout  # 0 is a valid far disparity
+    np.save(work / "zeros.npy", np.zeros((20, 28), np.float32))
+    r = sddr("fuse", "zeros.npy", "high.png", "-o", "c", "--invalid", "0", cwd=work)
+    assert r.returncode == 1 and "no valid pixel" in r.stderr and "--invalid" in r.stderr
