@@ -24,6 +24,12 @@ schedule completed (the built-in configs ``bandfusion_gpu`` and ``bandfusion_sta
 ``train.ema`` (a decay, 0 = off) keeps an exponential moving average of the weights
 (``torch.optim.swa_utils.AveragedModel``) and writes it, not the last step's weights, to
 ``last.safetensors``: what a run ends with then depends less on its last few batches.
+
+``train.teachers`` (band-fusion checkpoints) distils an ensemble: each step the teachers fuse
+the same batch, and the mean of their outputs is a second target, weighted by
+``train.distill_weight``, beside the ground truth (the same aligned loss). Independent runs
+of one recipe differ by more than most gaps left to the targets (docs/MODEL_CARD.md); their
+ensemble is steadier than any of them, and distilling it keeps one network's cost.
 """
 
 from __future__ import annotations
@@ -89,6 +95,8 @@ class BandTrainConfig:
     edge_weight: float = 0.0
     max_seconds: float = 0.0
     ema: float = 0.0
+    teachers: list[str] = field(default_factory=list)
+    distill_weight: float = 1.0
     log_every: int = 25
     checkpoint_every: int = 250
 
@@ -124,6 +132,8 @@ _SECTIONS = {
         "edge_weight",
         "max_seconds",
         "ema",
+        "teachers",
+        "distill_weight",
         "log_every",
         "checkpoint_every",
     ),
@@ -163,6 +173,15 @@ def load_band_config(data: dict[str, Any], where: str = "config") -> BandTrainCo
         raise InputError(
             f"{where}: train.ema is the decay of the weights' moving average, in [0, 1) "
             f"(0 = off; 0.998 averages about the last 500 steps), got {cfg.ema!r}."
+        )
+    teachers = cfg.teachers
+    if not isinstance(teachers, list | tuple) or not all(isinstance(t, str) for t in teachers):
+        raise InputError(
+            f"{where}: train.teachers is a list of band-fusion checkpoint paths, got {teachers!r}."
+        )
+    if not isinstance(cfg.distill_weight, int | float) or cfg.distill_weight < 0:
+        raise InputError(
+            f"{where}: train.distill_weight must be a number >= 0, got {cfg.distill_weight!r}."
         )
     from sddr_core.predictors.stereo import STEREO_METHODS
 
@@ -604,6 +623,7 @@ def train_band(
                 f"{state_path} was written without train.ema: resume it without, or start "
                 "over (--no-resume --overwrite)."
             )
+    teachers = _load_teachers(cfg.teachers, device)
     (out / "config.json").write_text(json.dumps(cfg.__dict__, indent=2))
     pool = _Pool(cfg, rng)
     model.to(device)
@@ -616,6 +636,8 @@ def train_band(
     if ema is not None and state is not None:
         ema.load_state_dict(state["ema"])
     meta = {"families": cfg.allowed, "run": cfg.name}
+    names = ", ".join(Path(t).name for t in cfg.teachers)
+    taught = f"; distilled from {names} (weight {cfg.distill_weight})" if teachers else ""
     what = (
         f"of {cfg.batch_size}x{cfg.crop}^2; families {', '.join(cfg.allowed)}; ground truth: "
         f"Middlebury 2006 train split (share {cfg.real_fraction}"
@@ -626,6 +648,7 @@ def train_band(
             if cfg.init_from
             else ""
         )
+        + taught
     )
     log = out / "log.csv"
     new_log = not log.is_file()
@@ -648,6 +671,12 @@ def train_band(
                 loss = aligned_loss(
                     pred["depth"], gt, cfg.grad_weight, cfg.edge_weight
                 ) + logit_penalty(pred["logits"])
+                if teachers and cfg.distill_weight > 0:
+                    with torch.no_grad():
+                        target = torch.stack([t(low, high)["depth"] for t in teachers]).mean(0)
+                    loss = loss + cfg.distill_weight * aligned_loss(
+                        pred["depth"], target, cfg.grad_weight
+                    )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -690,6 +719,30 @@ def train_band(
     finally:
         pool.close()
     return out / "last.safetensors"
+
+
+def _load_teachers(paths: list[str], device: Any) -> list[Any]:
+    """The band-fusion networks of ``paths``, frozen, in eval mode on ``device``.
+
+    Raises:
+        InputError: a path is missing or is not a band-fusion checkpoint.
+    """
+    from sddr_core.models.band_fusion import BandFusionNet
+    from sddr_core.refiners.network import read_checkpoint
+
+    teachers = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise InputError(f"train.teachers: {path} not found; train or fetch it first.")
+        model = read_checkpoint(path)[0]
+        if not isinstance(model, BandFusionNet):
+            raise InputError(
+                f"train.teachers: {path} holds a {type(model).__name__}, not a band-fusion "
+                "network; teachers must fuse as the student does."
+            )
+        model.to(device).eval().requires_grad_(False)
+        teachers.append(model)
+    return teachers
 
 
 def _ema_model(model: Any, decay: float) -> Any:

@@ -418,6 +418,38 @@ def test_band_training_with_ema_saves_the_averaged_weights_and_resumes(tmp_path)
         train_band(plain, progress=False)
 
 
+def test_band_training_distils_its_teachers(tmp_path):
+    """``train.teachers``: the teachers' mean output is a second target; the same batches give
+    a higher loss with it (the student is not the teacher), the checkpoint says so, and a
+    missing teacher is refused before any step."""
+    import csv
+
+    from sddr_core.errors import InputError
+    from sddr_core.refiners.network import read_checkpoint
+    from sddr_core.train.band import load_band_config, train_band
+
+    teacher = train_band(
+        _tiny_band_config(tmp_path / "t", families=["sddr"], seed=5), progress=False
+    )
+    runs = {}
+    for name, teachers in (("plain", []), ("taught", [str(teacher), str(teacher)])):
+        cfg = _tiny_band_config(tmp_path / name, families=["sddr"], steps=2, teachers=teachers)
+        path = train_band(cfg, progress=False)
+        with (tmp_path / name / "log.csv").open() as fh:
+            runs[name] = (float(list(csv.DictReader(fh))[0]["loss"]), read_checkpoint(path)[1])
+    assert runs["taught"][0] > runs["plain"][0] + 1e-3
+    assert "distilled" not in runs["plain"][1]["training"]
+    assert "distilled from last.safetensors, last.safetensors" in runs["taught"][1]["training"]
+    missing = _tiny_band_config(tmp_path / "m", teachers=[str(tmp_path / "nope.safetensors")])
+    with pytest.raises(InputError, match="nope.safetensors not found"):
+        train_band(missing, progress=False)
+    assert not (tmp_path / "m" / "log.csv").exists()
+    with pytest.raises(InputError, match="train.teachers"):
+        load_band_config({"train": {"teachers": "a.safetensors"}})
+    with pytest.raises(InputError, match="distill_weight"):
+        load_band_config({"train": {"distill_weight": -1}})
+
+
 @pytest.mark.parametrize("decay", [1.0, -0.1, "0.9"])
 def test_bad_ema_is_refused(decay):
     from sddr_core.errors import InputError
