@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         holes = {k: v for k, v in holes.items() if v}
         if holes:
             said = ", ".join(f"{k} {v:.1%}" for k, v in holes.items())
-            print(f"  holes ({said}): filled in LOW; the result keeps LOW where HIGH has none")
+            print(f"  holes ({said}): filled from the background side of each row")
 
     with Batch(out_dir) as batch:  # removes the folder again if nothing gets written
         refiner = as_refiner(args.refiner, device=args.device)

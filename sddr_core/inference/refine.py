@@ -200,7 +200,7 @@ def refine_depths(
     for ``kind="depth"``, values ``<= 0``) count as unknown and are filled from the background
     side along their row (:func:`sddr_core.ops.holes.fill_disparity_holes`: holes sit mostly
     in occlusions, behind the occluder), which measured better on real stereo holes than the
-    nearest pixel or the low pass (docs/MODEL_CARD.md, "Holes"). ``info`` then has
+    nearest pixel or the low pass (docs/MODEL_CARD.md, "Holes a tool reports"). ``info`` then has
     ``unknown_low`` / ``unknown_high``, the share of each map's pixels that were unknown.
 
     Args:

@@ -36,7 +36,6 @@ __all__ = [
     "fatten_boundaries",
     "fill_holes",
     "gamma_curve",
-    "hole_mask",
     "punch_holes",
     "quantize",
     "range_compress",
@@ -225,9 +224,14 @@ def fill_holes(x: np.ndarray, holes: np.ndarray, method: str) -> np.ndarray:
     raise ValueError(f"unknown fill method {method!r}; choose from {', '.join(FILL_METHODS)}")
 
 
-def hole_mask(x: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
-    """Where tools lose depth: blobs covering about ``3·strength`` % of the image and
-    occlusion bands of ``1 + 3·strength`` px on the background side of edges (boolean)."""
+def punch_holes(
+    x: np.ndarray, rng: np.random.Generator, strength: float, *, fill: str | None = None
+) -> np.ndarray:
+    """Holes where tools lose depth, filled as tools fill them (:func:`fill_holes`, method
+    drawn at random unless ``fill`` is given): blobs covering about ``3·strength`` % of the
+    image and occlusion bands of ``1 + 3·strength`` px on the background side of edges."""
+    if strength <= 0:
+        return x.astype(np.float32, copy=True)
     x = x.astype(np.float32)
     field = smooth_field(rng, x.shape, max(x.shape) / rng.uniform(8, 24))
     holes = field > np.quantile(field, 1 - min(0.03 * strength, 0.3))
@@ -236,19 +240,8 @@ def hole_mask(x: np.ndarray, rng: np.random.Generator, strength: float) -> np.nd
     width = max(1, int(round(1 + 3 * strength)))
     band = cv2.dilate(step.astype(np.uint8), np.ones((1, width), np.uint8), anchor=(width - 1, 0))
     holes |= band.astype(bool) & (x < cv2.dilate(x, np.ones((1, 2 * width + 1), np.uint8)))
-    return holes
-
-
-def punch_holes(
-    x: np.ndarray, rng: np.random.Generator, strength: float, *, fill: str | None = None
-) -> np.ndarray:
-    """Holes where tools lose depth (:func:`hole_mask`), filled as tools fill them
-    (:func:`fill_holes`, method drawn at random unless ``fill`` is given)."""
-    if strength <= 0:
-        return x.astype(np.float32, copy=True)
-    holes = hole_mask(x, rng, strength)
     method = fill or str(rng.choice(FILL_METHODS))
-    return fill_holes(x.astype(np.float32), holes, method)
+    return fill_holes(x, holes, method)
 
 
 def quantize(x: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
