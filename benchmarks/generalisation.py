@@ -105,6 +105,33 @@ def with_model_options(path: str, options: list[str]) -> Any:
     return refiner
 
 
+class Ensemble:
+    """The mean of several refiners' fusions (``--refiner NAME=A.safetensors+B.safetensors``):
+    what distilling an ensemble (``train.teachers``) aims at, measured beside its student."""
+
+    def __init__(self, paths: list[str]) -> None:
+        from sddr_core.refiners.network import load_refiner
+
+        self.members = [load_refiner(p) for p in paths]
+        self.name = "ensemble"
+        self.size_multiple = self.members[0].size_multiple
+        self.max_working_side = min(m.max_working_side for m in self.members)
+
+    def fuse_batch(self, lows: list[Any], highs: list[Any], **options: Any) -> list[Any]:
+        from sddr_core.refiners.base import Fusion
+
+        runs = [m.fuse_batch(lows, highs, **options) for m in self.members]
+        out = []
+        for fusions in zip(*runs, strict=True):
+            depth = np.mean([f.depth for f in fusions], axis=0).astype(np.float32)
+            omega = np.mean([f.omega for f in fusions], axis=0).astype(np.float32)
+            out.append(Fusion(depth, omega, dict(fusions[0].info)))
+        return out
+
+    def fuse(self, low: Any, high: Any) -> Any:
+        return self.fuse_batch([low], [high])[0]
+
+
 def summarise(rows: dict[str, Any]) -> str:
     lines = [
         "| predictor @ dataset | method | δ1 ↑ | REL ↓ | D³R ↓ | bF1 ↑ | δ1 < best input − 0.02 |",
@@ -142,7 +169,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--refiner", action="append", required=True, metavar="NAME=PATH")
+    ap.add_argument(
+        "--refiner",
+        action="append",
+        required=True,
+        metavar="NAME=PATH",
+        help="a refiner to measure (repeatable); PATH may join checkpoints with + for the "
+        "mean of their fusions (an ensemble)",
+    )
     ap.add_argument("--dataset", action="append", metavar="SPEC")
     ap.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS))
     ap.add_argument("--two-stage", action="store_true")
@@ -169,6 +203,7 @@ def main() -> None:
     args = ap.parse_args()
     _two_stage_options(args.previous_weight, args.merge_grid)
     refiners: dict[str, Any] = dict(r.split("=", 1) for r in args.refiner)
+    refiners = {k: Ensemble(v.split("+")) if "+" in v else v for k, v in refiners.items()}
     if args.model_option:
         refiners = {k: with_model_options(v, args.model_option) for k, v in refiners.items()}
     datasets = args.dataset or ["middlebury2006:../shared/data/middlebury2006@val"]
