@@ -11,8 +11,9 @@ textureless pixels, exports store them as NaN, inf or 0.
   (ground truth and training crops, where no side is the background).
 
 Which fill a fusion should get was measured on real matchers' real holes
-(``benchmarks/known_holes.py``; docs/MODEL_CARD.md, "Holes a tool reports"): the background
-side beats the nearest pixel, and both beat keeping the low pass in the holes.
+(``benchmarks/known_holes.py``; docs/MODEL_CARD.md, "Holes a tool reports"): on the
+validation scenes the background side beats the nearest pixel for all three matchers, and
+both beat keeping the low pass in the holes.
 """
 
 from __future__ import annotations
