@@ -15,7 +15,11 @@ import numpy as np
 
 from sddr_core.errors import InputError, SddrError
 
-__all__ = ["as_depth_map"]
+__all__ = ["MAX_MAGNITUDE", "as_depth_map"]
+
+#: The largest absolute value a map may hold: the fusion works in float32, where the squares
+#: that alignments and variances sum overflow a little above 1e19.
+MAX_MAGNITUDE = 1e18
 
 
 def as_depth_map(
@@ -44,8 +48,9 @@ def as_depth_map(
             :mod:`sddr_core.ops.holes`) as long as some pixel is finite.
 
     Raises:
-        ``error``: not an array, not 2-D, a side below ``min_side`` or non-finite values
-            (with ``allow_unknown``: only non-finite values).
+        ``error``: not an array, not 2-D, a side below ``min_side``, non-finite values
+            (with ``allow_unknown``: only non-finite values), or a value beyond
+            :data:`MAX_MAGNITUDE`.
     """
     tail = f" {fix}" if fix else ""
     original = value
@@ -70,4 +75,11 @@ def as_depth_map(
         raise error(f"{what} has no finite value (all {arr.size} pixels are NaN or inf).{tail}")
     if bad.any() and not allow_unknown:
         raise error(f"{what} has {int(bad.sum())} non-finite values (NaN or inf).{tail}")
+    peak = float(np.max(np.abs(arr[~bad]))) if bad.any() else float(np.max(np.abs(arr)))
+    if peak > MAX_MAGNITUDE:
+        raise error(
+            f"{what} holds values up to {peak:.3g}, beyond the {MAX_MAGNITUDE:g} that float32 "
+            f"arithmetic handles here; divide it by a constant first (depth is refined up to "
+            f"scale, so the result only changes by that factor).{tail}"
+        )
     return arr

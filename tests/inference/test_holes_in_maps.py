@@ -69,3 +69,9 @@ def test_a_map_without_any_known_pixel_is_refused(which: str) -> None:
     maps[which] = np.zeros((20, 20), np.float32)
     with pytest.raises(InputError, match=f"{which} depth has no known pixel.*kind='depth'"):
         sddr_core.refine_depths(maps["low"], maps["high"], kind="depth")
+
+
+def test_values_too_large_for_float32_are_refused_not_fused_into_nan() -> None:
+    low, high = _maps()
+    with pytest.raises(InputError, match=r"high depth holds values up to 7e\+20"):
+        sddr_core.refine_depths(low, high * 1e20)

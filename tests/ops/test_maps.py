@@ -26,6 +26,7 @@ def test_accepts_numpy_torch_and_squeezable_layouts():
         (np.zeros((1, 9)), "shape (1, 9)"),
         (np.zeros((1, 9)), "at least 2"),
         (np.array([[1.0, np.nan], [0.0, np.inf]]), "2 non-finite"),
+        (np.array([[1.0, 2.0], [-3e19, 4.0]]), "values up to 3e+19"),
     ],
 )
 def test_refuses_bad_maps_with_a_clear_message(value, message):
@@ -38,3 +39,10 @@ def test_refuses_bad_maps_with_a_clear_message(value, message):
 def test_error_type_and_minimum_side_are_the_callers():
     with pytest.raises(PredictorError, match="at least 8"):
         as_depth_map(np.zeros((6, 40)), what="m", min_side=8, error=PredictorError)
+
+
+def test_magnitude_limit_counts_known_pixels_only():
+    ok = np.array([[1e18, np.nan], [-1e18, 0.0]])
+    assert as_depth_map(ok, what="m", allow_unknown=True).shape == (2, 2)
+    with pytest.raises(InputError, match="divide it by a constant"):
+        as_depth_map(ok * 10, what="m", allow_unknown=True)
