@@ -27,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from sddr_core.ops.holes import fill_invalid
+from sddr_core.ops.holes import fill_invalid, fill_rows_from_background
 
 __all__ = [
     "FILL_METHODS",
@@ -199,18 +199,9 @@ def fill_holes(x: np.ndarray, holes: np.ndarray, method: str) -> np.ndarray:
         return x
     if method == "nearest":
         return fill_invalid(x, holes)
-    if method == "background":
-        h, w = x.shape
-        idx = np.where(~holes, np.arange(w)[None, :], -1)
-        left = np.maximum.accumulate(idx, axis=1)
-        idx_r = np.where(~holes, np.arange(w)[None, :], w)
-        right = np.minimum.accumulate(idx_r[:, ::-1], axis=1)[:, ::-1]
-        rows = np.arange(h)[:, None]
-        lv = np.where(left >= 0, x[rows, np.clip(left, 0, w - 1)], np.inf)
-        rv = np.where(right < w, x[rows, np.clip(right, 0, w - 1)], np.inf)
-        fill = np.minimum(lv, rv)
-        fill = np.where(np.isfinite(fill), fill, float(np.min(x[~holes])))
-        return np.where(holes, fill, x).astype(np.float32)
+    if method == "background":  # a row's farther side, unsmoothed; rows with nothing: the min
+        fill = fill_rows_from_background(x, ~holes)
+        return np.where(np.isfinite(fill), fill, float(np.min(x[~holes]))).astype(np.float32)
     if method == "inpaint":
         known = x[~holes]
         lo, span = float(known.min()), float(known.max() - known.min()) or 1.0

@@ -23,7 +23,7 @@ import numpy as np
 
 from sddr_core.errors import ShapeError
 
-__all__ = ["fill_disparity_holes", "fill_invalid", "unknown_pixels"]
+__all__ = ["fill_disparity_holes", "fill_invalid", "fill_rows_from_background", "unknown_pixels"]
 
 
 def unknown_pixels(x: np.ndarray, kind: str = "disparity") -> np.ndarray:
@@ -82,17 +82,19 @@ def fill_disparity_holes(disparity: np.ndarray, valid: np.ndarray) -> np.ndarray
         return d.copy()
     if not ok.any():
         return np.zeros_like(d)
-    out = _fill_rows(d, ok)
+    out = fill_rows_from_background(d, ok)
     missing = ~np.isfinite(out)
     if missing.any():  # rows without any valid pixel: fill along columns
-        cols = _fill_rows(np.ascontiguousarray(out.T), np.isfinite(out.T)).T
+        cols = fill_rows_from_background(np.ascontiguousarray(out.T), np.isfinite(out.T)).T
         out = np.where(missing, cols, out)
     out = np.where(np.isfinite(out), out, np.float32(np.median(d[ok])))
     smooth = cv2.medianBlur(out.astype(np.float32), 5)
     return np.where(ok, d, smooth).astype(np.float32)
 
 
-def _fill_rows(d: np.ndarray, ok: np.ndarray) -> np.ndarray:
+def fill_rows_from_background(d: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Each pixel outside ``ok`` takes the smaller (farther) of the nearest ``ok`` values to
+    its left and right on its row, or the one that exists; NaN on rows with none."""
     h, w = d.shape
     cols = np.arange(w)
     left_idx = np.maximum.accumulate(np.where(ok, cols, -1), axis=1)

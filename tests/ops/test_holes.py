@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from sddr_core.errors import ShapeError
-from sddr_core.ops.holes import _fill_rows, fill_disparity_holes, fill_invalid, unknown_pixels
+from sddr_core.ops.holes import (
+    fill_disparity_holes,
+    fill_invalid,
+    fill_rows_from_background,
+    unknown_pixels,
+)
 
 
 def test_unknown_pixels_depend_on_the_convention() -> None:
@@ -33,7 +38,7 @@ def test_fill_invalid_takes_the_nearest_known_pixel() -> None:
 def test_fill_disparity_holes_takes_the_background_side() -> None:
     d = np.array([[5.0, 0, 0, 10.0, 10.0, 0], [0, 0, 7.0, 0, 3.0, 3.0]], np.float32)
     valid = d > 0
-    out = _fill_rows(d, valid)
+    out = fill_rows_from_background(d, valid)
     np.testing.assert_allclose(out[0], [5, 5, 5, 10, 10, 10])  # only the left side at the end
     np.testing.assert_allclose(out[1], [7, 7, 7, 3, 3, 3])  # min(7, 3) between them
     assert np.array_equal(fill_disparity_holes(d, np.zeros_like(valid)), np.zeros_like(d))
