@@ -228,7 +228,7 @@ def refine_depths(
             what=f"{name} depth",
             min_side=8,
             fix="Pass a (H, W) map of at least 8x8; NaN or inf (and 0 for depth) mark holes.",
-            allow_unknown=True,
+            unknown="holes",
         )
         holes = unknown_pixels(arr, kind)
         if holes.all():

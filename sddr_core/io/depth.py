@@ -35,6 +35,7 @@ from PIL import Image, PngImagePlugin
 
 from sddr_core.errors import InputError, ShapeError, UnsupportedFormatError
 from sddr_core.io.files import atomic_write, check_writable
+from sddr_core.ops.maps import as_depth_map
 
 __all__ = ["DEPTH_FORMATS", "DepthFile", "read_depth", "write_depth"]
 
@@ -104,7 +105,7 @@ def write_depth(
         InputError: ``depth`` is not numeric, or ``kind``/``meta`` have the wrong types.
     """
     ext = _format_of(path)
-    arr = as_depth_map(depth)
+    arr = writable_map(depth)
     _check_kind_meta(kind, meta)
     check_writable(path, overwrite=overwrite)  # refuse before any work is done
 
@@ -176,38 +177,18 @@ def read_depth(path: str | os.PathLike[str]) -> DepthFile:
 # ---------------------------------------------------------------------------------------
 
 
-def as_depth_map(depth: Any, *, name: str = "depth") -> np.ndarray:
-    """A numpy array or torch tensor as a float32 ``(H, W)`` array.
-
-    Size-1 axes in front or at the end are dropped (``(1, 1, H, W)``, ``(H, W, 1)``).
+def writable_map(depth: Any, *, name: str = "depth") -> np.ndarray:
+    """A map to write or show, checked by :func:`sddr_core.ops.maps.as_depth_map`: float32
+    ``(H, W)``, size-1 axes in front or at the end dropped, any size from 1×1, NaN and inf
+    kept (holes), one channel only.
 
     Raises:
         InputError: not real numbers (bool, complex, objects).
         ShapeError: not 2-D after dropping size-1 axes, or empty.
     """
-    if hasattr(depth, "detach") and hasattr(depth, "cpu"):  # a torch tensor, without torch
-        depth = depth.detach().cpu()
-        if getattr(depth, "is_floating_point", lambda: False)():
-            depth = depth.float()  # bfloat16/half have no (exact) numpy twin
-        depth = depth.numpy()
-    arr = np.asarray(depth)
-    if arr.dtype.kind not in "fiu":
-        raise InputError(
-            f"{name} must hold real numbers, got dtype {arr.dtype}. Convert it to float32 first."
-        )
-    shape = arr.shape
-    while arr.ndim > 2 and arr.shape[0] == 1:
-        arr = arr[0]
-    while arr.ndim > 2 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim != 2:
-        raise ShapeError(
-            f"{name} must be a single-channel (H, W) map, got shape {tuple(shape)}. "
-            "Pass one map at a time, one channel only."
-        )
-    if arr.size == 0:
-        raise ShapeError(f"{name} is empty (shape {tuple(shape)}); it needs at least 1x1 pixel.")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return as_depth_map(
+        depth, what=name, min_side=1, unknown="keep", grey_rgb=False, max_magnitude=None
+    )
 
 
 def _format_of(path: str | os.PathLike[str]) -> str:

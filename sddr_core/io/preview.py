@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from sddr_core.errors import InputError, ShapeError, UnsupportedFormatError
-from sddr_core.io.depth import as_depth_map
+from sddr_core.io.depth import writable_map
 from sddr_core.io.files import atomic_write, check_writable
 from sddr_core.ops.align import is_flat
 
@@ -77,7 +77,7 @@ def colorize(
         InputError: unknown ``cmap`` or ``kind``, bad ``percentiles``, non-numeric ``depth``.
         ShapeError: ``depth`` is not ``(H, W)`` or ``valid`` does not match it.
     """
-    arr = as_depth_map(depth)
+    arr = writable_map(depth)
     colormap = _colormap_code(cmap)
     kind_l = kind.lower() if isinstance(kind, str) else kind
     if kind_l not in _KINDS:

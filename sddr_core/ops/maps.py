@@ -1,19 +1,21 @@
 """Turning whatever a caller or a predictor hands over into a checked 2-D float32 map.
 
-Predictor outputs (:func:`sddr_core.predictors.base.run_predictor`) and depth maps given to
-:func:`sddr_core.refine_depths` go through the same :func:`as_depth_map`, so both accept the
-same layouts (numpy or torch, squeezable batch/channel axes, grey images stored as RGB) and
-refuse the same things (wrong rank, tiny maps) with a clear :class:`SddrError`. Predictor
-outputs must be finite; maps given to ``refine_depths`` may have holes (NaN or inf).
+Every map that enters sddr goes through :func:`as_depth_map`: predictor outputs
+(:func:`sddr_core.predictors.base.run_predictor`), depth maps given to
+:func:`sddr_core.refine_depths` and the split, and maps given to the writers and previews of
+:mod:`sddr_core.io`. So all of them accept the same layouts (numpy or torch, size-1 batch and
+channel axes) and refuse the same things (not numbers, wrong rank, tiny maps) with a clear
+:class:`SddrError`. What differs is the caller's to say: predictor outputs must be finite,
+maps given to ``refine_depths`` may have holes (NaN or inf), writers store whatever is there.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from sddr_core.errors import InputError, SddrError
+from sddr_core.errors import InputError, SddrError, ShapeError
 
 __all__ = ["MAX_MAGNITUDE", "as_depth_map"]
 
@@ -29,14 +31,17 @@ def as_depth_map(
     min_side: int = 2,
     error: type[SddrError] = InputError,
     fix: str = "",
-    allow_unknown: bool = False,
+    unknown: Literal["refuse", "holes", "keep"] = "refuse",
+    grey_rgb: bool = True,
+    max_magnitude: float | None = MAX_MAGNITUDE,
 ) -> np.ndarray:
-    """``value`` as a finite float32 ``(H, W)`` array (with ``allow_unknown``, NaN and inf
-    may mark unknown pixels, but not all of them).
+    """``value`` as a float32 ``(H, W)`` array, finite unless ``unknown`` says otherwise.
 
     Accepts numpy arrays, torch tensors (detached and moved to the CPU) and anything
-    :func:`numpy.asarray` takes. Axes of length 1 are squeezed; an ``(H, W, 3|4)`` map keeps
-    its first channel (a grey depth image stored as RGB).
+    :func:`numpy.asarray` takes, of real numbers (not bool, complex or objects). Leading and
+    trailing axes of length 1 are dropped (``(1, 1, H, W)``, ``(H, W, 1)``), never below two
+    axes, so a ``(1, W)`` row stays a map; with ``grey_rgb`` an ``(H, W, 3|4)`` map keeps its
+    first channel (a grey depth image stored as RGB).
 
     Args:
         value: the map.
@@ -44,41 +49,69 @@ def as_depth_map(
         min_side: smallest accepted height and width.
         error: the :class:`SddrError` subclass to raise.
         fix: a sentence appended to every message saying what to do.
-        allow_unknown: let non-finite values through (as holes, see
-            :mod:`sddr_core.ops.holes`) as long as some pixel is finite.
+        unknown: what NaN and inf may be: ``"refuse"`` (none allowed), ``"holes"`` (unknown
+            pixels, see :mod:`sddr_core.ops.holes`, as long as some pixel is known) or
+            ``"keep"`` (anything, even a map with no finite value: for writers).
+        grey_rgb: accept ``(H, W, 3|4)`` and keep the first channel; if False, refuse it.
+        max_magnitude: refuse finite values beyond this (None: no limit, for writers).
 
     Raises:
-        ``error``: not an array, not 2-D, a side below ``min_side``, non-finite values
-            (with ``allow_unknown``: only non-finite values), or a value beyond
-            :data:`MAX_MAGNITUDE`.
+        ``error``: not an array of real numbers, non-finite values (with ``unknown="holes"``:
+            only non-finite values), or a value beyond ``max_magnitude``.
+        ShapeError: not 2-D, or a side below ``min_side``, when ``error`` is
+            :class:`InputError` or a base of it; otherwise ``error`` for these too.
     """
     tail = f" {fix}" if fix else ""
+    shape_error = ShapeError if issubclass(ShapeError, error) else error
     original = value
-    if hasattr(value, "detach"):  # torch tensor
-        value = value.detach().float().cpu().numpy()
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without torch
+        value = value.detach().cpu()
+        if getattr(value, "is_floating_point", lambda: False)():
+            value = value.float()  # bfloat16 has no numpy twin
+        value = value.numpy()
     try:
-        given = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
+        given = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
         raise error(
             f"{what} is a {type(original).__name__}, not an array of numbers.{tail}"
         ) from exc
-    arr = np.squeeze(given)
-    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
-        arr = arr[..., 0]
-    if arr.ndim != 2 or min(arr.shape) < min_side:
+    if given.dtype.kind not in "fiu":
+        kind = type(original).__name__ if given.dtype.kind in "OUS" else f"dtype {given.dtype}"
         raise error(
-            f"{what} has shape {given.shape}; expected a 2-D (H, W) map with both "
-            f"sides at least {min_side} pixels.{tail}"
+            f"{what} is a {kind}, not an array of real numbers; convert it to float32 first.{tail}"
         )
+    arr = given
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    while arr.ndim > 2 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if grey_rgb and arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        one = "" if grey_rgb else " Pass one map at a time, one channel only."
+        raise shape_error(f"{what} has shape {given.shape}; expected a 2-D (H, W) map.{one}{tail}")
+    if min(arr.shape) < min_side:
+        empty = " (it is empty)" if arr.size == 0 else ""
+        raise shape_error(
+            f"{what} has shape {given.shape}{empty}; expected a 2-D (H, W) map with both "
+            f"sides at least {min_side} pixel{'s' if min_side > 1 else ''}.{tail}"
+        )
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
     bad = ~np.isfinite(arr)
-    if allow_unknown and bad.all():
+    if unknown not in ("refuse", "holes", "keep"):
+        raise ValueError(f"unknown must be 'refuse', 'holes' or 'keep', got {unknown!r}.")
+    if unknown == "holes" and bad.all():
         raise error(f"{what} has no finite value (all {arr.size} pixels are NaN or inf).{tail}")
-    if bad.any() and not allow_unknown:
+    if unknown == "refuse" and bad.any():
         raise error(f"{what} has {int(bad.sum())} non-finite values (NaN or inf).{tail}")
+    if max_magnitude is None:
+        return arr
+    if bad.all():
+        return arr
     peak = float(np.max(np.abs(arr[~bad]))) if bad.any() else float(np.max(np.abs(arr)))
-    if peak > MAX_MAGNITUDE:
+    if peak > max_magnitude:
         raise error(
-            f"{what} holds values up to {peak:.3g}, beyond the {MAX_MAGNITUDE:g} that float32 "
+            f"{what} holds values up to {peak:.3g}, beyond the {max_magnitude:g} that float32 "
             f"arithmetic handles here; divide it by a constant first (depth is refined up to "
             f"scale, so the result only changes by that factor).{tail}"
         )

@@ -43,6 +43,41 @@ def test_error_type_and_minimum_side_are_the_callers():
 
 def test_magnitude_limit_counts_known_pixels_only():
     ok = np.array([[1e18, np.nan], [-1e18, 0.0]])
-    assert as_depth_map(ok, what="m", allow_unknown=True).shape == (2, 2)
+    assert as_depth_map(ok, what="m", unknown="holes").shape == (2, 2)
     with pytest.raises(InputError, match="divide it by a constant"):
-        as_depth_map(ok * 10, what="m", allow_unknown=True)
+        as_depth_map(ok * 10, what="m", unknown="holes")
+
+
+def test_unknown_pixels_refused_as_holes_or_kept():
+    nan = np.full((3, 3), np.nan)
+    with pytest.raises(InputError, match="no finite value"):
+        as_depth_map(nan, what="m", unknown="holes")
+    assert np.isnan(as_depth_map(nan, what="m", unknown="keep")).all()
+    with pytest.raises(ValueError, match="unknown must be"):
+        as_depth_map(np.ones((3, 3)), what="m", unknown="fill")
+
+
+def test_writer_options_refuse_colour_and_keep_rows():
+    from sddr_core.errors import ShapeError
+
+    with pytest.raises(ShapeError, match="one channel only"):
+        as_depth_map(np.zeros((4, 4, 3)), what="m", grey_rgb=False)
+    row = as_depth_map(np.arange(5.0)[None], what="m", min_side=1)
+    assert row.shape == (1, 5)  # a (1, W) map is not squeezed into a vector
+    assert as_depth_map(np.array([[3e19]]), what="m", min_side=1, max_magnitude=None)[0, 0] > 0
+
+
+@pytest.mark.parametrize("value", [np.zeros((2, 2), bool), np.zeros((2, 2), complex)])
+def test_refuses_what_is_not_real_numbers(value):
+    with pytest.raises(InputError, match="real numbers"):
+        as_depth_map(value, what="m")
+
+
+def test_shape_errors_are_shape_errors_unless_the_caller_chose_another_type():
+    from sddr_core.errors import ShapeError
+
+    with pytest.raises(ShapeError):
+        as_depth_map(np.zeros((4,)), what="m")
+    with pytest.raises(PredictorError) as info:
+        as_depth_map(np.zeros((4,)), what="m", error=PredictorError)
+    assert not isinstance(info.value, ShapeError)
