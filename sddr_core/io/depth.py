@@ -158,6 +158,11 @@ def read_depth(path: str | os.PathLike[str]) -> DepthFile:
         raise InputError(f"Depth file not found: {p}. Check the path and the working folder.")
     if p.is_dir():
         raise InputError(f"Cannot read {p}: it is a folder, not a depth file.")
+    if p.stat().st_size == 0:
+        raise InputError(
+            f"Cannot read {p}: the file is empty (0 bytes), e.g. an interrupted export or copy. "
+            "Write it again."
+        )
 
     kind: str | None = None
     meta: dict[str, MetaValue] = {}

@@ -87,6 +87,11 @@ def _read_file(path: Path) -> np.ndarray:
             f"{str(path)!r} is a folder, not an image file. Pass the images inside it "
             f"(e.g. {str(path / '*.png')!r})."
         )
+    if path.stat().st_size == 0:
+        raise InputError(
+            f"image file {str(path)!r} is empty (0 bytes): an interrupted download or copy? "
+            "Write it again."
+        )
     from PIL import Image
 
     with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():

@@ -257,3 +257,11 @@ def test_atomic_write_no_clobber_race_and_cleanup(tmp_path) -> None:
     (tmp_path / "blocker").write_bytes(b"")
     with pytest.raises(SddrError, match="Cannot create the folder"):
         atomic_write(tmp_path / "blocker" / "x.bin", lambda fh: None)
+
+
+@pytest.mark.parametrize("ext", [".npy", ".pfm", ".png", ".exr", ".tif"])
+def test_empty_file_is_named_as_empty(tmp_path, ext) -> None:
+    path = tmp_path / f"d{ext}"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty \(0 bytes\)"):
+        read_depth(path)

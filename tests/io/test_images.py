@@ -51,3 +51,10 @@ def test_pillow_bomb_limit_gives_way_to_sddrs(monkeypatch, tmp_path) -> None:
 def test_folder_is_named_as_a_folder(tmp_path) -> None:
     with pytest.raises(InputError, match="is a folder, not an image file"):
         load_image(tmp_path)
+
+
+def test_empty_file_is_named_as_empty(tmp_path) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty \(0 bytes\)"):
+        load_image(path)
