@@ -5,7 +5,8 @@ disparity in pixels (float, inf/NaN where unknown; about 7% of the pixels). It i
 ground truth available offline, so it is **evaluation data only**: never train on it
 (``meta["evaluation_only"]`` is True and training code should refuse such samples).
 The right view rides along in ``meta["left"]`` / ``meta["right"]``, so the stereo predictors
-(``stereo-sgbm``, ``stereo-bm``, ``stereo-dis``) evaluate on it too.
+(``stereo-sgbm``, ``stereo-bm``, ``stereo-dis``, ``stereo-tvl1``, ``stereo-ilk``) evaluate on it
+too.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Stereo matchers as depth predictors: OpenCV's semi-global (SGBM) and block matching (BM),
-and DIS optical flow used as a dense matcher.
+and three optical-flow methods used as dense matchers (OpenCV's DIS, scikit-image's TV-L1 and
+iterative Lucas-Kanade).
 
 A :class:`StereoPredictor` holds a rectified stereo pair and answers ``predict(image,
 resolution)`` like a monocular predictor: it downscales the pair so its long side is
@@ -22,6 +23,15 @@ band-fusion refiner is trained with SGBM and BM passes only (:mod:`sddr_core.tra
 (Farnebäck's flow was tried too and dropped: with Middlebury's disparities of up to 80 px its
 δ1 was 0.35 at any pyramid depth, useless as a predictor.)
 
+Two more flow matchers, from scikit-image (the ``eval`` extra), are there to *evaluate* on
+estimators that no refiner here trained on or was chosen with: ``tvl1``
+(:func:`skimage.registration.optical_flow_tvl1`, a total-variation regularised flow: piecewise
+smooth fields with staircased slopes, and wrong layouts where a region has no texture) and
+``ilk`` (:func:`skimage.registration.optical_flow_ilk`, iterative Lucas-Kanade over 15×15
+windows: blurred boundaries, no regularisation across a region). Both are weaker than DIS on
+Middlebury 2006 (δ1 about 0.77 against 0.88, mostly from the textureless ``lampshade`` and
+``bowling`` scenes) and go through the same checks and hole fill.
+
 Conventions:
 
 - The pair is rectified: a point at column ``x`` of the left view is at ``x − d`` in the right
@@ -31,8 +41,8 @@ Conventions:
 - Output disparity is in pixels *of the full-size pair*, whatever resolution it was matched
   at, so the low and high passes share a scale (sddr fits scale and shift anyway).
 
-In ``sddr eval`` the predictors ``stereo-sgbm``, ``stereo-bm`` and ``stereo-dis`` are built
-per sample from its stereo pair (``meta["left"]`` and ``meta["right"]``, as the
+In ``sddr eval`` the predictors ``stereo-<method>`` (``sgbm``, ``bm``, ``dis``, ``tvl1``,
+``ilk``) are built per sample from its stereo pair (``meta["left"]`` and ``meta["right"]``, as the
 ``middlebury2006`` loader gives).
 """
 
@@ -56,18 +66,24 @@ __all__ = [
     "stereo_predictor_for_sample",
 ]
 
-StereoMethod = Literal["sgbm", "bm", "dis"]
+StereoMethod = Literal["sgbm", "bm", "dis", "tvl1", "ilk"]
 
-#: The matchers, with their matching window (in pixels at the working resolution).
-STEREO_METHODS: dict[str, int] = {"sgbm": 5, "bm": 11, "dis": 8}
+#: The matchers, with their matching window (in pixels at the working resolution; TV-L1 has
+#: none, its smoothness is global).
+STEREO_METHODS: dict[str, int] = {"sgbm": 5, "bm": 11, "dis": 8, "tvl1": 0, "ilk": 15}
 
 #: The optical-flow matchers among :data:`STEREO_METHODS`.
-FLOW_METHODS = ("dis",)
+FLOW_METHODS = ("dis", "tvl1", "ilk")
+
+#: The matchers that need scikit-image (``pip install "sddr[eval]"``).
+SKIMAGE_METHODS = ("tvl1", "ilk")
 
 _DESCRIPTIONS = {
     "sgbm": "OpenCV StereoSGBM",
     "bm": "OpenCV StereoBM",
     "dis": "OpenCV DIS optical flow as a stereo matcher",
+    "tvl1": "scikit-image TV-L1 optical flow as a stereo matcher",
+    "ilk": "scikit-image iterative Lucas-Kanade flow as a stereo matcher",
 }
 
 #: Default native (low-pass) resolution, long side: about 0.4 of a third-size Middlebury pair.
@@ -96,8 +112,9 @@ class StereoPredictor:
         left_rgb: the left view, ``(H, W, 3)`` uint8 or float in ``[0, 1]``.
         right_rgb: the right view, same size.
         method: ``"sgbm"`` (OpenCV StereoSGBM, 3-way, 5×5 window), ``"bm"`` (StereoBM on
-            grey levels, 11×11 window) or ``"dis"`` (DIS optical flow, medium preset, 8×8
-            patches); see the module docstring.
+            grey levels, 11×11 window), ``"dis"`` (DIS optical flow, medium preset, 8×8
+            patches), ``"tvl1"`` or ``"ilk"`` (scikit-image's TV-L1 and Lucas-Kanade flows;
+            they need scikit-image); see the module docstring.
         native_resolution: the long side of the low (native) pass; ``refine`` runs the high
             pass above it, up to :attr:`max_resolution`.
         name: the label in reports; default ``"stereo-<method>"``.
@@ -111,7 +128,8 @@ class StereoPredictor:
             :func:`sddr_core.refine_depths`, which then keeps the low pass there.
 
     Raises:
-        InputError: unknown method or view, bad numbers; ShapeError: the views differ in size.
+        InputError: unknown method or view, bad numbers, or scikit-image missing for
+            ``tvl1``/``ilk``; ShapeError: the views differ in size.
     """
 
     kind = "disparity"
@@ -136,6 +154,14 @@ class StereoPredictor:
             )
         if view not in ("left", "right"):
             raise InputError(f"view must be 'left' or 'right', got {view!r}.")
+        if method in SKIMAGE_METHODS:
+            try:
+                import skimage.registration  # noqa: F401
+            except ImportError as exc:
+                raise InputError(
+                    f"the {method!r} matcher uses scikit-image, which is not installed: "
+                    'pip install "sddr[eval]" (or scikit-image), or use sgbm, bm or dis.'
+                ) from exc
         left = _as_uint8_rgb(left_rgb, "the left view")
         right = _as_uint8_rgb(right_rgb, "the right view")
         if left.shape != right.shape:
@@ -266,9 +292,20 @@ class StereoPredictor:
         return self._holes(disp, valid) / np.float32(scale)
 
     def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Dense flow ``(H, W, 2)`` from grey ``a`` to grey ``b``: ``a(p) ≈ b(p + flow(p))``."""
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        return dis.calc(a, b, None)
+        """Dense flow ``(H, W, 2)`` (x, y) from grey uint8 ``a`` to ``b``:
+        ``a(p) ≈ b(p + flow(p))``."""
+        if self.method == "dis":
+            dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+            return dis.calc(a, b, None)
+        from skimage.registration import optical_flow_ilk, optical_flow_tvl1
+
+        a32 = a.astype(np.float32) / 255.0
+        b32 = b.astype(np.float32) / 255.0
+        if self.method == "tvl1":  # skimage: reference(p) ≈ moving(p + (v, u)), rows first
+            v, u = optical_flow_tvl1(a32, b32, attachment=50.0)
+        else:
+            v, u = optical_flow_ilk(a32, b32, radius=STEREO_METHODS["ilk"] // 2)
+        return np.dstack([u, v]).astype(np.float32)
 
     def _match_flow(self, ref: np.ndarray, other: np.ndarray, scale: float) -> np.ndarray:
         """Disparity from optical flow: ``d = −flow_x`` left to right, kept where the flow

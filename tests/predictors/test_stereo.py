@@ -7,7 +7,11 @@ import pytest
 
 from sddr_core.datasets.base import Sample, SampleList
 from sddr_core.errors import InputError, ShapeError
-from sddr_core.predictors.stereo import StereoPredictor, stereo_predictor_for_sample
+from sddr_core.predictors.stereo import (
+    FLOW_METHODS,
+    StereoPredictor,
+    stereo_predictor_for_sample,
+)
 
 H, W = 96, 160
 BG, FG = 4.0, 12.0  # disparities in pixels
@@ -68,9 +72,9 @@ def _interior(d: np.ndarray, box: tuple[int, int, int, int], shrink: int = 4) ->
     return d[t + shrink : b - shrink, lft + shrink : r - shrink]
 
 
-@pytest.mark.parametrize("method", ["sgbm", "bm", "dis"])
+@pytest.mark.parametrize("method", ["sgbm", "bm", "dis", "tvl1", "ilk"])
 def test_recovers_disparity_at_full_resolution(pair, smooth_pair, method):
-    left, right, gt, _ = smooth_pair if method == "dis" else pair
+    left, right, gt, _ = smooth_pair if method in FLOW_METHODS else pair
     p = StereoPredictor(left, right, method=method, native_resolution=80, max_disparity=24)
     d = p.predict(left / 255.0, W)
     assert d.shape == (H, W) and d.dtype == np.float32 and np.isfinite(d).all()
@@ -162,6 +166,30 @@ def test_bad_inputs(pair):
         p.predict(np.zeros((H, W + 2, 3), np.float32), 80)
 
 
+@pytest.mark.parametrize("method", ["tvl1", "ilk"])
+def test_skimage_flow_matchers_check_round_trips(smooth_pair, method):
+    """The scikit-image flows go through the same forward-backward check as DIS: the strip
+    that the near rectangle hides in the right view is filled from the background side."""
+    left, right, _, _ = smooth_pair
+    p = StereoPredictor(left, right, method=method, native_resolution=80)
+    raw = StereoPredictor(left, right, method=method, native_resolution=80, fill_holes=False)
+    holes = np.isnan(raw.predict(left, W))
+    strip = holes[RECT[0] + 4 : RECT[2] - 4, RECT[1] - int(FG) + 2 : RECT[1] - 2]
+    assert strip.mean() > 0.5 and holes.mean() < 0.3
+    occluded = p.predict(left, W)[RECT[0] + 4 : RECT[2] - 4, RECT[1] - int(FG) + 2 : RECT[1] - 2]
+    assert np.median(occluded) < (BG + FG) / 2
+
+
+def test_skimage_flow_matchers_say_what_to_install(pair, monkeypatch):
+    import sys
+
+    left, right, _, _ = pair
+    monkeypatch.setitem(sys.modules, "skimage.registration", None)  # import fails
+    with pytest.raises(InputError, match=r"sddr\[eval\]"):
+        StereoPredictor(left, right, method="tvl1", native_resolution=80)
+    StereoPredictor(left, right, method="dis", native_resolution=80)  # OpenCV's need nothing
+
+
 def _stereo_sample(name: str = "toy") -> Sample:
     left, right, gt, gt_right = stereo_pair()
     return Sample(
@@ -177,7 +205,7 @@ def test_registered_and_built_from_a_sample():
     from sddr_core.evaluation.runner import needs_sample
     from sddr_core.registry import create_predictor, get_predictor_spec
 
-    for name in ("stereo-sgbm", "stereo-bm", "stereo-dis"):
+    for name in ("stereo-sgbm", "stereo-bm", "stereo-dis", "stereo-tvl1", "stereo-ilk"):
         spec = get_predictor_spec(name)
         assert spec.kind == "disparity" and needs_sample(name) and "sample" in spec.needs
         with pytest.raises(InputError, match="stereo pair"):
