@@ -6,6 +6,8 @@ saw").
 
     python benchmarks/base_trust.py --out docs/eval/refiner-2026-12/base-trust
 
+Other sets with ``--set PREDICTOR@DATASET`` (repeatable), e.g. ``--set stereo-ilk@motorcycle``.
+
 Writes ``base_trust.md`` (δ1 / REL / D³R / bF1 means per predictor and dataset) to ``--out``.
 """
 
@@ -50,15 +52,28 @@ def refiner_with_base(weights: str | None, force: float | None):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", default=None, help="refiner checkpoint (default: shipped)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=None,
+        metavar="PREDICTOR@DATASET",
+        help="a predictor and dataset to measure instead of the default sets (repeatable)",
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    sets = SETS
+    if args.set:
+        pairs = [item.partition("@") for item in args.set]
+        if any(not p or not d for p, _, d in pairs):
+            raise SystemExit("--set takes PREDICTOR@DATASET, e.g. stereo-ilk@motorcycle")
+        sets = tuple((d, p) for p, _, d in pairs)
     lines = [
         "| predictor @ dataset | base trust | δ1 ↑ | REL ↓ | D³R ↓ | bF1 ↑ |",
         "|---|---|---|---|---|---|",
     ]
     for force, label in ((None, "learned"), (0.0, "0 (low)"), (1.0, "1 (high)")):
         ref = refiner_with_base(args.weights, force)
-        for dataset, predictor in SETS:
+        for dataset, predictor in sets:
             report = evaluate(
                 dataset, predictor, ["one-stage"], refiner=ref, progress=False, figures=False
             )
