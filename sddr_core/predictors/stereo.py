@@ -413,6 +413,10 @@ def _factory(method: StereoMethod) -> Any:
     return factory
 
 
+def _library(method: str) -> str:
+    return "scikit-image" if method in SKIMAGE_METHODS else "OpenCV"
+
+
 @hookimpl
 def sddr_register_predictors() -> list[PredictorSpec]:
     return [
@@ -421,9 +425,9 @@ def sddr_register_predictors() -> list[PredictorSpec]:
             factory=_factory(method),  # type: ignore[arg-type]
             kind="disparity",
             native_resolution=DEFAULT_NATIVE_RESOLUTION,
-            licence="Apache-2.0 (built-in; OpenCV)",
+            licence=f"Apache-2.0 (built-in; {_library(method)})",
             description=f"{_DESCRIPTIONS[method]} on a sample's stereo pair (evaluation)",
-            source="sddr_core (OpenCV)",
+            source=f"sddr_core ({_library(method)})",
             needs=("sample",),
             extra={"needs_sample": True},
         )
