@@ -22,6 +22,12 @@
 # With the time left in the same call (about 485 s of a 600 s call go to this script), the
 # compiled network's GPU fraction, never measured yet (CUDA graphs; the first rounds compile):
 #   timeout $LEFT python3 -m sddr_core bench fraction --device cuda --compile --refiners network --markdown
+# Back here, each returned checkpoint on the two real estimators that nothing trains on
+# (scikit-image's flows; docs/MODEL_CARD.md "Two more real estimators it never saw"), where
+# the runs of one recipe differed most (stage 6 .742 δ1 on Motorcycle with ILK, c8 .795):
+#   python benchmarks/generalisation.py --refiner r1=OUT/r1.safetensors --refiner r2=... \
+#     --dataset middlebury2006:../shared/data/middlebury2006@val --dataset motorcycle \
+#     --predictors stereo-tvl1,stereo-ilk --out DIR
 # A dry run without a GPU:
 #   DEVICE=cpu PREDICTORS=stereo-dis BAND_EXTRA="--set data.real_fraction=0 --set data.workers=0" \
 #     benchmarks/gpu_seeds.sh ../shared/data/middlebury2006 runs /tmp/gpu-seeds-dry 8 5 60
