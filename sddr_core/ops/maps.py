@@ -104,9 +104,7 @@ def as_depth_map(
         raise error(f"{what} has no finite value (all {arr.size} pixels are NaN or inf).{tail}")
     if unknown == "refuse" and bad.any():
         raise error(f"{what} has {int(bad.sum())} non-finite values (NaN or inf).{tail}")
-    if max_magnitude is None:
-        return arr
-    if bad.all():
+    if max_magnitude is None or bad.all():
         return arr
     peak = float(np.max(np.abs(arr[~bad]))) if bad.any() else float(np.max(np.abs(arr)))
     if peak > max_magnitude:

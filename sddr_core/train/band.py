@@ -55,8 +55,9 @@ __all__ = ["BandTrainConfig", "load_band_config", "load_real_passes", "train_ban
 DEFAULT_STEREO_SCALES = ((0.3, 0.7), (0.4, 1.0), (0.5, 0.8))
 
 #: The stereo matchers run on the training scenes (``data.stereo_methods``; any of
-#: :data:`sddr_core.predictors.stereo.STEREO_METHODS`). ``dis`` is left out by default: it is
-#: the real estimator the shipped refiners never saw, kept to measure that.
+#: :data:`sddr_core.predictors.stereo.STEREO_METHODS`). ``dis``, ``tvl1`` and ``ilk`` are
+#: left out by default: they are the real estimators the shipped refiners never saw, kept to
+#: measure that (``tvl1`` and ``ilk`` were added after every shipped refiner was trained).
 DEFAULT_STEREO_METHODS = ("sgbm", "bm")
 
 
