@@ -19,6 +19,10 @@
 # carry the teachers too (e.g. .carry/teachers/c8.safetensors from gpu_stage8.sh's results;
 # leave out runs that trained on DIS passes, a8 and n8, to keep DIS unseen) and set
 #   TRAIN_SET='train.ema=0.998 train.teachers=["sddr_core/weights/sddr_default.safetensors",".carry/teachers/c8.safetensors"]'
+# Since stereo-tvl1 and stereo-ilk (below) are real estimators that nothing trains on, DIS
+# may count as seen: then all four networks can teach (the four-network mean was the
+# steadiest refiner on those two estimators, docs/MODEL_CARD.md), with
+#   TRAIN_SET='train.ema=0.998 train.teachers=["sddr_core/weights/sddr_default.safetensors",".carry/teachers/a8.safetensors",".carry/teachers/c8.safetensors",".carry/teachers/n8.safetensors"]'
 # With the time left in the same call (about 485 s of a 600 s call go to this script), the
 # compiled network's GPU fraction, never measured yet (CUDA graphs; the first rounds compile):
 #   timeout $LEFT python3 -m sddr_core bench fraction --device cuda --compile --refiners network --markdown
