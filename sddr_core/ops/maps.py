@@ -61,6 +61,8 @@ def as_depth_map(
         ShapeError: not 2-D, or a side below ``min_side``, when ``error`` is
             :class:`InputError` or a base of it; otherwise ``error`` for these too.
     """
+    if unknown not in ("refuse", "holes", "keep"):
+        raise ValueError(f"unknown must be 'refuse', 'holes' or 'keep', got {unknown!r}.")
     tail = f" {fix}" if fix else ""
     shape_error = ShapeError if issubclass(ShapeError, error) else error
     original = value
@@ -98,8 +100,6 @@ def as_depth_map(
         )
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     bad = ~np.isfinite(arr)
-    if unknown not in ("refuse", "holes", "keep"):
-        raise ValueError(f"unknown must be 'refuse', 'holes' or 'keep', got {unknown!r}.")
     if unknown == "holes" and bad.all():
         raise error(f"{what} has no finite value (all {arr.size} pixels are NaN or inf).{tail}")
     if unknown == "refuse" and bad.any():
