@@ -27,6 +27,12 @@ from sddr_core.errors import InputError, WeightsError
 __all__ = ["average_checkpoints", "export_checkpoint", "main"]
 
 
+def _labels(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """File names, or the paths as given where names repeat (runs/a/last, runs/b/last)."""
+    names = [Path(p).name for p in paths]
+    return names if len(set(names)) == len(names) else [os.fspath(p) for p in paths]
+
+
 def average_checkpoints(
     paths: Sequence[str | os.PathLike[str]],
 ) -> tuple[Any, dict[str, str]]:
@@ -71,7 +77,7 @@ def average_checkpoints(
     with torch.no_grad():
         model.load_state_dict(averaged)
     meta = dict(meta)
-    meta["averaged_from"] = json.dumps([Path(p).name for p in paths])
+    meta["averaged_from"] = json.dumps(_labels(paths))
     return model, meta
 
 
@@ -100,7 +106,7 @@ def export_checkpoint(
         if k not in ("format", "format_version", "architecture", "config", "sddr_version")
     }
     keep["precision"] = "float16" if fp16 else "float32"
-    keep["exported_from"] = ", ".join(Path(s).name for s in sources)
+    keep["exported_from"] = ", ".join(_labels(sources))
     keep.update(extra or {})
     if fp16:
         model = model.half()

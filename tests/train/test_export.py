@@ -55,6 +55,22 @@ def test_average_refuses_different_architectures(tmp_path):
         average_checkpoints([a, b])
 
 
+def test_repeated_file_names_are_recorded_as_paths(tmp_path):
+    paths = []
+    for i in range(2):
+        (tmp_path / f"run{i}").mkdir()
+        torch.manual_seed(i)
+        paths.append(
+            save_refiner(
+                create_band_model("bandfusion-tiny"), tmp_path / f"run{i}" / "last.safetensors"
+            )
+        )
+    out = export_checkpoint(paths, tmp_path / "soup.safetensors")
+    meta = read_checkpoint(out)[1]
+    assert json.loads(meta["averaged_from"]) == [str(p) for p in paths]
+    assert meta["exported_from"] == ", ".join(str(p) for p in paths)
+
+
 def test_export_never_overwrites_unless_asked(tmp_path):
     src, _ = _saved(tmp_path, "a")
     dst = tmp_path / "out.safetensors"

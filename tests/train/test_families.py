@@ -348,6 +348,7 @@ def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
         "bandfusion_gpu",
         "bandfusion_stage6",
         "bandfusion_stage7",
+        "bandfusion_stage9",
         "experiments/stage6_finetune",
     ],
 )
