@@ -2,8 +2,8 @@
 
 For each predictor (the ``family-<name>`` predictors: real ground truth degraded by one
 degradation family; the real estimators ``stereo-sgbm`` / ``stereo-bm``, which band training
-uses, and ``stereo-dis``, ``stereo-tvl1`` and ``stereo-ilk``, which it never does) and each
-dataset,
+uses, ``stereo-dis``, which stage 9's fine-tunes use and earlier stages never did, and
+``stereo-tvl1`` and ``stereo-ilk``, which no shipped refiner saw) and each dataset,
 runs ``sddr eval``'s methods (low, high, poisson, split, one-stage and optionally two-stage)
 with each refiner given, and writes a Markdown and JSON summary: family means of δ1, REL, D³R
 and boundary F1, and the share of (scene, predictor) pairs whose δ1 is more than 0.02 below

@@ -98,7 +98,7 @@ stage6_recipe() {
     [ "$left" -lt "$eval_secs" ] && eval_secs=$((left > 30 ? left : 30))
   fi
   # shellcheck disable=SC2046
-  eval_refiners "$eval_secs" "s6=sddr_core/weights/sddr_default.safetensors" $(trained "${RUNS[@]}")
+  eval_refiners "$eval_secs" "default=sddr_core/weights/sddr_default.safetensors" $(trained "${RUNS[@]}")
   stamp eval done
   pack "${RUNS[@]}"
 }

@@ -14,15 +14,18 @@
 # in an ignored folder, 30 MB). Set
 # DEADLINE (epoch seconds) so that the tables end in time, e.g.
 #   DEADLINE=$(( $(date +%s) + 540 )) benchmarks/gpu_seeds.sh .carry/mb .carry/passes $OUT 230 120 140
-# TRAIN_SET="" gives stage 6's recipe exactly (three more draws of the shipped default's).
+# TRAIN_SET="" gives stage 6's recipe exactly (three more draws of stage 6, which stage 9, the
+# default since 2026-12-05, fine-tunes); stage 9's data (DIS among the estimators) with
+#   TRAIN_SET='train.ema=0.998 data.stereo_methods=["sgbm","bm","dis"]' 
 # Distilled from an ensemble (train.teachers; docs/MODEL_CARD.md "Distilling an ensemble"):
-# carry the teachers too (e.g. .carry/teachers/c8.safetensors from gpu_stage8.sh's results;
+# carry the teachers too (stage 6: `git show f452684:sddr_core/weights/sddr_default.safetensors
+# > .carry/teachers/s6.safetensors`; c8.safetensors from gpu_stage8.sh's results;
 # leave out runs that trained on DIS passes, a8 and n8, to keep DIS unseen) and set
-#   TRAIN_SET='train.ema=0.998 train.teachers=["sddr_core/weights/sddr_default.safetensors",".carry/teachers/c8.safetensors"]'
+#   TRAIN_SET='train.ema=0.998 train.teachers=[".carry/teachers/s6.safetensors",".carry/teachers/c8.safetensors"]'
 # Since stereo-tvl1 and stereo-ilk (below) are real estimators that nothing trains on, DIS
 # may count as seen: then all four networks can teach (the four-network mean was the
 # steadiest refiner on those two estimators, docs/MODEL_CARD.md), with
-#   TRAIN_SET='train.ema=0.998 train.teachers=["sddr_core/weights/sddr_default.safetensors",".carry/teachers/a8.safetensors",".carry/teachers/c8.safetensors",".carry/teachers/n8.safetensors"]'
+#   TRAIN_SET='train.ema=0.998 train.teachers=[".carry/teachers/s6.safetensors",".carry/teachers/a8.safetensors",".carry/teachers/c8.safetensors",".carry/teachers/n8.safetensors"]'
 # With the time left in the same call (about 485 s of a 600 s call go to this script), the
 # compiled network's GPU fraction, never measured yet (CUDA graphs; the first rounds compile):
 #   timeout $LEFT python3 -m sddr_core bench fraction --device cuda --compile --refiners network --markdown

@@ -17,9 +17,10 @@ window matchers': smooth, rounded boundaries that bleed into the background, ove
 parts, layout errors in weak texture, and no streaks. Its horizontal flow from the left to the
 right view is minus the disparity; a forward-backward check (the flow from the right view back
 must bring a pixel home within a pixel) and a same-row check (a rectified pair's matches share
-a row) mark occlusions and failed matches, which are filled like the window matchers'. The
-band-fusion refiner is trained with SGBM and BM passes only (:mod:`sddr_core.train.band`), so
-``stereo-dis`` is a real estimator it has never seen.
+a row) mark occlusions and failed matches, which are filled like the window matchers'.
+Band-fusion stages 1-6 trained with SGBM and BM passes only (:mod:`sddr_core.train.band`), so
+for them ``stereo-dis`` was a real estimator never seen; stage 9 (the default since
+2026-12-05) was fine-tuned with DIS too.
 (Farnebäck's flow was tried too and dropped: with Middlebury's disparities of up to 80 px its
 δ1 was 0.35 at any pyramid depth, useless as a predictor.)
 

@@ -56,8 +56,9 @@ DEFAULT_STEREO_SCALES = ((0.3, 0.7), (0.4, 1.0), (0.5, 0.8))
 
 #: The stereo matchers run on the training scenes (``data.stereo_methods``; any of
 #: :data:`sddr_core.predictors.stereo.STEREO_METHODS`). ``dis``, ``tvl1`` and ``ilk`` are
-#: left out by default: they are the real estimators the shipped refiners never saw, kept to
-#: measure that (``tvl1`` and ``ilk`` were added after every shipped refiner was trained).
+#: left out by default, as stages 1-6 had them (their configs rely on this default); stage 9
+#: (``bandfusion_stage9``) adds ``dis``. ``tvl1`` and ``ilk`` are the real estimators no
+#: shipped refiner has seen, kept to measure that.
 DEFAULT_STEREO_METHODS = ("sgbm", "bm")
 
 
