@@ -124,11 +124,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("dst", help="the .safetensors file to write")
     parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dst")
+    parser.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a metadata entry (e.g. training=..., run=...); repeatable",
+    )
     args = parser.parse_args(argv)
     from sddr_core.errors import SddrError
 
+    extra = {}
+    for item in args.meta:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--meta takes KEY=VALUE, got {item!r}")
+        extra[key.strip()] = value
     try:
-        out = export_checkpoint(args.src, args.dst, fp16=not args.fp32, overwrite=args.overwrite)
+        out = export_checkpoint(
+            args.src, args.dst, fp16=not args.fp32, overwrite=args.overwrite, extra=extra
+        )
     except SddrError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")

@@ -85,8 +85,14 @@ def test_export_never_overwrites_unless_asked(tmp_path):
 def test_command_line_averages_and_reports_errors(tmp_path, capsys):
     a, _ = _saved(tmp_path, "a", seed=0)
     b, _ = _saved(tmp_path, "b", seed=1)
-    assert main([str(a), str(b), str(tmp_path / "soup.safetensors")]) == 0
+    soup = tmp_path / "soup.safetensors"
+    assert main([str(a), str(b), str(soup), "--meta", "run=soup", "--meta", "training=a=b"]) == 0
     assert "wrote" in capsys.readouterr().out
+    meta = read_checkpoint(soup)[1]
+    assert meta["run"] == "soup" and meta["training"] == "a=b"
+    with pytest.raises(SystemExit):
+        main([str(a), str(tmp_path / "y.safetensors"), "--meta", "no-equals"])
+    assert "KEY=VALUE" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main([str(tmp_path / "missing.safetensors"), str(tmp_path / "x.safetensors")])
     assert exc.value.code == 2
