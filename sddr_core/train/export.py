@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sddr_core.errors import InputError, WeightsError
+from sddr_core.errors import InputError, SddrError, WeightsError
 
 __all__ = ["average_checkpoints", "export_checkpoint", "main"]
 
@@ -39,14 +39,13 @@ def average_checkpoints(
     """The element-wise mean of the weights of the refiner checkpoints ``paths``.
 
     Returns ``(model, metadata)``: the network (float32, on the CPU) and the first
-    checkpoint's metadata with ``averaged_from`` (the file names) added.
+    checkpoint's metadata with ``averaged_from`` (the file names, or the paths where names
+    repeat) added.
 
     Raises:
         InputError: no paths. WeightsError: a file is not a valid refiner checkpoint, or the
             files differ in architecture or configuration.
     """
-    import torch
-
     from sddr_core.refiners.network import read_checkpoint
 
     if not paths:
@@ -74,8 +73,7 @@ def average_checkpoints(
         k: (total[k] / n).to(state[k].dtype) if state[k].is_floating_point() else state[k]
         for k in state
     }
-    with torch.no_grad():
-        model.load_state_dict(averaged)
+    model.load_state_dict(averaged)
     meta = dict(meta)
     meta["averaged_from"] = json.dumps(_labels(paths))
     return model, meta
@@ -132,8 +130,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="set a metadata entry (e.g. training=..., run=...); repeatable",
     )
     args = parser.parse_args(argv)
-    from sddr_core.errors import SddrError
-
     extra = {}
     for item in args.meta:
         key, sep, value = item.partition("=")
