@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from sddr_core.errors import InputError, ShapeError, UnsupportedFormatError
-from sddr_core.io.files import atomic_write, check_writable
+from sddr_core.io.files import atomic_write, check_input_file, check_writable
 from sddr_core.ops.maps import as_depth_map
 
 __all__ = ["DEPTH_FORMATS", "DepthFile", "read_depth", "write_depth"]
@@ -154,15 +154,7 @@ def read_depth(path: str | os.PathLike[str]) -> DepthFile:
     """
     p = Path(path).expanduser()
     ext = _format_of(p)
-    if not p.exists():
-        raise InputError(f"Depth file not found: {p}. Check the path and the working folder.")
-    if p.is_dir():
-        raise InputError(f"Cannot read {p}: it is a folder, not a depth file.")
-    if p.stat().st_size == 0:
-        raise InputError(
-            f"Cannot read {p}: the file is empty (0 bytes), e.g. an interrupted export or copy. "
-            "Write it again."
-        )
+    check_input_file(p, "a depth file")
 
     kind: str | None = None
     meta: dict[str, MetaValue] = {}

@@ -1,4 +1,5 @@
-"""Safe output files: refuse to overwrite unless asked, and never leave a half-written file.
+"""Safe output files: refuse to overwrite unless asked, and never leave a half-written file;
+and one check of input files before a reader opens them (:func:`check_input_file`).
 
 Every writer in :mod:`sddr_core.io` goes through :func:`atomic_write`: the bytes go to a
 temporary file in the destination folder, which then replaces the destination in one step
@@ -16,7 +17,13 @@ from typing import BinaryIO
 
 from sddr_core.errors import InputError, OutputError, OutputExistsError, SddrError
 
-__all__ = ["atomic_write", "check_output_folder", "check_writable", "write_together"]
+__all__ = [
+    "atomic_write",
+    "check_input_file",
+    "check_output_folder",
+    "check_writable",
+    "write_together",
+]
 
 
 def check_output_folder(path: str | os.PathLike[str]) -> Path:
@@ -103,6 +110,32 @@ def write_together(
         for tmp in temps:
             tmp.unlink(missing_ok=True)
     return dests
+
+
+def check_input_file(path: Path, what: str, *, folder_hint: str = "") -> None:
+    """Refuse ``path`` as input unless it is a non-empty file, with a message naming ``what``.
+
+    Args:
+        path: the file a reader is about to open.
+        what: what the file should be, with its article (``"an image file"``).
+        folder_hint: a sentence added when ``path`` is a folder (e.g. how to pass its files).
+
+    Raises:
+        InputError: ``path`` does not exist, is a folder, or is empty (0 bytes).
+    """
+    name = what.split(" ", 1)[1] if what.startswith(("a ", "an ")) else what
+    if not path.exists():
+        raise InputError(
+            f"{name[:1].upper()}{name[1:]} not found: {str(path)!r} does not exist. Check the "
+            "path and the working folder."
+        )
+    if path.is_dir():
+        raise InputError(f"{str(path)!r} is a folder, not {what}. {folder_hint}".rstrip())
+    if path.stat().st_size == 0:
+        raise InputError(
+            f"{name[:1].upper()}{name[1:]} {str(path)!r} is empty (0 bytes): an interrupted "
+            "download, export or copy? Write it again."
+        )
 
 
 def check_writable(path: str | os.PathLike[str], *, overwrite: bool) -> Path:

@@ -17,6 +17,7 @@ from sddr_core.errors import (
     UnsupportedFormatError,
     option,
 )
+from sddr_core.io.files import check_input_file
 
 __all__ = ["DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "MIN_IMAGE_SIDE", "load_image", "max_pixels"]
 
@@ -80,18 +81,11 @@ def _check_pixels(width: int, height: int, what: str) -> None:
 
 
 def _read_file(path: Path) -> np.ndarray:
-    if not path.exists():
-        raise InputError(f"image file {str(path)!r} does not exist: check the path.")
-    if path.is_dir():
-        raise InputError(
-            f"{str(path)!r} is a folder, not an image file. Pass the images inside it "
-            f"(e.g. {str(path / '*.png')!r})."
-        )
-    if path.stat().st_size == 0:
-        raise InputError(
-            f"image file {str(path)!r} is empty (0 bytes): an interrupted download or copy? "
-            "Write it again."
-        )
+    check_input_file(
+        path,
+        "an image file",
+        folder_hint=f"Pass the images inside it (e.g. {str(path / '*.png')!r}).",
+    )
     from PIL import Image
 
     with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
