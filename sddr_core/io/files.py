@@ -124,16 +124,17 @@ def check_input_file(path: Path, what: str, *, folder_hint: str = "") -> None:
         InputError: ``path`` does not exist, is a folder, or is empty (0 bytes).
     """
     name = what.split(" ", 1)[1] if what.startswith(("a ", "an ")) else what
+    name = name[:1].upper() + name[1:]
     if not path.exists():
         raise InputError(
-            f"{name[:1].upper()}{name[1:]} not found: {str(path)!r} does not exist. Check the "
-            "path and the working folder."
+            f"{name} not found: {str(path)!r} does not exist. Check the path and the working "
+            "folder."
         )
     if path.is_dir():
         raise InputError(f"{str(path)!r} is a folder, not {what}. {folder_hint}".rstrip())
     if path.stat().st_size == 0:
         raise InputError(
-            f"{name[:1].upper()}{name[1:]} {str(path)!r} is empty (0 bytes): an interrupted "
+            f"{name} {str(path)!r} is empty (0 bytes): an interrupted "
             "download, export or copy? Write it again."
         )
 
