@@ -17,9 +17,8 @@
 # TRAIN_SET="" gives stage 6's recipe exactly (three more draws of stage 6, which stage 9, the
 # default since 2026-12-05, fine-tunes); stage 9's data (DIS among the estimators) with
 #   TRAIN_SET='train.ema=0.998 data.stereo_methods=["sgbm","bm","dis"]'
-# and with fewer real scenes (real_fraction 0.3 generalised better to the unseen estimators in
-# the CPU fine-tunes of 2026-12-05, docs/MODEL_CARD.md "Fewer real scenes"), add
-# data.real_fraction=0.3 to it.
+# (a lower real share, data.real_fraction=0.3, looked better on the unseen estimators in two
+# CPU runs and did not replicate over four fresh seeds: docs/MODEL_CARD.md "Fewer real scenes").
 # Distilled from an ensemble (train.teachers; docs/MODEL_CARD.md "Distilling an ensemble"):
 # carry the teachers too (stage 6: `git show f452684:sddr_core/weights/sddr_default.safetensors
 # > .carry/teachers/s6.safetensors`; c8.safetensors from gpu_stage8.sh's results;
