@@ -135,6 +135,39 @@ class Ensemble:
         return self.fuse_batch([low], [high])[0]
 
 
+class Mirrored:
+    """The mean of a refiner's fusion of a pair and of the same pair mirrored left to right
+    (``--flip``): flip test-time augmentation, the cheapest ensemble (twice the network's
+    cost), measured beside the refiner alone."""
+
+    def __init__(self, refiner: Any) -> None:
+        from sddr_core.refiners.network import load_refiner
+
+        self.refiner = load_refiner(refiner) if isinstance(refiner, str) else refiner
+        self.name = f"{self.refiner.name}+flip"
+        self.size_multiple = self.refiner.size_multiple
+        self.max_working_side = self.refiner.max_working_side
+
+    def fuse_batch(self, lows: list[Any], highs: list[Any], **options: Any) -> list[Any]:
+        from sddr_core.refiners.base import Fusion
+
+        direct = self.refiner.fuse_batch(lows, highs, **options)
+        mirror = self.refiner.fuse_batch(
+            [np.ascontiguousarray(lo[:, ::-1]) for lo in lows],
+            [np.ascontiguousarray(hi[:, ::-1]) for hi in highs],
+            **options,
+        )
+        out = []
+        for a, b in zip(direct, mirror, strict=True):
+            depth = ((a.depth + b.depth[:, ::-1]) / 2).astype(np.float32)
+            omega = ((a.omega + b.omega[:, ::-1]) / 2).astype(np.float32)
+            out.append(Fusion(depth, omega, dict(a.info)))
+        return out
+
+    def fuse(self, low: Any, high: Any) -> Any:
+        return self.fuse_batch([low], [high])[0]
+
+
 def summarise(rows: dict[str, Any]) -> str:
     lines = [
         "| predictor @ dataset | method | δ1 ↑ | REL ↓ | D³R ↓ | bF1 ↑ | δ1 < best input − 0.02 |",
@@ -202,6 +235,12 @@ def main() -> None:
         help="change an architecture option of every band-fusion refiner given, e.g. "
         "align_trim=0.1 (the trimmed alignment, measured on the shipped weights)",
     )
+    ap.add_argument(
+        "--flip",
+        action="store_true",
+        help="measure each refiner as the mean of its fusions of the pair and of the pair "
+        "mirrored left to right (flip test-time augmentation)",
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     _two_stage_options(args.previous_weight, args.merge_grid)
@@ -209,6 +248,8 @@ def main() -> None:
     refiners = {k: Ensemble(v.split("+")) if "+" in v else v for k, v in refiners.items()}
     if args.model_option:
         refiners = {k: with_model_options(v, args.model_option) for k, v in refiners.items()}
+    if args.flip:
+        refiners = {f"{k}+flip": Mirrored(v) for k, v in refiners.items()}
     datasets = args.dataset or ["middlebury2006:../shared/data/middlebury2006@val"]
     rows = run(datasets, args.predictors.split(","), refiners, args.two_stage)
     out = Path(args.out)

@@ -21,6 +21,12 @@ network trains: ``data.workers = N`` draws them in N spawned processes (each loa
 scenes itself), and ``train.max_seconds`` ends a run after that long with its learning-rate
 schedule completed (the built-in configs ``bandfusion_gpu`` and ``bandfusion_stage6``).
 
+``data.mirror`` (a probability, 0 = off) mirrors each pair of a batch left to right, all three
+maps together, after its degradation: a family that draws its errors on one side only (the
+``holes`` family's occlusion bands lie left of foreground edges, as a left view's do) is then
+seen both ways, and the network learns no preferred side (stage 9, trained without it, fuses
+a mirrored pair of that family far worse than the pair itself: docs/MODEL_CARD.md).
+
 ``train.ema`` (a decay, 0 = off) keeps an exponential moving average of the weights
 (``torch.optim.swa_utils.AveragedModel``) and writes it, not the last step's weights, to
 ``last.safetensors``: what a run ends with then depends less on its last few batches.
@@ -84,6 +90,7 @@ class BandTrainConfig:
     real_fraction: float = 0.6
     depth_fraction: float = 0.25
     sharp_low_fraction: float = 0.0
+    mirror: float = 0.0
     real_passes: list[str] = field(default_factory=list)
     stereo_scales: list[list[float]] = field(
         default_factory=lambda: [list(p) for p in DEFAULT_STEREO_SCALES]
@@ -119,6 +126,7 @@ _SECTIONS = {
         "exclude",
         "middlebury2006",
         "sharp_low_fraction",
+        "mirror",
         "real_passes",
         "stereo_scales",
         "stereo_methods",
@@ -171,6 +179,10 @@ def load_band_config(data: dict[str, Any], where: str = "config") -> BandTrainCo
             f"{where}: data.stereo_scales must be a non-empty list of [low, high] fractions of "
             f"the scene's long side with 0 < low < high <= 1, got {scales!r}."
         )
+    if isinstance(cfg.mirror, bool) or not isinstance(cfg.mirror, int | float):
+        raise InputError(f"{where}: data.mirror is a probability in [0, 1], got {cfg.mirror!r}.")
+    if not 0 <= cfg.mirror <= 1:
+        raise InputError(f"{where}: data.mirror is a probability in [0, 1], got {cfg.mirror!r}.")
     if not isinstance(cfg.ema, int | float) or not 0 <= cfg.ema < 1:
         raise InputError(
             f"{where}: train.ema is the decay of the weights' moving average, in [0, 1) "
@@ -458,9 +470,14 @@ class _Pool:
 
         idx = self.rng.choice(len(self.pairs), size=size, replace=False)
         picks = [self.pairs[int(i)] for i in idx]
-        low = torch.from_numpy(np.stack([p.low for p in picks]))[:, None]
-        high = torch.from_numpy(np.stack([p.high for p in picks]))[:, None]
-        gt = torch.from_numpy(np.stack([p.gt for p in picks]))[:, None]
+        maps = [[p.low, p.high, p.gt] for p in picks]
+        if self.cfg.mirror > 0:  # drawn only when asked: runs without it stay as they were
+            for m, flip in zip(maps, self.rng.random(size) < self.cfg.mirror, strict=True):
+                if flip:
+                    m[:] = [a[:, ::-1] for a in m]
+        low, high, gt = (
+            torch.from_numpy(np.stack([m[j] for m in maps]))[:, None] for j in range(3)
+        )
         return low, high, gt
 
 

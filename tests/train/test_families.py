@@ -459,3 +459,44 @@ def test_bad_ema_is_refused(decay):
     with pytest.raises(InputError, match=r"train\.ema"):
         load_band_config({"train": {"ema": decay}})
     assert load_band_config({"train": {"ema": 0.998}}).ema == 0.998
+
+
+def test_mirror_flips_all_three_maps_of_a_pair_together():
+    from sddr_core.train.band import BandTrainConfig, _Pool
+
+    def pool(mirror: float) -> _Pool:
+        cfg = BandTrainConfig(
+            crop=64, pool_size=16, real_fraction=0.0, families=["holes"], mirror=mirror
+        )
+        return _Pool(cfg, np.random.default_rng(3))
+
+    def as_stored(p: _Pool, low) -> tuple[int, bool]:
+        """(index of the stored pair this batch map shows, whether it is mirrored)."""
+        for i, pair in enumerate(p.pairs):
+            if np.array_equal(low, pair.low):
+                return i, False
+            if np.array_equal(low, pair.low[:, ::-1]):
+                return i, True
+        raise AssertionError("batch map is no stored pair")
+
+    for mirror, expect in ((0.0, {False}), (1.0, {True}), (0.5, {False, True})):
+        p = pool(mirror)
+        low, high, gt = p.batch(16)
+        seen = set()
+        for b in range(16):
+            i, flipped = as_stored(p, low[b, 0].numpy())
+            ref = p.pairs[i]
+            view = (lambda a: a[:, ::-1]) if flipped else (lambda a: a)
+            np.testing.assert_array_equal(high[b, 0].numpy(), view(ref.high))
+            np.testing.assert_array_equal(gt[b, 0].numpy(), view(ref.gt))
+            seen.add(flipped)
+        assert seen == expect
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "0.5", True])
+def test_bad_mirror_is_refused(value):
+    from sddr_core.train.band import load_band_config
+
+    with pytest.raises(InputError, match=r"data\.mirror"):
+        load_band_config({"data": {"mirror": value}})
+    assert load_band_config({"data": {"mirror": 0.5}}).mirror == 0.5
