@@ -15,6 +15,11 @@ the better of the two inputs.
 Two-stage merge sweeps (docs/MODEL_CARD.md): ``--two-stage --previous-weight 1.0`` or
 ``--merge-grid initial``.
 
+Is a refiner free of a preferred side? ``--mirror`` also measures each refiner on the pairs
+mirrored left to right (its result mirrored back; rows ``one-stage:NAME+mirror``). ``--flip``
+measures the mean of the two (flip test-time augmentation). ``--strength S`` degrades the
+``family-<name>`` predictors at strength S (as ``sddr eval --strength``).
+
 Leave-one-family-out: pass ``--refiner no-texture=runs/lofo-texture/last.safetensors
 --predictors family-texture`` for each held-out family (see docs/MODEL_CARD.md).
 """
@@ -54,6 +59,7 @@ def run(
     predictors: list[str],
     refiners: dict[str, Any],
     two_stage: bool,
+    predictor_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for predictor in predictors:
@@ -64,7 +70,13 @@ def run(
                 if two_stage:
                     methods.append("two-stage")
                 report = evaluate(
-                    dataset, predictor, methods, refiner=ref, progress=False, figures=False
+                    dataset,
+                    predictor,
+                    methods,
+                    refiner=ref,
+                    progress=False,
+                    figures=False,
+                    predictor_options=predictor_options,
                 )
                 for method in report.methods:
                     label = (
@@ -136,33 +148,47 @@ class Ensemble:
 
 
 class Mirrored:
-    """The mean of a refiner's fusion of a pair and of the same pair mirrored left to right
-    (``--flip``): flip test-time augmentation, the cheapest ensemble (twice the network's
-    cost), measured beside the refiner alone."""
+    """A refiner run on the pair mirrored left to right, its result mirrored back: the same
+    refiner in a mirrored world (``--mirror``; the world has no preferred side, so a refiner
+    that generalises scores about the same), or with ``average`` the mean of that and the
+    plain fusion (``--flip``: flip test-time augmentation, twice the network's cost)."""
 
-    def __init__(self, refiner: Any) -> None:
+    def __init__(self, refiner: Any, *, average: bool = False) -> None:
         from sddr_core.refiners.network import load_refiner
 
         self.refiner = load_refiner(refiner) if isinstance(refiner, str) else refiner
-        self.name = f"{self.refiner.name}+flip"
+        self.average = average
+        self.name = f"{self.refiner.name}+{'flip' if average else 'mirror'}"
         self.size_multiple = self.refiner.size_multiple
         self.max_working_side = self.refiner.max_working_side
 
     def fuse_batch(self, lows: list[Any], highs: list[Any], **options: Any) -> list[Any]:
         from sddr_core.refiners.base import Fusion
 
-        direct = self.refiner.fuse_batch(lows, highs, **options)
         mirror = self.refiner.fuse_batch(
             [np.ascontiguousarray(lo[:, ::-1]) for lo in lows],
             [np.ascontiguousarray(hi[:, ::-1]) for hi in highs],
             **options,
         )
-        out = []
-        for a, b in zip(direct, mirror, strict=True):
-            depth = ((a.depth + b.depth[:, ::-1]) / 2).astype(np.float32)
-            omega = ((a.omega + b.omega[:, ::-1]) / 2).astype(np.float32)
-            out.append(Fusion(depth, omega, dict(a.info)))
-        return out
+        back = [
+            Fusion(
+                np.ascontiguousarray(f.depth[:, ::-1]),
+                np.ascontiguousarray(f.omega[:, ::-1]),
+                dict(f.info),
+            )
+            for f in mirror
+        ]
+        if not self.average:
+            return back
+        direct = self.refiner.fuse_batch(lows, highs, **options)
+        return [
+            Fusion(
+                ((a.depth + b.depth) / 2).astype(np.float32),
+                ((a.omega + b.omega) / 2).astype(np.float32),
+                dict(a.info),
+            )
+            for a, b in zip(direct, back, strict=True)
+        ]
 
     def fuse(self, low: Any, high: Any) -> Any:
         return self.fuse_batch([low], [high])[0]
@@ -241,6 +267,17 @@ def main() -> None:
         help="measure each refiner as the mean of its fusions of the pair and of the pair "
         "mirrored left to right (flip test-time augmentation)",
     )
+    ap.add_argument(
+        "--mirror",
+        action="store_true",
+        help="also measure each refiner on the pairs mirrored left to right (its result "
+        "mirrored back), as NAME+mirror: does it prefer a side?",
+    )
+    ap.add_argument(
+        "--strength",
+        type=float,
+        help="degradation strength of the family-<name> predictors (default 1)",
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     _two_stage_options(args.previous_weight, args.merge_grid)
@@ -249,9 +286,20 @@ def main() -> None:
     if args.model_option:
         refiners = {k: with_model_options(v, args.model_option) for k, v in refiners.items()}
     if args.flip:
-        refiners = {f"{k}+flip": Mirrored(v) for k, v in refiners.items()}
+        refiners = {f"{k}+flip": Mirrored(v, average=True) for k, v in refiners.items()}
+    if args.mirror:
+        refiners = {
+            **refiners,
+            **{f"{k}+mirror": Mirrored(v) for k, v in refiners.items()},
+        }
+    options: dict[str, Any] = {}
+    if args.strength is not None:
+        others = [p for p in args.predictors.split(",") if not p.startswith("family-")]
+        if others:
+            raise SystemExit(f"--strength applies to family-<name> predictors only, not {others}")
+        options["strength"] = args.strength
     datasets = args.dataset or ["middlebury2006:../shared/data/middlebury2006@val"]
-    rows = run(datasets, args.predictors.split(","), refiners, args.two_stage)
+    rows = run(datasets, args.predictors.split(","), refiners, args.two_stage, options)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "generalisation.json").write_text(json.dumps(rows, indent=1))
