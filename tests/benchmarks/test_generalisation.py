@@ -41,3 +41,36 @@ def test_model_options_need_a_band_network(tmp_path):
     path = save_refiner(create_model("sddr-tiny"), tmp_path / "s.safetensors", meta={})
     with pytest.raises(SystemExit, match="band-fusion"):
         generalisation.with_model_options(str(path), ["align_trim=0.1"])
+
+
+class _LeftEdge:
+    """A refiner that marks its input's left column: it prefers a side."""
+
+    name = "left-edge"
+    size_multiple = 1
+    max_working_side = 2048
+
+    def fuse_batch(self, lows, highs, **options):
+        from sddr_core.refiners.base import Fusion
+
+        out = []
+        for lo in lows:
+            d = lo.copy()
+            d[:, 0] += 1.0
+            out.append(Fusion(d, np.zeros_like(d), {}))
+        return out
+
+
+def test_mirrored_runs_the_refiner_on_the_mirrored_pair_and_mirrors_back():
+    low = np.arange(12, dtype=np.float32).reshape(3, 4)
+    mirrored = generalisation.Mirrored(_LeftEdge()).fuse(low, low)
+    expected = low.copy()
+    expected[:, -1] += 1.0  # the mark lands on the right: the refiner saw the mirrored pair
+    np.testing.assert_array_equal(mirrored.depth, expected)
+    assert mirrored.depth.shape == low.shape
+    mean = generalisation.Mirrored(_LeftEdge(), average=True).fuse(low, low)
+    expected = low.copy()
+    expected[:, 0] += 0.5
+    expected[:, -1] += 0.5
+    np.testing.assert_array_equal(mean.depth, expected)
+    assert mean.depth.dtype == np.float32
