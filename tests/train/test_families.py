@@ -349,6 +349,7 @@ def test_real_passes_join_the_real_estimator_pairs(tmp_path, monkeypatch):
         "bandfusion_stage6",
         "bandfusion_stage7",
         "bandfusion_stage9",
+        "bandfusion_stage10",
         "experiments/stage6_finetune",
     ],
 )
