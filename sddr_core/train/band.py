@@ -179,10 +179,9 @@ def load_band_config(data: dict[str, Any], where: str = "config") -> BandTrainCo
             f"{where}: data.stereo_scales must be a non-empty list of [low, high] fractions of "
             f"the scene's long side with 0 < low < high <= 1, got {scales!r}."
         )
-    if isinstance(cfg.mirror, bool) or not isinstance(cfg.mirror, int | float):
-        raise InputError(f"{where}: data.mirror is a probability in [0, 1], got {cfg.mirror!r}.")
-    if not 0 <= cfg.mirror <= 1:
-        raise InputError(f"{where}: data.mirror is a probability in [0, 1], got {cfg.mirror!r}.")
+    mirror = cfg.mirror
+    if isinstance(mirror, bool) or not isinstance(mirror, int | float) or not 0 <= mirror <= 1:
+        raise InputError(f"{where}: data.mirror is a probability in [0, 1], got {mirror!r}.")
     if not isinstance(cfg.ema, int | float) or not 0 <= cfg.ema < 1:
         raise InputError(
             f"{where}: train.ema is the decay of the weights' moving average, in [0, 1) "
