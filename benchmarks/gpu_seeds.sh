@@ -19,6 +19,10 @@
 #   TRAIN_SET='train.ema=0.998 data.stereo_methods=["sgbm","bm","dis"]'
 # (a lower real share, data.real_fraction=0.3, looked better on the unseen estimators in two
 # CPU runs and did not replicate over four fresh seeds: docs/MODEL_CARD.md "Fewer real scenes").
+# Since stage 10 (docs/MODEL_CARD.md "A mirrored world") every run should mirror its training
+# pairs from the start (a CPU fine-tune of stage 9 did not fully unlearn stage 9's side prior):
+#   TRAIN_SET='train.ema=0.998 data.stereo_methods=["sgbm","bm","dis"] data.mirror=0.5'
+# and measure the returned runs with benchmarks/generalisation.py --mirror.
 # Distilled from an ensemble (train.teachers; docs/MODEL_CARD.md "Distilling an ensemble"):
 # carry the teachers too (stage 6: `git show f452684:sddr_core/weights/sddr_default.safetensors
 # > .carry/teachers/s6.safetensors`; c8.safetensors from gpu_stage8.sh's results;

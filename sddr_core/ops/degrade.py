@@ -220,7 +220,11 @@ def punch_holes(
 ) -> np.ndarray:
     """Holes where tools lose depth, filled as tools fill them (:func:`fill_holes`, method
     drawn at random unless ``fill`` is given): blobs covering about ``3·strength`` % of the
-    image and occlusion bands of ``1 + 3·strength`` px on the background side of edges."""
+    image and occlusion bands of ``1 + 3·strength`` px on the background side of edges.
+
+    The bands lie left of foreground edges only, where a left view's occlusions lie: training
+    on this family should mirror its pairs too (``data.mirror`` of band training), or the
+    network learns a preferred side (docs/MODEL_CARD.md, "A mirrored world")."""
     if strength <= 0:
         return x.astype(np.float32, copy=True)
     x = x.astype(np.float32)
