@@ -24,7 +24,7 @@ schedule completed (the built-in configs ``bandfusion_gpu`` and ``bandfusion_sta
 ``data.mirror`` (a probability, 0 = off) mirrors each pair of a batch left to right, all three
 maps together, after its degradation: a family that draws its errors on one side only (the
 ``holes`` family's occlusion bands lie left of foreground edges, as a left view's do) is then
-seen both ways, and the network learns no preferred side (stage 9, trained without it, fuses
+seen both ways, and nothing in the data teaches a preferred side (stage 9, trained without it, fuses
 a mirrored pair of that family far worse than the pair itself: docs/MODEL_CARD.md).
 
 ``train.ema`` (a decay, 0 = off) keeps an exponential moving average of the weights
