@@ -120,6 +120,15 @@ def with_model_options(path: str, options: list[str]) -> Any:
     return refiner
 
 
+def mean_fusion(fusions: Any) -> Any:
+    """The mean of several fusions of one pair (depth and Ω), with the first one's info."""
+    from sddr_core.refiners.base import Fusion
+
+    depth = np.mean([f.depth for f in fusions], axis=0).astype(np.float32)
+    omega = np.mean([f.omega for f in fusions], axis=0).astype(np.float32)
+    return Fusion(depth, omega, dict(fusions[0].info))
+
+
 class Ensemble:
     """The mean of several refiners' fusions (``--refiner NAME=A.safetensors+B.safetensors``):
     what distilling an ensemble (``train.teachers``) aims at, measured beside its student."""
@@ -133,15 +142,8 @@ class Ensemble:
         self.max_working_side = min(m.max_working_side for m in self.members)
 
     def fuse_batch(self, lows: list[Any], highs: list[Any], **options: Any) -> list[Any]:
-        from sddr_core.refiners.base import Fusion
-
         runs = [m.fuse_batch(lows, highs, **options) for m in self.members]
-        out = []
-        for fusions in zip(*runs, strict=True):
-            depth = np.mean([f.depth for f in fusions], axis=0).astype(np.float32)
-            omega = np.mean([f.omega for f in fusions], axis=0).astype(np.float32)
-            out.append(Fusion(depth, omega, dict(fusions[0].info)))
-        return out
+        return [mean_fusion(fusions) for fusions in zip(*runs, strict=True)]
 
     def fuse(self, low: Any, high: Any) -> Any:
         return self.fuse_batch([low], [high])[0]
@@ -181,14 +183,7 @@ class Mirrored:
         if not self.average:
             return back
         direct = self.refiner.fuse_batch(lows, highs, **options)
-        return [
-            Fusion(
-                ((a.depth + b.depth) / 2).astype(np.float32),
-                ((a.omega + b.omega) / 2).astype(np.float32),
-                dict(a.info),
-            )
-            for a, b in zip(direct, back, strict=True)
-        ]
+        return [mean_fusion(pair) for pair in zip(direct, back, strict=True)]
 
     def fuse(self, low: Any, high: Any) -> Any:
         return self.fuse_batch([low], [high])[0]
