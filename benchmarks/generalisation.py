@@ -15,6 +15,10 @@ the better of the two inputs.
 Two-stage merge sweeps (docs/MODEL_CARD.md): ``--two-stage --previous-weight 1.0`` or
 ``--merge-grid initial``.
 
+Every refiner's result (poisson, split, one-stage, two-stage) is measured as fused and
+snapped to the image's edges (rows ``...+snap``, what ``refine()`` returns by default);
+``--snap off`` / ``on`` keeps one of the two.
+
 Is a refiner free of a preferred side? ``--mirror`` also measures each refiner on the pairs
 mirrored left to right (its result mirrored back; rows ``one-stage:NAME+mirror``). ``--flip``
 measures the mean of the two (flip test-time augmentation). ``--strength S`` degrades the
@@ -60,12 +64,13 @@ def run(
     refiners: dict[str, Any],
     two_stage: bool,
     predictor_options: dict[str, Any] | None = None,
+    snaps: tuple[bool, ...] = (False, True),
 ) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for predictor in predictors:
         for dataset in datasets:
             per_method: dict[str, list[dict[str, float]]] = {}
-            for ref_name, ref in refiners.items():
+            for (ref_name, ref), snap in ((r, s) for r in refiners.items() for s in snaps):
                 methods = ["low", "high", "poisson", "split", "one-stage"]
                 if two_stage:
                     methods.append("two-stage")
@@ -77,6 +82,7 @@ def run(
                     progress=False,
                     figures=False,
                     predictor_options=predictor_options,
+                    snap=snap,
                 )
                 for method in report.methods:
                     label = (
@@ -84,6 +90,8 @@ def run(
                         if method not in ("one-stage", "two-stage")
                         else f"{method}:{ref_name}"
                     )
+                    if snap and method not in ("low", "high"):
+                        label += "+snap"
                     if label in per_method:
                         continue
                     per_method[label] = [
@@ -238,6 +246,13 @@ def main() -> None:
     ap.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS))
     ap.add_argument("--two-stage", action="store_true")
     ap.add_argument(
+        "--snap",
+        choices=("off", "on", "both"),
+        default="both",
+        help="refiners' results as fused (off), snapped to the image's edges as refine() "
+        "does by default (on: rows NAME+snap), or both (default)",
+    )
+    ap.add_argument(
         "--previous-weight",
         type=float,
         help="two-stage: weight of the current estimate in each level's merge "
@@ -294,7 +309,8 @@ def main() -> None:
             raise SystemExit(f"--strength applies to family-<name> predictors only, not {others}")
         options["strength"] = args.strength
     datasets = args.dataset or ["middlebury2006:../shared/data/middlebury2006@val"]
-    rows = run(datasets, args.predictors.split(","), refiners, args.two_stage, options)
+    snaps = {"off": (False,), "on": (True,), "both": (False, True)}[args.snap]
+    rows = run(datasets, args.predictors.split(","), refiners, args.two_stage, options, snaps)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "generalisation.json").write_text(json.dumps(rows, indent=1))

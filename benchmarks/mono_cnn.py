@@ -255,7 +255,9 @@ def evaluate_refiners(args: argparse.Namespace) -> None:
     pred = MonoCNNPredictor(args.weights)
     keys = ("delta1", "abs_rel", "d3r", "boundary_f1")
     rows: dict[str, list[dict[str, float]]] = {}
-    for ref_name, ref in (r.split("=", 1) for r in args.refiner):
+    snaps = {"off": (False,), "on": (True,), "both": (False, True)}[args.snap]
+    refiners = [r.split("=", 1) for r in args.refiner]
+    for (ref_name, ref), snap in ((r, s) for r in refiners for s in snaps):
         methods = ["low", "high", "poisson", "split", "one-stage"]
         if args.two_stage:
             methods.append("two-stage")
@@ -266,9 +268,12 @@ def evaluate_refiners(args: argparse.Namespace) -> None:
             refiner=ref,
             progress=False,
             figures=False,
+            snap=snap,
         )
         for method in report.methods:
             label = method if method not in ("one-stage", "two-stage") else f"{method}:{ref_name}"
+            if snap and method not in ("low", "high"):
+                label += "+snap"
             rows.setdefault(
                 label,
                 [
@@ -317,6 +322,12 @@ def main() -> None:
     e.add_argument("--refiner", action="append", required=True, help="NAME=PATH, repeatable")
     e.add_argument("--split", default="val")
     e.add_argument("--two-stage", action="store_true")
+    e.add_argument(
+        "--snap",
+        choices=("off", "on", "both"),
+        default="both",
+        help="refiners' results as fused, snapped to the image (+snap), or both",
+    )
     e.add_argument("--out")
     e.add_argument("--threads", type=int, default=1)
     w = sub.add_parser("passes", help="low/high passes on other training scenes, for training")

@@ -31,6 +31,7 @@ def test_refine_signature_is_the_contract():
         "device": None,
         "low_resolution": None,
         "high_resolution": None,
+        "snap": True,
     }
 
 

@@ -405,13 +405,20 @@ def refine_external_batch(
     device: Any = None,
     size: tuple[int, int] | None = None,
     before_image: Callable[[int], None] | None = None,
+    images: Sequence[np.ndarray] | None = None,
 ) -> list[Any]:
     """:func:`sddr_core.refine_depths` on each (low, high) pair, all at one output size:
     ``size`` ``(H, W)`` when given, else the largest of all inputs (IMAGE batches need one
-    size)."""
+    size). ``images``: the photos the pairs were predicted from (one, or one per pair), whose
+    edges the results snap to."""
     import sddr_core
 
     pairs = pair_batches(list(lows), list(highs))
+    if images is not None and len(images) not in (1, len(pairs)):
+        raise ValueError(
+            f"reference_image holds {len(images)} images for {len(pairs)} depth pairs; give "
+            "one image, or one per pair."
+        )
     if size is None:
         size = max((m.shape for pair in pairs for m in pair), key=lambda s: s[0] * s[1])
     results = []
@@ -420,7 +427,13 @@ def refine_external_batch(
             before_image(i)
         results.append(
             sddr_core.refine_depths(
-                low, high, kind=kind, refiner=refiner, device=device, size=tuple(size)
+                low,
+                high,
+                kind=kind,
+                refiner=refiner,
+                device=device,
+                size=tuple(size),
+                image=None if images is None else images[min(i, len(images) - 1)],
             )
         )
     return results

@@ -699,8 +699,9 @@ class RefineExternalDepth(io.ComfyNode):
                 io.Image.Input(
                     "reference_image",
                     optional=True,
-                    tooltip="Optional: the outputs take this image's size (else the larger "
-                    "input's size).",
+                    tooltip="Optional: the photo the depth was made from (one, or one per "
+                    "pair). The outputs take its size and their edges snap to its edges; "
+                    "without it, the larger input's size and no snapping.",
                 ),
                 _near_input(),
             ],
@@ -723,6 +724,7 @@ class RefineExternalDepth(io.ComfyNode):
         highs = core.map_batch_to_arrays(high_depth, "high_depth")
         n = len(core.pair_batches(lows, highs))
         size = None if reference_image is None else tuple(reference_image.shape[1:3])
+        photos = None if reference_image is None else core.image_batch_to_arrays(reference_image)
         ref = _refiner_or_default(refiner, None)
 
         def work(before_image: Any) -> list[Any]:
@@ -734,6 +736,7 @@ class RefineExternalDepth(io.ComfyNode):
                 device=ref.device,
                 size=size,
                 before_image=before_image,
+                images=photos,
             )
 
         results = _run([ref], n, "fuse", work)

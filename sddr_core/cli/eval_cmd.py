@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sddr_core.cli.options import add_snap_option
 from sddr_core.errors import InputError
 
 
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     p.add_argument("--low-resolution", type=int, default=None, metavar="PX")
     p.add_argument("--high-resolution", type=int, default=None, metavar="PX")
+    add_snap_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         predictor_options=options,
         low_resolution=args.low_resolution,
         high_resolution=args.high_resolution,
+        snap=args.snap,
     )
     for line in report.header_lines():
         print(line)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sddr_core.cli.options import depth_format
+from sddr_core.cli.options import add_snap_option, depth_format
 from sddr_core.errors import InputError
 
 __all__ = ["pair_folders", "read_map", "register", "run"]
@@ -60,9 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--image",
         metavar="PHOTO",
-        help="the photo (or, with folders, a folder of photos paired by name) whose size the "
-        "output takes (default: the larger input's size)",
+        help="the photo (or, with folders, a folder of photos paired by name) the maps were "
+        "predicted from: the output takes its size and its edges snap to the photo's edges "
+        "(default: the larger input's size, no snapping)",
     )
+    add_snap_option(p)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
     p.add_argument(
         "--format", type=depth_format, default="png", help="depth file format: png, exr, "
@@ -194,13 +196,21 @@ def run(args: argparse.Namespace) -> int:
             )
         kind = args.kind or (declared.pop() if declared else "disparity")
         size: Any = None
+        rgb: Any = None
         photo = _photo_for(image, name, folder_mode)
         if photo is not None:
             from sddr_core.io.images import load_image
 
-            size = load_image(photo).shape[:2]
+            rgb = load_image(photo)
+            size = rgb.shape[:2]
         result = refine_depths(
-            low_map, high_map, kind=kind, refiner=refiner, device=args.device, size=size
+            low_map,
+            high_map,
+            kind=kind,
+            refiner=refiner,
+            device=args.device,
+            size=size,
+            image=rgb if args.snap else None,
         )
         meta = {k: str(v) for k, v in result.info.items() if isinstance(v, (str, int, float))}
         writes = [(target, lambda tmp: write_depth(tmp, result.depth, kind=kind, meta=meta))]

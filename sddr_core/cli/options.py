@@ -104,3 +104,14 @@ def apply_max_pixels(args: argparse.Namespace) -> None:
         if args.max_pixels <= 0:
             raise InputError(f"--max-pixels must be positive, got {args.max_pixels}.")
         os.environ[MAX_PIXELS_ENV] = str(args.max_pixels)
+
+
+def add_snap_option(p: argparse.ArgumentParser) -> None:
+    """``--no-snap``: keep the fused map's edges where the fusion put them."""
+    p.add_argument(
+        "--no-snap",
+        dest="snap",
+        action="store_false",
+        help="do not snap the refined map's edges to the image's edges (default: snap; "
+        "see docs/MODEL_CARD.md, 'Snapping edges to the image')",
+    )

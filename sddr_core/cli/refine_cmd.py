@@ -8,6 +8,7 @@ from pathlib import Path
 from sddr_core.cli.options import (
     add_max_pixels_option,
     add_predictor_options,
+    add_snap_option,
     apply_max_pixels,
     depth_format,
     predictor_from_args,
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--low-resolution", type=int, default=None, metavar="PX")
     p.add_argument("--high-resolution", type=int, default=None, metavar="PX")
+    add_snap_option(p)
     add_max_pixels_option(p)
     p.add_argument(
         "--preview", action="store_true", help="also write a colorised preview PNG per image"
@@ -115,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
                 device=args.device,
                 low_resolution=args.low_resolution,
                 high_resolution=args.high_resolution,
+                snap=args.snap,
             )
             meta = {k: str(v) for k, v in result.info.items() if isinstance(v, (str, int, float))}
             writes = [

@@ -133,6 +133,7 @@ def run_sequence(args: argparse.Namespace) -> int:
             low_resolution=args.low_resolution,
             high_resolution=args.high_resolution,
             stabilize=getattr(args, "stabilize", True),
+            snap=getattr(args, "snap", True),
         )
         writer = (
             PreviewVideoWriter(preview, fps=frame_rate(src), kind=predictor.kind, overwrite=True)

@@ -164,6 +164,7 @@ def run_methods(
     low_resolution: int | None = None,
     high_resolution: int | None = None,
     split: Any = None,
+    snap: bool = True,
 ) -> dict[str, MethodOutput]:
     """Run ``methods`` on one image, sharing predictor calls between them.
 
@@ -174,7 +175,8 @@ def run_methods(
         refiner: the refiner object of ``one-stage`` and ``two-stage``.
         poisson: the Poisson refiner object.
         device: torch device for :func:`sddr_core.refine`.
-        low_resolution, high_resolution: as in :func:`sddr_core.refine`.
+        low_resolution, high_resolution, snap: as in :func:`sddr_core.refine` (``snap``
+            applies to the refiners' methods, not to ``low`` and ``high``).
         split: the ``split`` refiner object; None creates the registered ``split`` refiner
             when the method is asked for.
 
@@ -188,6 +190,7 @@ def run_methods(
         "device": device,
         "low_resolution": low_resolution,
         "high_resolution": high_resolution,
+        "snap": snap,
     }
 
     def timed(mode: str, ref: Any) -> tuple[Any, float]:

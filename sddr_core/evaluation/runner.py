@@ -153,6 +153,7 @@ def evaluate_sample(
     low_resolution: int | None = None,
     high_resolution: int | None = None,
     split: Any = None,
+    snap: bool = True,
 ) -> tuple[dict[str, MethodOutput], dict[str, dict[str, Any]]]:
     """Run ``methods`` on one sample and measure them.
 
@@ -163,7 +164,7 @@ def evaluate_sample(
         refiner, poisson, split: refiner objects (see
             :func:`sddr_core.evaluation.run_methods`).
         space: alignment space of the metrics.
-        device, low_resolution, high_resolution: as in :func:`sddr_core.refine`.
+        device, low_resolution, high_resolution, snap: as in :func:`sddr_core.refine`.
 
     Returns:
         ``(outputs, metrics)``: ``{method: MethodOutput}`` and ``{method: {metric: value}}``.
@@ -178,6 +179,7 @@ def evaluate_sample(
         low_resolution=low_resolution,
         high_resolution=high_resolution,
         split=split,
+        snap=snap,
     )
     return outputs, _sample_metrics(sample, outputs, space)
 
@@ -219,6 +221,7 @@ def evaluate(
     predictor_options: dict[str, Any] | None = None,
     low_resolution: int | None = None,
     high_resolution: int | None = None,
+    snap: bool = True,
 ) -> EvalReport:
     """Run every method on every sample of ``dataset`` and measure them against the truth.
 
@@ -249,6 +252,9 @@ def evaluate(
         predictor_options: options for the predictor's factory (``weights=``, for
             ``simulated``: ``strength=``, ``seed=``, ``native_resolution=``).
         low_resolution, high_resolution: as in :func:`sddr_core.refine`.
+        snap: snap the refiners' results (poisson, split, one-stage, two-stage) to the
+            image's edges, as :func:`sddr_core.refine` does by default; low and high are the
+            predictor's own maps either way.
 
     Returns:
         An :class:`~sddr_core.evaluation.EvalReport` (written to ``out_dir`` when given).
@@ -326,6 +332,7 @@ def evaluate(
             "device": None if device is None else str(device),
             "low_resolution": low_resolution,
             "high_resolution": high_resolution,
+            "snap": bool(snap),
             "limit": limit,
             "predictor_options": _jsonable_meta(dict(predictor_options or {})),
             "refiner_requested": None
@@ -356,6 +363,7 @@ def evaluate(
             device=device,
             low_resolution=low_resolution,
             high_resolution=high_resolution,
+            snap=snap,
             split=split,
         )
         figure = None

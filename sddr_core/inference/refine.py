@@ -19,7 +19,7 @@ from sddr_core.ops.resize import resize_map
 from sddr_core.predictors.base import DepthPredictor, as_predictor
 from sddr_core.refiners.base import Refiner
 
-__all__ = ["MODES", "as_refiner", "refine", "refine_depths"]
+__all__ = ["MODES", "as_refiner", "refine", "refine_depths", "snap_to_photo"]
 
 Mode = Literal["one-stage", "two-stage"]
 MODES: tuple[str, ...] = ("one-stage", "two-stage")
@@ -65,6 +65,7 @@ def refine(
     device: Any = None,
     low_resolution: int | None = None,
     high_resolution: int | None = None,
+    snap: bool = True,
 ) -> RefinedDepth:
     """Refine the depth of ``image`` predicted by ``predictor``.
 
@@ -86,6 +87,11 @@ def refine(
             native resolution).
         high_resolution: long side of the high-resolution pass (default: adaptive, from the
             image's edge density).
+        snap: snap the refined map's edges to the image's edges (:func:`snap_to_photo`):
+            the map is brought to the image's size and each pixel near a depth edge takes
+            the weighted median of its neighbours' depths, weighted by colour likeness.
+            ``info`` then has ``snap_radius`` and ``snapped_pixels``. False returns the
+            fusion as it is (resized to the image).
 
     Returns:
         A :class:`~sddr_core.RefinedDepth` at the input image's size.
@@ -131,6 +137,7 @@ def refine(
         "refiner_calls": 1,
         **first.fusion.info,
     }
+    edges_work: np.ndarray | None = None
     if mode == "two-stage":
         from sddr_core.inference.two_stage import coarse_to_fine
 
@@ -147,11 +154,42 @@ def refine(
             work, raised = keep_positive(work, first.fusion.depth)
             if raised:
                 info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
-    else:
+    if snap:
+        work = snap_to_photo(work, rgb, info, timings, device=device)
+        edges_work = None  # of the map before snapping
+    if edges_work is None:
         edges_work = edge_map(work)
     return _result(
         (h, w), work, edges_work, first.low, first.high, omega, pred.kind, timings, info, start
     )
+
+
+def snap_to_photo(
+    work: np.ndarray,
+    rgb: np.ndarray,
+    info: dict[str, Any],
+    timings: dict[str, float],
+    *,
+    device: Any = None,
+) -> np.ndarray:
+    """``work`` at the photo's size, its edges snapped to the photo's
+    (:func:`sddr_core.ops.snap.snap_to_image`, window radius from
+    :func:`~sddr_core.ops.snap.snap_radius`: wider when the fusion ran smaller than the
+    photo). Records ``info["snap_radius"]``, ``info["snapped_pixels"]`` and
+    ``timings["snap"]``."""
+    from sddr_core.device import resolve_device
+    from sddr_core.ops.snap import snap_radius, snap_to_image  # imports torch
+
+    t = time.perf_counter()
+    size = (int(rgb.shape[0]), int(rgb.shape[1]))
+    radius = snap_radius(size, (int(work.shape[0]), int(work.shape[1])))
+    full = work if work.shape == size else resize_map(work, size)
+    dev = resolve_device(device)
+    snapped, changed = snap_to_image(full, rgb, radius=radius, device=dev)
+    info["snap_radius"] = radius
+    info["snapped_pixels"] = changed
+    timings["snap"] = time.perf_counter() - t
+    return snapped
 
 
 def _result(
@@ -190,6 +228,7 @@ def refine_depths(
     refiner: str | Refiner | None = None,
     device: Any = None,
     size: tuple[int, int] | None = None,
+    image: Any = None,
 ) -> RefinedDepth:
     """Fuse two depth maps that were predicted elsewhere (no predictor is run).
 
@@ -208,7 +247,11 @@ def refine_depths(
         kind: their convention, ``"disparity"`` (near = large) or ``"depth"``.
         refiner: as in :func:`refine`.
         device: torch device for a network refiner.
-        size: output ``(H, W)``; default: the larger of the two inputs' sizes.
+        size: output ``(H, W)``; default: the image's size when ``image`` is given, else the
+            larger of the two inputs' sizes.
+        image: optional, the photo the maps were predicted from (anything :func:`refine`
+            accepts): the result's edges are then snapped to the photo's, as :func:`refine`
+            does (the photo is resized to ``size`` when their sizes differ).
 
     Returns:
         A :class:`RefinedDepth` at ``size`` (``timings`` has ``refine`` and ``total``).
@@ -240,8 +283,12 @@ def refine_depths(
         maps.append(_fill_holes(arr, holes, kind) if holes.any() else arr)
         unknown.append(holes)
     ref = as_refiner(refiner, device=device)
+    rgb = None if image is None else load_image(image)
     if size is None:
-        size = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
+        if rgb is not None:
+            size = rgb.shape[:2]
+        else:
+            size = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
     h, w = int(size[0]), int(size[1])
     timings: dict[str, float] = {}
     fusion = fuse_stage(ref, maps[0], maps[1], (h, w), timings, kind)
@@ -260,10 +307,17 @@ def refine_depths(
         **holes_info,
         **fusion.info,
     }
+    depth = fusion.depth
+    if rgb is not None:
+        if rgb.shape[:2] != (h, w):
+            import cv2
+
+            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        depth = snap_to_photo(depth, rgb, info, timings, device=device)
     return _result(
         (h, w),
-        fusion.depth,
-        edge_map(fusion.depth),
+        depth,
+        edge_map(depth),
         maps[0],
         maps[1],
         fusion.omega,

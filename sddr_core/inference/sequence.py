@@ -48,7 +48,7 @@ import numpy as np
 
 from sddr_core.errors import InputError
 from sddr_core.inference.one_stage import choose_resolutions, fuse_batch_at, working_size_for
-from sddr_core.inference.refine import MODES, Mode, _result, as_refiner
+from sddr_core.inference.refine import MODES, Mode, _result, as_refiner, snap_to_photo
 from sddr_core.inference.result import RefinedDepth
 from sddr_core.io.images import load_image
 from sddr_core.ops.align import fit_scale_shift
@@ -505,6 +505,7 @@ def refine_sequence(
     stabilize: bool = True,
     prefetch: bool | None = None,
     batch_size: int = 2,
+    snap: bool = True,
 ) -> Iterator[RefinedDepth]:
     """Refine every frame of a sequence with temporally stable results, yielded in order.
 
@@ -531,6 +532,8 @@ def refine_sequence(
             throughput of per-frame ``refine`` with it, 0.89-0.93× without; with both cores
             busy the threads contend and lose ~25 %. The predictor and refiner are then called
             from that thread (one call at a time).
+        snap: snap each stabilised frame's edges to the frame's image, as
+            :func:`sddr_core.refine` does (``snap``).
 
     Yields:
         A :class:`~sddr_core.RefinedDepth` per frame, at that frame's size. ``info`` holds
@@ -573,6 +576,8 @@ def refine_sequence(
         stabilize,
         prefetch,
         int(batch_size),
+        snap=snap,
+        device=device,
     )
 
 
@@ -841,6 +846,9 @@ def _run(
     stabilize: bool,
     prefetch: bool,
     batch_size: int = 1,
+    *,
+    snap: bool = False,
+    device: Any = None,
 ) -> Iterator[RefinedDepth]:
     stabilizer = SequenceStabilizer(temporal) if stabilize else None
     options = stabilizer.options if stabilizer is not None else TemporalOptions()
@@ -864,6 +872,8 @@ def _run(
             work, tinfo = stabilizer.stabilize(item.rgb, work, gray=item.gray)
             info.update(tinfo)
             timings["stabilize"] = time.perf_counter() - t
+        if snap:
+            work = snap_to_photo(work, item.rgb, info, timings, device=device)
         yield _result(
             item.rgb.shape[:2],
             work,

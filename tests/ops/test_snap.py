@@ -1,0 +1,140 @@
+"""Edge snapping: depth edges move onto image edges, and nothing else changes."""
+
+import numpy as np
+import pytest
+import torch
+
+from sddr_core.errors import InputError, ShapeError
+from sddr_core.ops.snap import snap_radius, snap_to_image, weighted_median
+
+
+def _two_colours(h: int = 48, w: int = 64, edge: int = 30) -> np.ndarray:
+    """An RGB image, dark left of column ``edge`` and light from it on, with mild noise."""
+    rng = np.random.default_rng(0)
+    img = np.full((h, w, 3), 60, np.float32)
+    img[:, edge:] = 190
+    img += rng.normal(0, 3, img.shape)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def _step(h: int = 48, w: int = 64, at: int = 30, near: float = 3.0) -> np.ndarray:
+    d = np.ones((h, w), np.float32)
+    d[:, at:] = near
+    return d
+
+
+def test_weighted_median_equal_weights_is_the_median():
+    values = torch.tensor([[5.0, 1.0, 3.0, 2.0, 4.0], [0.0, -1.0, 7.0, 7.0, 7.0]])
+    out = weighted_median(values, torch.ones_like(values))
+    assert out.tolist() == [3.0, 7.0]
+
+
+def test_weighted_median_follows_the_weight():
+    values = torch.tensor([[1.0, 2.0, 9.0]])
+    assert weighted_median(values, torch.tensor([[1.0, 1.0, 5.0]])).item() == 9.0
+    assert weighted_median(values, torch.tensor([[5.0, 1.0, 1.0]])).item() == 1.0
+
+
+def test_weighted_median_rejects_mismatched_shapes():
+    with pytest.raises(ShapeError):
+        weighted_median(torch.zeros(3, 4), torch.zeros(3, 5))
+
+
+@pytest.mark.parametrize("offset", [-2, -1, 1, 2])
+def test_a_misplaced_step_moves_onto_the_image_edge(offset):
+    image = _two_colours(edge=30)
+    depth = _step(at=30 + offset)
+    snapped, changed = snap_to_image(depth, image, radius=4, taps=None)
+    np.testing.assert_array_equal(snapped, _step(at=30))
+    assert changed == abs(offset) * depth.shape[0]
+
+
+def test_a_blurred_step_becomes_the_image_step():
+    image = _two_colours(edge=30)
+    x = np.arange(64, dtype=np.float32)
+    depth = np.tile(1.0 + 2.0 / (1.0 + np.exp(-(x - 30.5) / 1.5)), (48, 1)).astype(np.float32)
+    snapped, _ = snap_to_image(depth, image, radius=4)
+    # only values that were there; the largest jump of every row is now at the image edge,
+    # and more than twice the blurred one
+    assert set(np.unique(snapped)) <= set(np.unique(depth))
+    jumps = np.diff(snapped, axis=1)
+    assert (jumps.argmax(axis=1) == 29).all()
+    assert (jumps[:, 29] > 2.5 * (depth[:, 30] - depth[:, 29])).all()
+
+
+def test_flat_depth_takes_no_image_texture():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    depth = np.full((40, 50), 2.0, np.float32)
+    snapped, changed = snap_to_image(depth, image)
+    assert changed == 0
+    np.testing.assert_array_equal(snapped, depth)
+
+
+def test_a_gentle_slope_is_left_alone():
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (60, 200, 3), dtype=np.uint8)
+    depth = np.tile(np.linspace(1.0, 2.0, 200, dtype=np.float32), (60, 1))
+    snapped, changed = snap_to_image(depth, image, radius=3)
+    assert changed == 0
+    np.testing.assert_array_equal(snapped, depth)
+
+
+def test_depth_stays_positive_and_values_are_taken_not_made():
+    rng = np.random.default_rng(3)
+    image = _two_colours()
+    depth = (_step(at=33) * rng.uniform(0.9, 1.1, (48, 64))).astype(np.float32)
+    snapped, _ = snap_to_image(depth, image, radius=5, iterations=3)
+    assert snapped.min() > 0
+    assert np.isin(snapped, depth).all()
+
+
+def test_zero_iterations_is_identity_and_input_is_not_modified():
+    image, depth = _two_colours(), _step(at=33)
+    keep = depth.copy()
+    out, changed = snap_to_image(depth, image, iterations=0)
+    assert changed == 0
+    np.testing.assert_array_equal(out, keep)
+    snap_to_image(depth, image)
+    np.testing.assert_array_equal(depth, keep)
+
+
+def test_float_and_grey_images_are_guides_too():
+    image = _two_colours().astype(np.float32) / 255.0
+    snapped, _ = snap_to_image(_step(at=31), image, taps=None)
+    np.testing.assert_array_equal(snapped, _step(at=30))
+    grey = image.mean(axis=2)
+    snapped, _ = snap_to_image(_step(at=31), grey, taps=None)
+    np.testing.assert_array_equal(snapped, _step(at=30))
+
+
+def test_small_chunks_give_the_same_result():
+    image, depth = _two_colours(), _step(at=33)
+    a, _ = snap_to_image(depth, image, chunk=7)
+    b, _ = snap_to_image(depth, image)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bad_inputs_say_what_is_wrong():
+    image, depth = _two_colours(), _step()
+    with pytest.raises(ShapeError, match="size"):
+        snap_to_image(depth, image[:, :-1])
+    with pytest.raises(ShapeError):
+        snap_to_image(depth[None], image)
+    bad = depth.copy()
+    bad[3, 3] = np.nan
+    with pytest.raises(InputError, match="finite"):
+        snap_to_image(bad, image)
+    with pytest.raises(InputError, match="radius"):
+        snap_to_image(depth, image, radius=0)
+    with pytest.raises(InputError, match="taps"):
+        snap_to_image(depth, image, radius=4, taps=0)
+    with pytest.raises(InputError, match="sigma_color"):
+        snap_to_image(depth, image, sigma_color=0.0)
+
+
+def test_snap_radius_grows_with_the_upsampling():
+    assert snap_radius((768, 1024), (768, 1024)) == 5
+    assert snap_radius((768, 1024), (384, 512)) == 10
+    assert snap_radius((4000, 6000), (300, 400)) == 16  # capped
+    assert snap_radius((100, 100), (200, 200), base=1.0) == 2  # at least 2
