@@ -236,6 +236,7 @@ class SDDR_OT_generate(bpy.types.Operator):
                 "image": pipeline.image_file_for_worker(photo, tmp),
                 "predictor": predictor,
                 "mode": settings.mode,
+                "snap": bool(settings.snap_edges),
                 "device": (prefs.device.strip() or None) if prefs is not None else None,
                 "depth_out": os.path.join(tmp, "depth.npy"),
                 "edges_out": os.path.join(tmp, "edges.npy"),

@@ -38,6 +38,7 @@ class SDDR_PT_main(_SddrPanel, bpy.types.Panel):
             if s.predictor == "__custom__":
                 col.prop(s, "predictor_custom")
             col.prop(s, "mode")
+            col.prop(s, "snap_edges")
         else:
             col.prop(s, "depth_path")
             col.prop(s, "depth_convention")

@@ -141,6 +141,12 @@ class SDDR_PG_settings(bpy.types.PropertyGroup):
         ),
         default="one-stage",
     )
+    snap_edges: BoolProperty(
+        name="Snap Edges to Photo",
+        description="Move the depth map's edges onto the photo's edges (a colour-weighted "
+        "median near depth edges): crisper silhouettes on the mesh",
+        default=True,
+    )
 
     # -- mesh -------------------------------------------------------------------------------
     resolution: IntProperty(

@@ -14,7 +14,8 @@ Protocol (version :data:`PROTOCOL`), add-on to worker::
 
     {"type": "refine", "id": "j1", "image": "/photo.jpg", "predictor": "depth-anything-v2-small",
      "mode": "one-stage", "refiner": null, "device": null, "low_resolution": null,
-     "high_resolution": null, "depth_out": "/tmp/d.npy", "edges_out": "/tmp/e.npy"}
+     "high_resolution": null, "snap": true, "depth_out": "/tmp/d.npy",
+     "edges_out": "/tmp/e.npy"}
     {"type": "cancel"}            # stop the running request (between units of work)
     {"type": "predictors"}        # list the registered predictors
     {"type": "save", "id": "s1", "depth": "/tmp/d.npy", "kind": "disparity",
@@ -401,6 +402,7 @@ def run_request(req: dict, emit: Emit, cancel: threading.Event) -> None:
                 device=req.get("device") or None,
                 low_resolution=req.get("low_resolution") or None,
                 high_resolution=req.get("high_resolution") or None,
+                snap=bool(req.get("snap", True)),
             )
         _save_npy(np, req["depth_out"], result.depth)
         if req.get("edges_out"):

@@ -83,7 +83,15 @@ METHODS: tuple[str, ...] = (
 )
 
 #: Refiners ``sddr bench fraction`` can time.
-FRACTION_REFINERS: tuple[str, ...] = ("poisson", "network", "poisson-jacobi-cg")
+#: ``NAME+snap``: the fusion, then the snap to the photo's edges that ``refine()`` adds by
+#: default (:func:`sddr_core.inference.refine.snap_to_photo`).
+FRACTION_REFINERS: tuple[str, ...] = (
+    "poisson",
+    "network",
+    "poisson+snap",
+    "network+snap",
+    "poisson-jacobi-cg",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -136,10 +144,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="photo size; the high-resolution pass runs at its long side "
                    "(default: 1024x768)")  # fmt: skip
     f.add_argument("--refiners", nargs="+", choices=FRACTION_REFINERS,
-                   default=["poisson", "network"],
-                   help="refiners to time (default: poisson network); network = the default "
-                   "refiner, as_refiner(None); poisson-jacobi-cg = the earlier Poisson "
-                   "solver")  # fmt: skip
+                   default=["poisson", "network", "poisson+snap", "network+snap"],
+                   help="refiners to time (default: poisson network poisson+snap "
+                   "network+snap); network = the default refiner, as_refiner(None); NAME+snap "
+                   "= its fusion and the snap to the photo's edges that refine() adds; "
+                   "poisson-jacobi-cg = the earlier Poisson solver")  # fmt: skip
     f.add_argument("--repeats", type=int, default=5,
                    help="timed rounds after one warm-up round (default: %(default)s)")  # fmt: skip
     f.add_argument(
@@ -713,7 +722,12 @@ def run_speed_cmd(args: argparse.Namespace) -> int:
 DA_V2_SMALL_ID = "depth-anything/Depth-Anything-V2-Small-hf"
 
 #: The targets of the fraction table (refinement time / one high-resolution predictor pass).
-FRACTION_TARGETS: dict[str, float] = {"poisson": 0.15, "network": 0.10}
+FRACTION_TARGETS: dict[str, float] = {
+    "poisson": 0.15,
+    "network": 0.10,
+    "poisson+snap": 0.15,
+    "network+snap": 0.10,
+}
 
 
 #: ``depth-anything/Depth-Anything-V2-Small-hf``'s architecture: DINOv2 ViT-S/14 backbone and
@@ -803,6 +817,7 @@ class FractionRow:
 def _fraction_refiner(name: str, device: Any) -> Any:
     from sddr_core.refiners.poisson import PoissonRefiner
 
+    name = name.removesuffix("+snap")
     if name == "poisson":
         return PoissonRefiner()
     if name == "poisson-jacobi-cg":
@@ -834,7 +849,9 @@ def run_fraction(
     ``refine(..., high_resolution=max(size))``), then for one warm-up round and ``repeats``
     timed rounds, back to back in this process: one high-resolution predictor pass, then
     each refiner's fusion stage (:func:`sddr_core.inference.one_stage.fuse_at` at the working
-    size :func:`~sddr_core.inference.one_stage.working_size_for` picks, resizing included).
+    size :func:`~sddr_core.inference.one_stage.working_size_for` picks, resizing included);
+    for ``NAME+snap`` also the snap of the result to the photo's edges
+    (``header["snap"]`` says how many pixels it changed).
     Each fraction is the refiner's median time over the predictor's median time.
 
     Args:
@@ -857,6 +874,7 @@ def run_fraction(
     from sddr_core.device import resolve_device
     from sddr_core.errors import InputError
     from sddr_core.inference.one_stage import fuse_at, working_size_for
+    from sddr_core.inference.refine import snap_to_photo
 
     unknown = sorted(set(refiners) - set(FRACTION_REFINERS))
     if unknown:
@@ -902,6 +920,7 @@ def run_fraction(
 
     pred_times: list[float] = []
     times: dict[str, list[float]] = {name: [] for name in loaded}
+    header_snap: dict[str, dict[str, Any]] = {}
     for round_ in range(repeats + warmups):
         timed = round_ >= warmups
         t = time.perf_counter()
@@ -912,7 +931,11 @@ def run_fraction(
         msg = [f"predictor {dt:.3f} s"]
         for name, refiner in loaded.items():
             t = time.perf_counter()
-            fuse_at(refiner, low, high, shapes[name])
+            fusion = fuse_at(refiner, low, high, shapes[name])
+            if name.endswith("+snap"):
+                snap_info: dict[str, Any] = {}
+                snap_to_photo(fusion.depth, photo, snap_info, {}, device=dev)
+                header_snap[name] = snap_info
             dt = time.perf_counter() - t
             if timed:
                 times[name].append(dt)
@@ -947,6 +970,10 @@ def run_fraction(
         "predictor_s": [round(t, 4) for t in pred_times],
         "repeats": repeats,
         "compiled": bool(compile),
+        "snap": {
+            name: {**info, "share": round(info["snapped_pixels"] / (width * height), 4)}
+            for name, info in header_snap.items()
+        },
     }
     return header, rows
 
@@ -964,6 +991,11 @@ def format_fraction(
         f" output, median {header['predictor_median_s']:.3f} s over {header['repeats']} runs "
         f"({', '.join(f'{t:.2f}' for t in header['predictor_s'])})",
     ]
+    for name, info in (header.get("snap") or {}).items():
+        lines.append(
+            f"{name}: the snap (radius {info['snap_radius']} px) changed "
+            f"{info['snapped_pixels']} pixels ({100 * info['share']:.1f} % of the photo)"
+        )
     cols = ["refiner", "runs", "working size", "median s", "× predictor", "target", "met"]
     table = []
     for r in rows:

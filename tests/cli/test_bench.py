@@ -125,6 +125,14 @@ def test_fraction_rows_with_a_stand_in_predictor():
     assert "≤ 15 %" in md
     with pytest.raises(InputError, match="unknown refiner"):
         run_fraction((80, 48), refiners=["amg"], predictor=pred)
+    # NAME+snap: the fusion and the snap to the photo, timed together, said in the header
+    header, rows = run_fraction(
+        (80, 48), refiners=["poisson", "poisson+snap"], repeats=1, predictor=pred
+    )
+    assert [r.refiner for r in rows] == ["poisson", "poisson+snap"] and rows[1].target == 0.15
+    snap = header["snap"]["poisson+snap"]
+    assert snap["snap_radius"] >= 2 and 0 <= snap["share"] <= 1
+    assert "poisson+snap: the snap (radius" in format_fraction(header, rows)
     # --compile: three untimed warm-up rounds (compiling, CUDA-graph capture), said in the header
     pred = StandInPredictor("cpu")
     header, rows = run_fraction((80, 48), refiners=["poisson"], repeats=2, predictor=pred,
