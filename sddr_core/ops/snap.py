@@ -12,7 +12,9 @@ so a pixel takes the depth of the side of the edge whose colour it shares. A med
 picks values that are already there: it invents no depth, draws no image texture into flat
 regions (a flat window has one value), keeps a map positive, and commutes with any monotonic
 map (depth or disparity give the same result). Only pixels whose window spans a depth step
-(local range above ``threshold`` times the map's mean absolute deviation) are touched.
+(local range above ``threshold`` times the map's mean absolute deviation, and above
+``noise_factor`` times the median local range, so a noisy map is not touched everywhere)
+are touched.
 
 Runs on torch tensors of the CPU (or any device), in chunks of the touched pixels, so memory
 stays bounded whatever the image size.
@@ -39,6 +41,7 @@ SNAP_DEFAULTS: dict[str, Any] = {
     "sigma_color": 0.08,
     "iterations": 2,
     "threshold": 0.2,
+    "noise_factor": 1.0,
 }
 
 
@@ -92,6 +95,7 @@ def snap_to_image(
     sigma_space: float | None = None,
     iterations: int = SNAP_DEFAULTS["iterations"],
     threshold: float = SNAP_DEFAULTS["threshold"],
+    noise_factor: float = SNAP_DEFAULTS["noise_factor"],
     chunk: int = 16384,
     device: Any = None,
 ) -> tuple[np.ndarray, int]:
@@ -108,7 +112,9 @@ def snap_to_image(
         sigma_space: spatial scale σ_s (default ``0.6 · radius``; ``inf`` for none).
         iterations: passes; each moves an edge by up to ``radius`` pixels.
         threshold: a pixel is touched when its window's depth range exceeds this times the
-            map's mean absolute deviation from its median.
+            map's mean absolute deviation from its median ...
+        noise_factor: ... and this times the median window range of the map (on a map
+            whose every window spans a step, noise, only the largest steps count).
         chunk: touched pixels per batch (memory: about ``chunk · samples · 40`` bytes).
         device: torch device of the weighted medians (default: the CPU); the rest runs on
             the CPU.
@@ -126,10 +132,10 @@ def snap_to_image(
         raise InputError(f"radius must be a positive integer, got {radius!r}.")
     if not isinstance(iterations, (int, np.integer)) or iterations < 0:
         raise InputError(f"iterations must be a non-negative integer, got {iterations!r}.")
-    if not sigma_color > 0 or not threshold >= 0:
+    if not sigma_color > 0 or not threshold >= 0 or not noise_factor >= 0:
         raise InputError(
-            f"sigma_color must be positive and threshold non-negative, got {sigma_color!r} "
-            f"and {threshold!r}."
+            f"sigma_color must be positive, threshold and noise_factor non-negative, got "
+            f"{sigma_color!r}, {threshold!r} and {noise_factor!r}."
         )
     if not np.isfinite(depth).all():
         raise InputError("snap_to_image needs a finite depth map; fill holes first.")
@@ -163,7 +169,9 @@ def snap_to_image(
     moved: np.ndarray | None = None  # pixels the last pass changed
     for _ in range(int(iterations)):
         span = cv2.dilate(current, box) - cv2.erode(current, box)
-        candidates = span > threshold * max(spread, 1e-12)
+        if moved is None:  # the level of a step, fixed by the map as it came
+            level = max(threshold * spread, noise_factor * float(np.median(span)), 1e-12)
+        candidates = span > level
         if moved is not None:  # a window without a changed pixel gives the same median again
             candidates &= cv2.dilate(moved.astype(np.uint8), box).astype(bool)
         ys_np, xs_np = np.nonzero(candidates)

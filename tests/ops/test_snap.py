@@ -138,3 +138,20 @@ def test_snap_radius_grows_with_the_upsampling():
     assert snap_radius((768, 1024), (384, 512)) == 10
     assert snap_radius((4000, 6000), (300, 400)) == 16  # capped
     assert snap_radius((100, 100), (200, 200), base=1.0) == 2  # at least 2
+
+
+def test_noise_alone_is_not_a_step():
+    rng = np.random.default_rng(4)
+    image = _two_colours()
+    depth = (_step(at=31) + rng.normal(0, 0.05, (48, 64))).astype(np.float32)
+    far = np.r_[0:22, 40:64]  # columns more than two windows away from the step
+    strict, _ = snap_to_image(depth, image, radius=3, noise_factor=3.0)
+    np.testing.assert_array_equal(strict[:, far], depth[:, far])
+    assert (strict[:, 30] > 2.0).all()  # the step itself moved onto the image edge
+    # by default at most about half the map (windows above the median range) is touched
+    snapped, changed = snap_to_image(depth, image, radius=3)
+    assert (snapped[:, 30] > 2.0).all() and changed < 0.55 * depth.size
+    everywhere, _ = snap_to_image(depth, image, radius=3, noise_factor=0.0, threshold=0.0)
+    assert (everywhere[:, far] != depth[:, far]).mean() > 0.5
+    with pytest.raises(InputError, match="noise_factor"):
+        snap_to_image(depth, image, noise_factor=-1.0)
