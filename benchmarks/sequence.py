@@ -84,7 +84,9 @@ def run_sequence(
 
     def per_frame() -> list[np.ndarray]:
         return [
-            sddr_core.refine(f.image, predictor, refiner=refiner, high_resolution=args.high).depth
+            sddr_core.refine(
+                f.image, predictor, refiner=refiner, high_resolution=args.high, snap=args.snap
+            ).depth
             for f in frames
         ]
 
@@ -93,7 +95,11 @@ def run_sequence(
     def sequence() -> list[np.ndarray]:
         results = list(
             sddr_core.refine_sequence(
-                (f.image for f in frames), predictor, refiner=refiner, high_resolution=args.high
+                (f.image for f in frames),
+                predictor,
+                refiner=refiner,
+                high_resolution=args.high,
+                snap=args.snap,
             )
         )
         stab.extend(r.timings["stabilize"] for r in results)
@@ -149,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--refiner", default=None, help="refiner name (default: best available)")
     p.add_argument("--segments", type=int, default=1500, help="SLIC superpixels for D3R")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-snap", dest="snap", action="store_false",
+                   help="both methods without the edge snap (refine snaps by default)")  # fmt: skip
     p.add_argument("--repeats", type=int, default=4, help="timed runs per method (A B, B A, ...)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = p.parse_args(argv)

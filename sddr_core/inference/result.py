@@ -26,10 +26,11 @@ class RefinedDepth:
         low: float32 ``(H, W)``, the low-resolution prediction resized to the image size.
         high: float32 ``(H, W)``, the high-resolution prediction resized to the image size.
         timings: seconds per stage (``predict-low``, ``predict-high``, ``refine``, ...,
-            ``total``).
+            ``snap``, ``total``).
         omega: float32 ``(H, W)`` in ``[0, 1]`` where the refiner trusted the high input, or
             ``None``.
-        info: what ran: predictor, refiner, mode, resolutions, working size, call counts.
+        info: what ran: predictor, refiner, mode, resolutions, working size, call counts;
+            ``snap_radius`` and ``snapped_pixels`` when the edges were snapped to the image.
     """
 
     depth: np.ndarray
