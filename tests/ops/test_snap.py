@@ -35,6 +35,19 @@ def test_weighted_median_follows_the_weight():
     assert weighted_median(values, torch.tensor([[5.0, 1.0, 1.0]])).item() == 1.0
 
 
+def test_weighted_median_matches_a_sorted_cumulative_sum():
+    gen = torch.Generator().manual_seed(0)
+    values = torch.randint(0, 6, (500, 49), generator=gen).float()  # ties too
+    weights = torch.rand(500, 49, generator=gen)
+    weights[:3] = 0.0  # a row of zero weights gives its smallest value
+    ordered, order = values.sort(dim=1, stable=True)
+    cumulative = weights.gather(1, order).cumsum(dim=1)
+    index = (cumulative < 0.5 * cumulative[:, -1:]).sum(dim=1).clamp(max=48)
+    expected = ordered[torch.arange(500), index]
+    assert torch.equal(weighted_median(values, weights), expected)
+    assert (weighted_median(values, weights)[:3] == values[:3].min(dim=1).values).all()
+
+
 def test_weighted_median_rejects_mismatched_shapes():
     with pytest.raises(ShapeError):
         weighted_median(torch.zeros(3, 4), torch.zeros(3, 5))
