@@ -97,16 +97,23 @@ STAGE_NAMES = {
     "predict-high": "Estimating depth (full detail)",
     "refine": "Refining edges",
     "window": "Sharpening (two-stage windows)",
+    "snap": "Snapping edges to the photo",
 }
 #: The stages of each mode in order, with their share of the bar (model loading falls in
 #: the first prediction).
 PLANS = {
-    "one-stage": (("predict-low", 0.45), ("predict-high", 0.45), ("refine", 0.10)),
+    "one-stage": (
+        ("predict-low", 0.42),
+        ("predict-high", 0.42),
+        ("refine", 0.08),
+        ("snap", 0.08),
+    ),
     "two-stage": (
         ("predict-low", 0.15),
         ("predict-high", 0.15),
         ("refine", 0.05),
-        ("window", 0.65),
+        ("window", 0.60),
+        ("snap", 0.05),
     ),
 }
 

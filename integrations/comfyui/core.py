@@ -466,15 +466,16 @@ class StageProgress:
 
     def __post_init__(self) -> None:
         if self.mode == "fuse":
-            parts = [("refine", 1.0)]
+            parts = [("refine", 0.8), ("snap", 0.2)]  # the snap: with a reference image
         elif self.mode == "load":
             parts = [("download", 1.0)]
         else:
-            first = [("predict-low", 0.3), ("predict-high", 0.4), ("refine", 0.3)]
+            first = [("predict-low", 0.3), ("predict-high", 0.4), ("refine", 0.2)]
             scale = 0.25 if self.mode == "two-stage" else 1.0
             parts = [(s, w * scale) for s, w in first]
             if self.mode == "two-stage":
-                parts.append(("window", 0.75))
+                parts.append(("window", 0.7))
+            parts.append(("snap", 0.075 if self.mode == "two-stage" else 0.1))
         start = 0.0
         for stage, weight in parts:
             self._spans[stage] = (start, weight)

@@ -179,7 +179,10 @@ def snap_to_photo(
     ``timings["snap"]``."""
     from sddr_core.device import resolve_device
     from sddr_core.ops.snap import snap_radius, snap_to_image  # imports torch
+    from sddr_core.progress import check_cancel, report
 
+    check_cancel("snap")
+    report("snap", 0, 1)
     t = time.perf_counter()
     size = (int(rgb.shape[0]), int(rgb.shape[1]))
     radius = snap_radius(size, (int(work.shape[0]), int(work.shape[1])))
@@ -189,6 +192,7 @@ def snap_to_photo(
     info["snap_radius"] = radius
     info["snapped_pixels"] = changed
     timings["snap"] = time.perf_counter() - t
+    report("snap", 1, 1)
     return snapped
 
 
