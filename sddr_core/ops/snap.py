@@ -10,8 +10,9 @@ their colours are (and, optionally, how close they are):
 
 so a pixel takes the depth of the side of the edge whose colour it shares. A median only
 picks values that are already there: it invents no depth, draws no image texture into flat
-regions (a flat window has one value), keeps a map positive, and commutes with any monotonic
-map (depth or disparity give the same result). Only pixels whose window spans a depth step
+regions (a flat window has one value) and keeps a map positive; the median itself does not
+depend on whether the map holds depth or disparity (up to ties), but which pixels count as
+near a step is judged on the map as given. Only pixels whose window spans a depth step
 (local range above ``threshold`` times the map's mean absolute deviation, and above
 ``noise_factor`` times the median local range, so a noisy map is not touched everywhere)
 are touched.
@@ -174,7 +175,8 @@ def snap_to_image(
     inv_two_sc2 = 1.0 / (2.0 * float(sigma_color) ** 2)
     channels = guide.shape[0]
     planes = F.pad(guide[None], (r, r, r, r), mode="replicate")[0].reshape(channels, -1).to(dev)
-    current = np.ascontiguousarray(depth, dtype=np.float32)
+    original = np.ascontiguousarray(depth, dtype=np.float32)
+    current = original
     spread = float(np.mean(np.abs(current - np.median(current))))
     box = np.ones((k, k), np.uint8)
     touched = 0
@@ -211,4 +213,4 @@ def snap_to_image(
         current[ys_np, xs_np] = snapped.cpu().numpy()
         moved = np.zeros(current.shape, bool)
         moved[ys_np, xs_np] = current[ys_np, xs_np] != before
-    return current, int(np.count_nonzero(current != depth))
+    return current, int(np.count_nonzero(current != original))

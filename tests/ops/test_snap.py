@@ -168,3 +168,11 @@ def test_noise_alone_is_not_a_step():
     assert (everywhere[:, far] != depth[:, far]).mean() > 0.5
     with pytest.raises(InputError, match="noise_factor"):
         snap_to_image(depth, image, noise_factor=-1.0)
+
+
+def test_float64_maps_count_only_what_moved():
+    image = _two_colours()
+    depth = (_step(at=31).astype(np.float64) * (1.0 + 1e-9)) / 3.0  # not float32-exact
+    snapped, changed = snap_to_image(depth, image, radius=4, taps=None)
+    assert snapped.dtype == np.float32
+    assert changed == int(np.count_nonzero(snapped != depth.astype(np.float32))) == 48
