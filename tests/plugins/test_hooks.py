@@ -52,8 +52,8 @@ def test_outside_plugin_adds_predictor_and_receives_progress(installed_outside_p
     result = sddr_core.refine(scene[0], "outside-gradient", refiner="poisson")
     assert result.kind == "depth" and result.info["predictor"] == "outside-gradient"
     stages = [e[0] for e in mod.EVENTS]
-    assert stages == ["predict-low"] * 2 + ["predict-high"] * 2 + ["refine"] * 2
-    assert mod.EVENTS[-1] == ("refine", 1, 1)
+    assert stages == ["predict-low"] * 2 + ["predict-high"] * 2 + ["refine"] * 2 + ["snap"] * 2
+    assert mod.EVENTS[-1] == ("snap", 1, 1)
 
 
 def test_load_plugins_env_selects(installed_outside_plugin, monkeypatch):
@@ -89,7 +89,7 @@ def test_temporary_plugin_progress(scene, toy_predictor):
     assert len(rec.events) == n  # unregistered after the block
 
 
-@pytest.mark.parametrize("stage", ["predict-low", "predict-high", "refine"])
+@pytest.mark.parametrize("stage", ["predict-low", "predict-high", "refine", "snap"])
 def test_cancellation(scene, toy_predictor, stage):
     rec = Recorder(cancel_at=stage)
     with temporary_plugin(rec), pytest.raises(sddr_core.CancelledError, match="cancelled"):
