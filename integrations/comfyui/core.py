@@ -372,6 +372,7 @@ def iter_refined(
     low_resolution: int | None = None,
     high_resolution: int | None = None,
     before_image: Callable[[int], None] | None = None,
+    snap: bool = True,
 ) -> Iterator[Any]:
     """:func:`sddr_core.refine` on each image, one result at a time (a batch never sits in
     memory whole); ``before_image(i)`` runs before image ``i`` (progress, Cancel checks)."""
@@ -388,6 +389,7 @@ def iter_refined(
             device=device,
             low_resolution=low_resolution,
             high_resolution=high_resolution,
+            snap=snap,
         )
 
 

@@ -100,6 +100,7 @@ def refine_image_batch(
     normalization: str = "per image",
     chunk: int = 16,
     before_image: Callable[[int], None] | None = None,
+    snap: bool = True,
 ) -> core.DepthOutputs:
     """Refine every image of an IMAGE batch ``[B, H, W, C]`` on its own; the nodes' outputs.
 
@@ -119,6 +120,7 @@ def refine_image_batch(
         low_resolution=low_resolution,
         high_resolution=high_resolution,
         before_image=before_image,
+        snap=snap,
     ):
         out.add(result)
     return out.finish(normalization)
@@ -135,6 +137,7 @@ def refine_sequence_batch(
     high_resolution: int | None = None,
     chunk: int = 16,
     before_image: Callable[[int], None] | None = None,
+    snap: bool = True,
 ) -> core.DepthOutputs:
     """Refine an IMAGE batch ``[B, H, W, C]`` as a video sequence; the nodes' outputs.
 
@@ -160,6 +163,7 @@ def refine_sequence_batch(
         low_resolution=low_resolution,
         high_resolution=high_resolution,
         prefetch=False,
+        snap=snap,
     )
     for r in results:
         out.add(r)

@@ -86,3 +86,11 @@ def test_image_batch_is_refined_in_chunks_like_image_by_image(sequence, core, mo
     assert float(across.controlnet[0].max()) < 1.0 or float(across.controlnet[0].min()) > 0.0
     with pytest.raises(ValueError, match="normalization"):
         sequence.refine_image_batch(batch, predictor, normalization="per frame")
+    # snap_edges off: the fused maps as they are (the snap moved some pixels of these frames)
+    plain = core.outputs_from_results(
+        core.refine_batch([f.image for f in frames], predictor, refiner="poisson", snap=False),
+        "per image",
+    )
+    unsnapped = sequence.refine_image_batch(batch, predictor, refiner="poisson", snap=False)
+    assert torch.allclose(unsnapped.depth["depth"], plain.depth["depth"], atol=1e-6)
+    assert not torch.allclose(unsnapped.depth["depth"], out.depth["depth"], atol=1e-6)
