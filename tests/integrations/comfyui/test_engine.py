@@ -55,7 +55,7 @@ DECLARED: dict[str, tuple[list[str], list[str], list[str]]] = {
     "SddrLoadRefiner": (["refiner", "device", "precision"], [], ["SDDR_REFINER"]),
     "SddrRefineDepth": (
         ["image", "mode", "normalization", "low_resolution", "high_resolution"],
-        ["predictor", "refiner", "sequence", "resolution", "controlnet_near"],
+        ["predictor", "refiner", "sequence", "resolution", "controlnet_near", "snap_edges"],
         DEPTH_OUTPUTS,
     ),
     "SddrRefineExternalDepth": (
