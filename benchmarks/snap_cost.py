@@ -2,10 +2,13 @@
 of the map lies near depth edges, which random-weight predictors do not show).
 
     python benchmarks/snap_cost.py --width 1024
+    python benchmarks/snap_cost.py --width 1024 --device cuda   # on a GPU: also checks the result
 
 Refines the Motorcycle scene (scikit-image's; the ``simulated`` predictor on its ground truth,
-with the default refiner) resized to ``--width``, with and without the snap, ``--repeats``
-times, one torch thread, and prints the median time of the snap and of the fusion.
+with the default refiner) resized to ``--width``, ``--repeats`` times, one torch thread, and
+prints the median time of the snap and of the fusion. With ``--device`` other than the CPU it
+also snaps the same fused map on the CPU and prints how many pixels differ (the weighted
+medians must agree; float rounding in the colour weights may flip a tie).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--width", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: %(default)s)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -38,16 +42,25 @@ def main() -> None:
     pred = SimulatedPredictor(gt, seed=0)
     snap, fuse, pixels = [], [], 0
     for _ in range(args.repeats + 1):
-        r = refine(rgb, pred, high_resolution=max(size))
+        r = refine(rgb, pred, high_resolution=max(size), device=args.device)
         snap.append(r.timings["snap"])
         fuse.append(r.timings["refine"])
         pixels = r.info["snapped_pixels"]
     snap, fuse = snap[1:], fuse[1:]  # the first round loads the network
     print(
-        f"{size[0]}x{size[1]}: snap median {statistics.median(snap):.3f} s "
+        f"{size[0]}x{size[1]} on {args.device}: snap median {statistics.median(snap):.3f} s "
         f"(radius {r.info['snap_radius']}, {pixels} pixels changed, "
         f"{100 * pixels / (size[0] * size[1]):.1f} %), fusion {statistics.median(fuse):.3f} s"
     )
+    if args.device != "cpu":
+        from sddr_core.ops.snap import snap_to_image
+
+        fused = refine(rgb, pred, high_resolution=max(size), device=args.device, snap=False)
+        radius = r.info["snap_radius"]
+        on_device, _ = snap_to_image(fused.depth, rgb, radius=radius, device=args.device)
+        on_cpu, _ = snap_to_image(fused.depth, rgb, radius=radius)
+        differ = int(np.count_nonzero(on_device != on_cpu))
+        print(f"snap on {args.device} against the CPU: {differ} pixels differ")
 
 
 if __name__ == "__main__":
