@@ -154,8 +154,9 @@ def refine(
             work, raised = keep_positive(work, first.fusion.depth)
             if raised:
                 info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
-    if snap:
-        work = snap_to_photo(work, rgb, info, timings, device=device)
+    if snap:  # edges as soft as the first fusion's: two-stage windows sharpen, not all
+        fused_at = (int(first.fusion.depth.shape[0]), int(first.fusion.depth.shape[1]))
+        work = snap_to_photo(work, rgb, info, timings, device=device, fused_at=fused_at)
         edges_work = None  # of the map before snapping
     if edges_work is None:
         edges_work = edge_map(work)
@@ -171,11 +172,12 @@ def snap_to_photo(
     timings: dict[str, float],
     *,
     device: Any = None,
+    fused_at: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """``work`` at the photo's size, its edges snapped to the photo's
     (:func:`sddr_core.ops.snap.snap_to_image`, window radius from
     :func:`~sddr_core.ops.snap.snap_radius`: wider when the fusion ran smaller than the
-    photo). Records ``info["snap_radius"]``, ``info["snapped_pixels"]`` and
+    photo; ``fused_at``: the size the fusion ran at, default ``work``'s). Records ``info["snap_radius"]``, ``info["snapped_pixels"]`` and
     ``timings["snap"]``."""
     from sddr_core.device import resolve_device
     from sddr_core.ops.snap import snap_radius, snap_to_image  # imports torch
@@ -185,7 +187,7 @@ def snap_to_photo(
     report("snap", 0, 1)
     t = time.perf_counter()
     size = (int(rgb.shape[0]), int(rgb.shape[1]))
-    radius = snap_radius(size, (int(work.shape[0]), int(work.shape[1])))
+    radius = snap_radius(size, fused_at or (int(work.shape[0]), int(work.shape[1])))
     full = work if work.shape == size else resize_map(work, size)
     dev = resolve_device(device)
     snapped, changed = snap_to_image(full, rgb, radius=radius, device=dev)
