@@ -177,8 +177,9 @@ def snap_to_photo(
     """``work`` at the photo's size, its edges snapped to the photo's
     (:func:`sddr_core.ops.snap.snap_to_image`, window radius from
     :func:`~sddr_core.ops.snap.snap_radius`: wider when the fusion ran smaller than the
-    photo; ``fused_at``: the size the fusion ran at, default ``work``'s). Records ``info["snap_radius"]``, ``info["snapped_pixels"]`` and
-    ``timings["snap"]``."""
+    photo; ``fused_at``: the size the fusion ran at, default ``work``'s). Records
+    ``info["snap_radius"]``, ``info["snapped_pixels"]`` and ``timings["snap"]``, and reports
+    the ``snap`` stage to the progress and cancel hooks."""
     from sddr_core.device import resolve_device
     from sddr_core.ops.snap import snap_radius, snap_to_image  # imports torch
     from sddr_core.progress import check_cancel, report
