@@ -595,6 +595,7 @@ class _Fused:
     timings: dict[str, float]
     start: float
     gray: np.ndarray  # at flow size: the shot check's and the optical flow's input
+    fused_at: tuple[int, int] | None = None  # the first fusion's size (the snap's radius)
 
 
 def _histogram(gray: np.ndarray) -> np.ndarray:
@@ -774,7 +775,17 @@ def _fuse_pending(
             info["predictor_calls"] += c2f.windows
             info["refiner_calls"] += c2f.windows
         yield _Fused(
-            p.index, p.rgb, p.low, p.high, work, fusion.omega, info, timings, p.start, p.gray
+            p.index,
+            p.rgb,
+            p.low,
+            p.high,
+            work,
+            fusion.omega,
+            info,
+            timings,
+            p.start,
+            p.gray,
+            fused_at=(int(shape[0]), int(shape[1])),
         )
 
 
@@ -873,7 +884,9 @@ def _run(
             info.update(tinfo)
             timings["stabilize"] = time.perf_counter() - t
         if snap:
-            work = snap_to_photo(work, item.rgb, info, timings, device=device)
+            work = snap_to_photo(
+                work, item.rgb, info, timings, device=device, fused_at=item.fused_at
+            )
         yield _result(
             item.rgb.shape[:2],
             work,
