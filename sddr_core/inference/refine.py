@@ -316,10 +316,7 @@ def refine_depths(
     }
     depth = fusion.depth
     if rgb is not None:
-        if rgb.shape[:2] != (h, w):
-            import cv2
-
-            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        rgb = resize_map(rgb, (h, w), kind="image")
         depth = snap_to_photo(depth, rgb, info, timings, device=device)
     return _result(
         (h, w),
