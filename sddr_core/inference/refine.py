@@ -184,18 +184,21 @@ def snap_to_photo(
     from sddr_core.ops.snap import snap_radius, snap_to_image  # imports torch
     from sddr_core.progress import check_cancel, report
 
+    def progress(done: int, total: int) -> None:
+        if done:  # between batches of a long snap (a large photo): a cancel button works
+            check_cancel("snap")
+        report("snap", done, total)
+
     check_cancel("snap")
-    report("snap", 0, 1)
     t = time.perf_counter()
     size = (int(rgb.shape[0]), int(rgb.shape[1]))
     radius = snap_radius(size, fused_at or (int(work.shape[0]), int(work.shape[1])))
     full = work if work.shape == size else resize_map(work, size)
     dev = resolve_device(device)
-    snapped, changed = snap_to_image(full, rgb, radius=radius, device=dev)
+    snapped, changed = snap_to_image(full, rgb, radius=radius, device=dev, progress=progress)
     info["snap_radius"] = radius
     info["snapped_pixels"] = changed
     timings["snap"] = time.perf_counter() - t
-    report("snap", 1, 1)
     return snapped
 
 

@@ -24,6 +24,7 @@ stays bounded whatever the image size.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -105,6 +106,7 @@ def snap_to_image(
     noise_factor: float = SNAP_DEFAULTS["noise_factor"],
     chunk: int | None = None,
     device: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Snap the edges of ``depth`` to those of ``image`` (module docstring).
 
@@ -127,6 +129,10 @@ def snap_to_image(
             launches).
         device: torch device of the weighted medians (default: the CPU); the rest runs on
             the CPU.
+        progress: called as ``progress(done, total)`` before the first batch and after each
+            batch, in hundredths of a pass (``total = 100 · iterations``; a pass that finds
+            nothing to touch ends the run: ``done = total``). It may raise to stop the snap
+            (a cancel button); nothing is returned then.
 
     Returns:
         ``(snapped, changed)``: float32 ``(H, W)`` and how many pixels differ from ``depth``.
@@ -181,7 +187,16 @@ def snap_to_image(
     box = np.ones((k, k), np.uint8)
     touched = 0
     moved: np.ndarray | None = None  # pixels the last pass changed
-    for _ in range(int(iterations)):
+    total_units = 100 * int(iterations)
+    reported = [-1]
+
+    def tell(done: int) -> None:
+        if progress is not None and done != reported[0]:
+            reported[0] = done
+            progress(done, total_units)
+
+    tell(0)
+    for done_passes in range(int(iterations)):
         span = cv2.dilate(current, box) - cv2.erode(current, box)
         if moved is None:  # the level of a step, fixed by the map as it came
             level = max(threshold * spread, noise_factor * float(np.median(span)), 1e-12)
@@ -208,9 +223,11 @@ def snap_to_image(
                 distance.addcmul_(diff, diff)
             weights = torch.exp(distance.mul_(-inv_two_sc2)).mul_(spatial)
             snapped[start : start + chunk] = weighted_median(values, weights)
+            tell(100 * done_passes + (100 * min(start + chunk, touched)) // touched)
         before = current[ys_np, xs_np]
         current = current.copy()
         current[ys_np, xs_np] = snapped.cpu().numpy()
         moved = np.zeros(current.shape, bool)
         moved[ys_np, xs_np] = current[ys_np, xs_np] != before
+    tell(total_units)  # passes skipped when nothing was left to touch
     return current, int(np.count_nonzero(current != original))

@@ -176,3 +176,22 @@ def test_float64_maps_count_only_what_moved():
     snapped, changed = snap_to_image(depth, image, radius=4, taps=None)
     assert snapped.dtype == np.float32
     assert changed == int(np.count_nonzero(snapped != depth.astype(np.float32))) == 48
+
+
+def test_progress_counts_hundredths_of_each_pass_and_can_stop_the_snap():
+    depth, image = _step(at=26), _two_colours()  # misplaced by 4 px: pixels to move
+    seen: list[tuple[int, int]] = []
+    snap_to_image(depth, image, radius=3, chunk=16, progress=lambda d, t: seen.append((d, t)))
+    done = [d for d, _ in seen]
+    assert seen[0] == (0, 200) and seen[-1] == (200, 200) and {t for _, t in seen} == {200}
+    assert done == sorted(set(done)) and len(done) > 3  # several batches, never twice the same
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_batch(d: int, t: int) -> None:
+        if d > 0:
+            raise Stop
+
+    with pytest.raises(Stop):
+        snap_to_image(depth, image, radius=3, chunk=16, progress=stop_after_first_batch)

@@ -52,8 +52,11 @@ def test_outside_plugin_adds_predictor_and_receives_progress(installed_outside_p
     result = sddr_core.refine(scene[0], "outside-gradient", refiner="poisson")
     assert result.kind == "depth" and result.info["predictor"] == "outside-gradient"
     stages = [e[0] for e in mod.EVENTS]
-    assert stages == ["predict-low"] * 2 + ["predict-high"] * 2 + ["refine"] * 2 + ["snap"] * 2
-    assert mod.EVENTS[-1] == ("snap", 1, 1)
+    n_snap = stages.count("snap")
+    assert stages == ["predict-low"] * 2 + ["predict-high"] * 2 + ["refine"] * 2 + ["snap"] * n_snap
+    snap = [e[1:] for e in mod.EVENTS if e[0] == "snap"]  # hundredths of its two passes
+    assert n_snap >= 2 and snap[0] == (0, 200) and snap[-1] == (200, 200)
+    assert [d for d, _ in snap] == sorted({d for d, _ in snap})
 
 
 def test_load_plugins_env_selects(installed_outside_plugin, monkeypatch):
@@ -95,6 +98,28 @@ def test_cancellation(scene, toy_predictor, stage):
     with temporary_plugin(rec), pytest.raises(sddr_core.CancelledError, match="cancelled"):
         sddr_core.refine(scene[0], toy_predictor, refiner="poisson")
     assert (stage, 1, 1) not in rec.events
+
+
+class CancelDuringSnap(Recorder):
+    """Asks to stop once the snap has reported its first batch."""
+
+    @sddr_core.hookimpl
+    def sddr_should_cancel(self, stage):
+        return True if any(e[0] == "snap" and e[1] > 0 for e in self.events) else None
+
+
+def test_cancel_during_the_snap_between_batches(scene, toy_predictor, monkeypatch):
+    from sddr_core.ops import snap as snap_module
+
+    original = snap_module.snap_to_image
+    monkeypatch.setattr(  # batches of 64 pixels: many batches, a cancel lands between two
+        snap_module, "snap_to_image", lambda *a, **k: original(*a, **{**k, "chunk": 64})
+    )
+    rec = CancelDuringSnap()
+    with temporary_plugin(rec), pytest.raises(sddr_core.CancelledError, match="snap"):
+        sddr_core.refine(scene[0], toy_predictor, refiner="poisson")
+    snap = [e for e in rec.events if e[0] == "snap"]
+    assert snap[0] == ("snap", 0, 200) and 0 < snap[-1][1] < 200
 
 
 def test_cancel_is_firstresult():
