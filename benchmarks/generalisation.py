@@ -58,6 +58,45 @@ DEFAULT_PREDICTORS = (
 KEYS = ("delta1", "abs_rel", "d3r", "boundary_f1")
 
 
+def method_rows(
+    dataset: str,
+    predictor: Any,
+    refiners: dict[str, Any],
+    two_stage: bool,
+    snaps: tuple[bool, ...] = (False, True),
+    predictor_options: dict[str, Any] | None = None,
+) -> dict[str, list[dict[str, float]]]:
+    """Per-scene metrics (:data:`KEYS`) of every method on one dataset and predictor (a name
+    or a predictor object): the inputs and baselines once, each refiner's one-stage (and
+    two-stage) result as ``one-stage:NAME``; with ``True`` in ``snaps`` also the snapped
+    results (rows ``...+snap``, what ``refine()`` returns by default)."""
+    per_method: dict[str, list[dict[str, float]]] = {}
+    for (ref_name, ref), snap in ((r, s) for r in refiners.items() for s in snaps):
+        methods = ["low", "high", "poisson", "split", "one-stage"]
+        if two_stage:
+            methods.append("two-stage")
+        report = evaluate(
+            dataset,
+            predictor,
+            methods,
+            refiner=ref,
+            progress=False,
+            figures=False,
+            predictor_options=predictor_options,
+            snap=snap,
+        )
+        for method in report.methods:
+            label = method if method not in ("one-stage", "two-stage") else f"{method}:{ref_name}"
+            if snap and method not in ("low", "high"):
+                label += "+snap"
+            if label not in per_method:
+                per_method[label] = [
+                    {k: float(s.metrics[method].get(k, math.nan)) for k in KEYS}
+                    for s in report.samples
+                ]
+    return per_method
+
+
 def run(
     datasets: list[str],
     predictors: list[str],
@@ -69,35 +108,9 @@ def run(
     rows: dict[str, Any] = {}
     for predictor in predictors:
         for dataset in datasets:
-            per_method: dict[str, list[dict[str, float]]] = {}
-            for (ref_name, ref), snap in ((r, s) for r in refiners.items() for s in snaps):
-                methods = ["low", "high", "poisson", "split", "one-stage"]
-                if two_stage:
-                    methods.append("two-stage")
-                report = evaluate(
-                    dataset,
-                    predictor,
-                    methods,
-                    refiner=ref,
-                    progress=False,
-                    figures=False,
-                    predictor_options=predictor_options,
-                    snap=snap,
-                )
-                for method in report.methods:
-                    label = (
-                        method
-                        if method not in ("one-stage", "two-stage")
-                        else f"{method}:{ref_name}"
-                    )
-                    if snap and method not in ("low", "high"):
-                        label += "+snap"
-                    if label in per_method:
-                        continue
-                    per_method[label] = [
-                        {k: float(s.metrics[method].get(k, math.nan)) for k in KEYS}
-                        for s in report.samples
-                    ]
+            per_method = method_rows(
+                dataset, predictor, refiners, two_stage, snaps, predictor_options
+            )
             rows[f"{predictor} @ {dataset}"] = per_method
             print(
                 f"{predictor} @ {dataset}: "

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -249,55 +248,20 @@ def write_half(args: argparse.Namespace) -> None:
 
 
 def evaluate_refiners(args: argparse.Namespace) -> None:
-    from sddr_core.evaluation import evaluate
+    from generalisation import method_rows, summarise  # benchmarks/generalisation.py
 
     torch.set_num_threads(args.threads)
-    pred = MonoCNNPredictor(args.weights)
-    keys = ("delta1", "abs_rel", "d3r", "boundary_f1")
-    rows: dict[str, list[dict[str, float]]] = {}
+    dataset = f"middlebury2006:{args.data}@{args.split}"
     snaps = {"off": (False,), "on": (True,), "both": (False, True)}[args.snap]
-    refiners = [r.split("=", 1) for r in args.refiner]
-    for (ref_name, ref), snap in ((r, s) for r in refiners for s in snaps):
-        methods = ["low", "high", "poisson", "split", "one-stage"]
-        if args.two_stage:
-            methods.append("two-stage")
-        report = evaluate(
-            f"middlebury2006:{args.data}@{args.split}",
-            pred,
-            methods,
-            refiner=ref,
-            progress=False,
-            figures=False,
-            snap=snap,
-        )
-        for method in report.methods:
-            label = method if method not in ("one-stage", "two-stage") else f"{method}:{ref_name}"
-            if snap and method not in ("low", "high"):
-                label += "+snap"
-            rows.setdefault(
-                label,
-                [
-                    {k: float(s.metrics[method].get(k, math.nan)) for k in keys}
-                    for s in report.samples
-                ],
-            )
-    best = [max(a["delta1"], b["delta1"]) for a, b in zip(rows["low"], rows["high"], strict=True)]
-    lines = [
-        "| method | δ1 ↑ | REL ↓ | D³R ↓ | bF1 ↑ | δ1 < best input − 0.02 |",
-        "|---|---|---|---|---|---|",
-    ]
-    for label, per in rows.items():
-        means = [float(np.nanmean([r[k] for r in per])) for k in keys]
-        bad = sum(r["delta1"] < b - 0.02 for r, b in zip(per, best, strict=True))
-        lines.append(
-            f"| {label} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {bad}/{len(per)} |"
-        )
-    table = "\n".join(lines)
+    refiners = dict(r.split("=", 1) for r in args.refiner)
+    pred = MonoCNNPredictor(args.weights)
+    rows = method_rows(dataset, pred, refiners, args.two_stage, snaps)
+    table = summarise({f"mono-cnn @ {dataset}": rows})
     print(table)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "mono_cnn.md").write_text(table + "\n")
+        (out / "mono_cnn.md").write_text(table)
         (out / "mono_cnn.json").write_text(json.dumps(rows, indent=1))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -67,6 +68,24 @@ def test_trains_on_training_scenes_only_and_predicts(tmp_path, monkeypatch):
     assert all(len(v) == len(mono_cnn.PASS_PAIRS) for v in pairs.values())
     lo, hi = pairs[("baby2", "left")][0]
     assert max(hi.shape) > max(lo.shape)  # the high pass at the image's size
+
+    # as an unseen estimator: the rows of benchmarks/generalisation.py, fused and snapped
+    monkeypatch.setitem(MIDDLEBURY2006_SPLIT, "val", ["baby2"])
+    report = tmp_path / "report"
+    mono_cnn.evaluate_refiners(
+        argparse.Namespace(data=str(data), weights=str(out), refiner=["net=poisson"],
+                           split="val", two_stage=False, snap="both", out=str(report),
+                           threads=1)
+    )  # fmt: skip
+    table = (report / "mono_cnn.md").read_text()
+    rows = json.loads((report / "mono_cnn.json").read_text())
+    assert set(rows) == {
+        "low", "high", "poisson", "split", "one-stage:net",
+        "poisson+snap", "split+snap", "one-stage:net+snap",
+    }  # fmt: skip
+    assert all(len(v) == 1 and set(v[0]) == {"delta1", "abs_rel", "d3r", "boundary_f1"}
+               for v in rows.values())  # fmt: skip
+    assert "| mono-cnn @ middlebury2006:" in table and "| one-stage:net+snap |" in table
 
 
 def test_no_training_scene_is_a_clear_error(tmp_path):
