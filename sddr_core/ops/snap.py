@@ -55,17 +55,27 @@ def snap_radius(size: tuple[int, int], working_size: tuple[int, int], base: floa
     return int(min(16, max(2, round(base * factor))))
 
 
-def weighted_median(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def weighted_median(
+    values: torch.Tensor, weights: torch.Tensor, *, sort: str | None = None
+) -> torch.Tensor:
     """Row-wise weighted median of ``values`` ``(N, K)`` with non-negative ``weights``
     ``(N, K)``: the smallest value whose cumulative weight reaches half the row's total.
-    A row of zero weights gives its smallest value."""
+    A row of zero weights gives its smallest value. ``sort``: ``"numpy"`` (CPU tensors only)
+    or ``"torch"``; default numpy on the CPU, torch elsewhere (same result)."""
     if values.shape != weights.shape or values.ndim != 2:
         raise ShapeError(
             f"weighted_median needs two (N, K) tensors of one shape, got "
             f"{tuple(values.shape)} and {tuple(weights.shape)}."
         )
+    if sort is None:
+        sort = "numpy" if values.device.type == "cpu" else "torch"
+    elif sort not in ("numpy", "torch") or (sort == "numpy" and values.device.type != "cpu"):
+        raise InputError(
+            f"sort must be 'numpy' (CPU tensors) or 'torch', got {sort!r} for tensors on "
+            f"{values.device}."
+        )
     last = values.shape[1] - 1
-    if values.device.type == "cpu":
+    if sort == "numpy":
         # numpy's quicksort of short rows is vectorised (SIMD): several times torch's CPU sort
         order = torch.from_numpy(np.argsort(values.detach().numpy(), axis=1))
         sorted_values = values.gather(1, order)

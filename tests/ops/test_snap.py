@@ -48,6 +48,17 @@ def test_weighted_median_matches_a_sorted_cumulative_sum():
     assert (weighted_median(values, weights)[:3] == values[:3].min(dim=1).values).all()
 
 
+def test_weighted_median_sorts_alike_with_numpy_and_torch():
+    # numpy sorts on the CPU, torch on a GPU: the same medians, ties included
+    gen = torch.Generator().manual_seed(1)
+    values = torch.randint(0, 4, (2000, 49), generator=gen).float() * 0.25
+    weights = torch.rand(2000, 49, generator=gen) * (torch.rand(2000, 49, generator=gen) > 0.3)
+    by_numpy = weighted_median(values, weights, sort="numpy")
+    assert torch.equal(weighted_median(values, weights, sort="torch"), by_numpy)
+    with pytest.raises(InputError, match="sort"):
+        weighted_median(values, weights, sort="quick")
+
+
 def test_weighted_median_rejects_mismatched_shapes():
     with pytest.raises(ShapeError):
         weighted_median(torch.zeros(3, 4), torch.zeros(3, 5))
