@@ -22,7 +22,8 @@ snapped to the image's edges (rows ``...+snap``, what ``refine()`` returns by de
 Is a refiner free of a preferred side? ``--mirror`` also measures each refiner on the pairs
 mirrored left to right (its result mirrored back; rows ``one-stage:NAME+mirror``). ``--flip``
 measures the mean of the two (flip test-time augmentation). ``--strength S`` degrades the
-``family-<name>`` predictors at strength S (as ``sddr eval --strength``).
+``family-<name>`` predictors at strength S (as ``sddr eval --strength``); ``--kind depth``
+makes them return depth (the reciprocal) instead of disparity.
 
 Leave-one-family-out: pass ``--refiner no-texture=runs/lofo-texture/last.safetensors
 --predictors family-texture`` for each held-out family (see docs/MODEL_CARD.md).
@@ -301,6 +302,12 @@ def main() -> None:
         type=float,
         help="degradation strength of the family-<name> predictors (default 1)",
     )
+    ap.add_argument(
+        "--kind",
+        choices=("disparity", "depth"),
+        help="convention of the family-<name> predictors' passes (default disparity; depth: "
+        "the reciprocal, as ZoeDepth or Depth Pro return)",
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     _two_stage_options(args.previous_weight, args.merge_grid)
@@ -316,11 +323,13 @@ def main() -> None:
             **{f"{k}+mirror": Mirrored(v) for k, v in refiners.items()},
         }
     options: dict[str, Any] = {}
-    if args.strength is not None:
+    for option in ("strength", "kind"):
+        if getattr(args, option) is None:
+            continue
         others = [p for p in args.predictors.split(",") if not p.startswith("family-")]
         if others:
-            raise SystemExit(f"--strength applies to family-<name> predictors only, not {others}")
-        options["strength"] = args.strength
+            raise SystemExit(f"--{option} applies to family-<name> predictors only, not {others}")
+        options[option] = getattr(args, option)
     datasets = args.dataset or ["middlebury2006:../shared/data/middlebury2006@val"]
     snaps = {"off": (False,), "on": (True,), "both": (False, True)}[args.snap]
     rows = run(datasets, args.predictors.split(","), refiners, args.two_stage, options, snaps)

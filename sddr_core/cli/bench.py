@@ -934,7 +934,7 @@ def run_fraction(
             fusion = fuse_at(refiner, low, high, shapes[name])
             if name.endswith("+snap"):
                 snap_info: dict[str, Any] = {}
-                snap_to_photo(fusion.depth, photo, snap_info, {}, device=dev)
+                snap_to_photo(fusion.depth, photo, snap_info, {}, device=dev, kind=predictor.kind)
                 header_snap[name] = snap_info
             dt = time.perf_counter() - t
             if timed:

@@ -156,7 +156,9 @@ def refine(
                 info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
     if snap:  # edges as soft as the first fusion's: two-stage windows sharpen, not all
         fused_at = (int(first.fusion.depth.shape[0]), int(first.fusion.depth.shape[1]))
-        work = snap_to_photo(work, rgb, info, timings, device=device, fused_at=fused_at)
+        work = snap_to_photo(
+            work, rgb, info, timings, device=device, fused_at=fused_at, kind=pred.kind
+        )
         edges_work = None  # of the map before snapping
     if edges_work is None:
         edges_work = edge_map(work)
@@ -173,8 +175,9 @@ def snap_to_photo(
     *,
     device: Any = None,
     fused_at: tuple[int, int] | None = None,
+    kind: str = "disparity",
 ) -> np.ndarray:
-    """``work`` at the photo's size, its edges snapped to the photo's
+    """``work`` (of ``kind``) at the photo's size, its edges snapped to the photo's
     (:func:`sddr_core.ops.snap.snap_to_image`, window radius from
     :func:`~sddr_core.ops.snap.snap_radius`: wider when the fusion ran smaller than the
     photo; ``fused_at``: the size the fusion ran at, default ``work``'s). Records
@@ -195,7 +198,9 @@ def snap_to_photo(
     radius = snap_radius(size, fused_at or (int(work.shape[0]), int(work.shape[1])))
     full = work if work.shape == size else resize_map(work, size)
     dev = resolve_device(device)
-    snapped, changed = snap_to_image(full, rgb, radius=radius, device=dev, progress=progress)
+    snapped, changed = snap_to_image(
+        full, rgb, kind=kind, radius=radius, device=dev, progress=progress
+    )
     info["snap_radius"] = radius
     info["snapped_pixels"] = changed
     timings["snap"] = time.perf_counter() - t
@@ -320,7 +325,7 @@ def refine_depths(
     depth = fusion.depth
     if rgb is not None:
         rgb = resize_map(rgb, (h, w), kind="image")
-        depth = snap_to_photo(depth, rgb, info, timings, device=device)
+        depth = snap_to_photo(depth, rgb, info, timings, device=device, kind=kind)
     return _result(
         (h, w),
         depth,

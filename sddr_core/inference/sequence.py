@@ -885,7 +885,13 @@ def _run(
             timings["stabilize"] = time.perf_counter() - t
         if snap:
             work = snap_to_photo(
-                work, item.rgb, info, timings, device=device, fused_at=item.fused_at
+                work,
+                item.rgb,
+                info,
+                timings,
+                device=device,
+                fused_at=item.fused_at,
+                kind=pred.kind,
             )
         yield _result(
             item.rgb.shape[:2],

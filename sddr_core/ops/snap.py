@@ -11,8 +11,9 @@ their colours are (and, optionally, how close they are):
 so a pixel takes the depth of the side of the edge whose colour it shares. A median only
 picks values that are already there: it invents no depth, draws no image texture into flat
 regions (a flat window has one value) and keeps a map positive; the median itself does not
-depend on whether the map holds depth or disparity (up to ties), but which pixels count as
-near a step is judged on the map as given. Only pixels whose window spans a depth step
+depend on whether the map holds depth or disparity (up to ties), and which pixels count as
+near a step is judged in disparity (on the reciprocal of a depth map, as the fusion runs), so
+a depth-kind map snaps as its disparity would. Only pixels whose window spans a depth step
 (local range above ``threshold`` times the map's mean absolute deviation, and above
 ``noise_factor`` times the median local range, so a noisy map is not touched everywhere)
 are touched.
@@ -33,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from sddr_core.errors import InputError, ShapeError
+from sddr_core.predictors.base import check_kind
 
 __all__ = ["SNAP_DEFAULTS", "snap_radius", "snap_to_image", "weighted_median"]
 
@@ -107,6 +109,7 @@ def snap_to_image(
     depth: np.ndarray,
     image: np.ndarray,
     *,
+    kind: str = "disparity",
     radius: int = 5,
     taps: int | None = SNAP_DEFAULTS["taps"],
     sigma_color: float = SNAP_DEFAULTS["sigma_color"],
@@ -122,6 +125,8 @@ def snap_to_image(
 
     Args:
         depth: float ``(H, W)`` depth or disparity map.
+        kind: its convention, ``"disparity"`` (near = large) or ``"depth"`` (positive;
+            steps are then judged on its reciprocal).
         image: ``(H, W, C)`` or ``(H, W)`` of the same size, uint8, uint16 or float in
             ``[0, 1]`` (the colour distances assume that range).
         radius: window radius in pixels (see :func:`snap_radius`).
@@ -193,7 +198,15 @@ def snap_to_image(
     planes = F.pad(guide[None], (r, r, r, r), mode="replicate")[0].reshape(channels, -1).to(dev)
     original = np.ascontiguousarray(depth, dtype=np.float32)
     current = original
-    spread = float(np.mean(np.abs(current - np.median(current))))
+    as_disparity = check_kind(kind) == "depth"
+    if as_disparity and not (current > 0).all():
+        raise InputError(
+            f"snap_to_image(kind='depth') needs a positive depth map, got "
+            f"{int(np.count_nonzero(current <= 0))} pixels <= 0; pass kind='disparity' if the "
+            "map holds disparity (near = large)."
+        )
+    judged = 1.0 / current if as_disparity else current  # where the steps are, in disparity
+    spread = float(np.mean(np.abs(judged - np.median(judged))))
     box = np.ones((k, k), np.uint8)
     touched = 0
     moved: np.ndarray | None = None  # pixels the last pass changed
@@ -207,7 +220,8 @@ def snap_to_image(
 
     tell(0)
     for done_passes in range(int(iterations)):
-        span = cv2.dilate(current, box) - cv2.erode(current, box)
+        judged = 1.0 / current if as_disparity else current
+        span = cv2.dilate(judged, box) - cv2.erode(judged, box)
         if moved is None:  # the level of a step, fixed by the map as it came
             level = max(threshold * spread, noise_factor * float(np.median(span)), 1e-12)
         candidates = span > level

@@ -206,3 +206,22 @@ def test_progress_counts_hundredths_of_each_pass_and_can_stop_the_snap():
 
     with pytest.raises(Stop):
         snap_to_image(depth, image, radius=3, chunk=16, progress=stop_after_first_batch)
+
+
+def test_a_depth_map_snaps_as_its_disparity_would():
+    # steps are judged in disparity: a depth map snaps where its reciprocal would, to the
+    # reciprocal's values (the weighted median commutes with 1/x up to ties)
+    rng = np.random.default_rng(3)
+    disparity = _step(at=26, near=3.0) + rng.normal(0, 0.01, (48, 64)).astype(np.float32)
+    disparity[:, :10] += np.linspace(0, 0.8, 10, dtype=np.float32)  # a far slope: large in depth
+    image = _two_colours()
+    snapped_disparity, n_disparity = snap_to_image(disparity, image)
+    snapped_depth, n_depth = snap_to_image(1.0 / disparity, image, kind="depth")
+    assert n_depth == n_disparity > 0
+    np.testing.assert_allclose(1.0 / snapped_depth, snapped_disparity, rtol=1e-6)
+    as_given, _ = snap_to_image(1.0 / disparity, image)  # judged in depth: other pixels
+    assert np.count_nonzero(as_given != snapped_depth) > 0
+    with pytest.raises(InputError, match="positive"):
+        snap_to_image(disparity - 2.0, image, kind="depth")
+    with pytest.raises(InputError, match="kind"):
+        snap_to_image(disparity, image, kind="inverse")
