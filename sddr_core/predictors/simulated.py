@@ -36,7 +36,9 @@ class SimulatedPredictor:
     Args:
         ground_truth: float ``(H, W)`` depth or disparity at the image's size; NaN, inf and
             zeros are treated as unknown and filled from their neighbours.
-        kind: convention of ``ground_truth`` and of the predictions.
+        kind: convention of ``ground_truth`` and of the predictions; for ``"depth"`` the
+            noise acts on log depth (relative errors, as a metric network makes) and the
+            predictions stay positive.
         native_resolution: the simulated model's training resolution (long side).
         strength: noise strength; 1 is the default used for evaluation, 0 gives blur only.
         inconsistency: strength of the local inconsistency noise ε_cons alone (per-region
@@ -45,7 +47,8 @@ class SimulatedPredictor:
             blur is always applied); None: ``strength``.
         seed: makes the noise reproducible; the same (seed, box, resolution) gives the same
             prediction.
-        affine: apply a random global scale and shift per call, as relative predictors do.
+        affine: apply a random global scale and shift per call, as relative predictors do
+            (a scale only for ``"depth"``).
     """
 
     size_multiple = 1
@@ -98,8 +101,10 @@ class SimulatedPredictor:
         top, left, bottom, right = (int(v) for v in box)
         gt = self.ground_truth[top:bottom, left:right]
         rng = self._rng((top, left, bottom, right), int(resolution))
+        # depth: the errors act on log depth (relative errors), so the pass stays positive
+        log = self.kind == "depth"
         # The whole image is seen at `resolution`; a window of it at the same pixel density.
-        x = resolution_blur(gt, int(resolution), sigma=2.0)
+        x = resolution_blur(np.log(gt) if log else gt, int(resolution), sigma=2.0)
         over = max(0.0, resolution / self.native_resolution - 1.0)
         if over > 0 and (self.inconsistency > 0 or self.deformation > 0):
             factor = min(over, 2.0)
@@ -110,8 +115,10 @@ class SimulatedPredictor:
             )
             x = edge_bumps(x, self.deformation * factor, rng, edges=edges)
         if self.affine:
-            x = x * float(rng.uniform(0.5, 2.0)) + float(rng.normal(0.0, 0.1)) * float(x.std())
-        return x.astype(np.float32)
+            scale, shift = float(rng.uniform(0.5, 2.0)), float(rng.normal(0.0, 0.1))
+            # depth: a scale error only (a shift could make it non-positive)
+            x = x + np.log(scale) if log else x * scale + shift * float(x.std())
+        return (np.exp(x) if log else x).astype(np.float32)
 
     def __repr__(self) -> str:
         h, w = self.ground_truth.shape

@@ -43,3 +43,23 @@ def test_defaults_unchanged_and_knobs_separate():
     assert d_c[flat].mean() > d_b[flat].mean()
     # at or below native resolution the knobs do nothing
     np.testing.assert_allclose(cons.predict(img, 48), blur_only.predict(img, 48), atol=1e-6)
+
+
+def test_depth_kind_predictions_stay_positive_and_follow_the_truth():
+    # a depth map with near objects at a small fraction of the far depth: additive noise of
+    # the map's own scale would cross zero there; the log-depth noise cannot
+    disparity = _gt() * 20.0
+    depth = 1.0 / disparity  # 0.017 .. 0.05
+    img = np.zeros((*depth.shape, 3), np.float32)
+    for seed in range(5):
+        pred = SimulatedPredictor(depth, kind="depth", native_resolution=48, seed=seed)
+        for resolution in (48, 128):
+            out = pred.predict(img, resolution)
+            assert (out > 0).all() and np.isfinite(out).all()
+    plain = SimulatedPredictor(depth, kind="depth", native_resolution=48, affine=False)
+    out = plain.predict(img, 128)
+    assert np.corrcoef(out.ravel(), depth.ravel())[0, 1] > 0.9
+    noisy = SimulatedPredictor(depth, kind="depth", native_resolution=48, seed=3, affine=False)
+    scaled = SimulatedPredictor(depth, kind="depth", native_resolution=48, seed=3)
+    ratio = scaled.predict(img, 128) / noisy.predict(img, 128)
+    assert np.allclose(ratio, ratio.mean(), rtol=1e-4)  # depth: a global scale, no shift
