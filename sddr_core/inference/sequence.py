@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 
 from sddr_core.errors import InputError
+from sddr_core.inference.guard import keep_positive
 from sddr_core.inference.one_stage import choose_resolutions, fuse_batch_at, working_size_for
 from sddr_core.inference.refine import MODES, Mode, _result, as_refiner, snap_to_photo
 from sddr_core.inference.result import RefinedDepth
@@ -774,6 +775,12 @@ def _fuse_pending(
             info["working_size"] = f"{work.shape[1]}x{work.shape[0]}"
             info["predictor_calls"] += c2f.windows
             info["refiner_calls"] += c2f.windows
+            if c2f.guarded:  # as refine() does
+                info["guarded_windows"] = c2f.guarded
+            if pred.kind == "depth":
+                work, raised = keep_positive(work, fusion.depth)
+                if raised:
+                    info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
         yield _Fused(
             p.index,
             p.rgb,
@@ -880,8 +887,13 @@ def _run(
         work, info, timings = item.work, item.info, item.timings
         if stabilizer is not None:
             t = time.perf_counter()
+            fused = work
             work, tinfo = stabilizer.stabilize(item.rgb, work, gray=item.gray)
             info.update(tinfo)
+            if pred.kind == "depth":  # the temporal filter adds maps: depth stays positive
+                work, raised = keep_positive(work, fused)
+                if raised:
+                    info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
             timings["stabilize"] = time.perf_counter() - t
         if snap:
             work = snap_to_photo(
