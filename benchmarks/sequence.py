@@ -66,6 +66,26 @@ def scenes(args: argparse.Namespace) -> Iterator[tuple[str, np.ndarray, np.ndarr
             yield f"mb2006-{name}", *_middlebury(Path(args.middlebury), name)
 
 
+class ReciprocalPredictor:
+    """A depth-kind video predictor: the reciprocal of a disparity predictor's passes (floored
+    at 0.1 % of their median where its drifting shift made them non-positive), as ZoeDepth or
+    Depth Pro run frame by frame would return."""
+
+    kind = "depth"
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self.name = f"reciprocal-{getattr(predictor, 'name', 'predictor')}"
+        self.native_resolution = predictor.native_resolution
+        self.size_multiple = getattr(predictor, "size_multiple", 1)
+        self.wants_full_image = getattr(predictor, "wants_full_image", False)
+
+    def predict(self, image: np.ndarray, resolution: int) -> np.ndarray:
+        disparity = self.predictor.predict(image, resolution)
+        floor = 1e-3 * float(np.median(np.abs(disparity)))
+        return (1.0 / np.maximum(disparity, floor)).astype(np.float32)
+
+
 def run_sequence(
     name: str, image: np.ndarray, gt: np.ndarray, args: argparse.Namespace, refiner: Any
 ) -> dict[str, Any]:
@@ -81,12 +101,19 @@ def run_sequence(
     predictor = JitteryPredictor(native_resolution=args.native, seed=args.seed, keep=len(frames))
     for frame in frames:
         predictor.add(frame)
+    if args.kind == "depth":
+        predictor = ReciprocalPredictor(predictor)
+
+    def as_disparity(depth: np.ndarray) -> np.ndarray:  # what the metrics compare
+        return depth if args.kind == "disparity" else (1.0 / depth).astype(np.float32)
 
     def per_frame() -> list[np.ndarray]:
         return [
-            sddr_core.refine(
-                f.image, predictor, refiner=refiner, high_resolution=args.high, snap=args.snap
-            ).depth
+            as_disparity(
+                sddr_core.refine(
+                    f.image, predictor, refiner=refiner, high_resolution=args.high, snap=args.snap
+                ).depth
+            )
             for f in frames
         ]
 
@@ -103,7 +130,7 @@ def run_sequence(
             )
         )
         stab.extend(r.timings["stabilize"] for r in results)
-        return [r.depth for r in results]
+        return [as_disparity(r.depth) for r in results]
 
     sddr_core.refine(frames[0].image, predictor, refiner=refiner, high_resolution=args.high)
     # A B, B A, A B, ...: load from other processes and warm-up hit both alike
@@ -157,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-snap", dest="snap", action="store_false",
                    help="both methods without the edge snap (refine snaps by default)")  # fmt: skip
+    p.add_argument("--kind", choices=("disparity", "depth"), default="disparity",
+                   help="the video predictor's convention (depth: the reciprocal of its "
+                   "disparity, as a metric network returns); metrics on disparity")  # fmt: skip
     p.add_argument("--repeats", type=int, default=4, help="timed runs per method (A B, B A, ...)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = p.parse_args(argv)
@@ -169,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{'sequence':<18} {'method':<10} {'temporal':>9} {'δ1':>7} {'D³R':>7} {'fps':>6}"
         f" {'seq/pf':>6} {'stab ms':>7}"
     )
-    print(f"refiner: {refiner.name}; {args.frames} frames {args.width}x{args.height}")
+    print(
+        f"refiner: {refiner.name}; {args.frames} frames {args.width}x{args.height}; "
+        f"predictor kind {args.kind}"
+    )
     print(header)
     for name, image, gt in scenes(args):
         row = run_sequence(name, image, gt, args, refiner)

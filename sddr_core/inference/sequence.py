@@ -887,13 +887,17 @@ def _run(
         work, info, timings = item.work, item.info, item.timings
         if stabilizer is not None:
             t = time.perf_counter()
-            fused = work
-            work, tinfo = stabilizer.stabilize(item.rgb, work, gray=item.gray)
-            info.update(tinfo)
-            if pred.kind == "depth":  # the temporal filter adds maps: depth stays positive
-                work, raised = keep_positive(work, fused)
+            if pred.kind == "depth":  # stabilised as disparity, as the fusion and the snap run
+                fused = (1.0 / work).astype(np.float32)
+                disparity, tinfo = stabilizer.stabilize(item.rgb, fused, gray=item.gray)
+                # the temporal filter adds maps: the disparity, hence the depth, stays positive
+                disparity, raised = keep_positive(disparity, fused)
+                work = (1.0 / disparity).astype(np.float32)
                 if raised:
                     info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
+            else:
+                work, tinfo = stabilizer.stabilize(item.rgb, work, gray=item.gray)
+            info.update(tinfo)
             timings["stabilize"] = time.perf_counter() - t
         if snap:
             work = snap_to_photo(

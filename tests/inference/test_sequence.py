@@ -303,14 +303,15 @@ def test_frames_are_predicted_in_batches_with_the_same_maps() -> None:
 @pytest.mark.parametrize(("snap", "mode"), [(False, "one-stage"), (True, "one-stage"),
                                            (True, "two-stage")])  # fmt: skip
 def test_a_depth_kind_sequence_stays_positive(snap, mode):
-    # a small near object moving in front of a far wall: the temporal filter adds the warped
-    # history (20 where the object was) to the frame, which can drive depth below zero there
+    # a near object moving fast in front of a far wall: the temporal filter adds the low-passed
+    # difference to the warped history (disparity 2 where the object was, 0.05 around it),
+    # which drives the wall's disparity, and so its depth, below zero beside the object
     from sddr_core.predictors.base import CallablePredictor
 
     frames = []
     for i in range(3):
         img = np.full((64, 80, 3), 0.2, np.float32)
-        img[30:34, 10 + i : 14 + i] = 0.9
+        img[30:54, 10 + 8 * i : 34 + 8 * i] = 0.9
         frames.append(img)
     noise = np.random.default_rng(1).standard_normal((64, 80)).astype(np.float32)
 
