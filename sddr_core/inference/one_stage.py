@@ -160,11 +160,18 @@ def _fuses_inverse(kind: str, space: str | None) -> bool:
     return kind == "depth" and space == "disparity"
 
 
+def reciprocal(depth: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """``1 / depth`` as float32, with values below ``1e-6`` of the largest magnitude of
+    ``reference`` (default ``depth``) raised to that floor first: the disparity in which
+    depth-kind maps are fused."""
+    ref = depth if reference is None else reference
+    floor = 1e-6 * max(float(np.nanmax(np.abs(ref))), 1e-12)
+    return (1.0 / np.maximum(depth, floor)).astype(np.float32)
+
+
 def _inverse_pair(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Depth maps as the reciprocals the refiner fuses (see :func:`_finish`)."""
-    floor = 1e-6 * max(float(np.nanmax(np.abs(low))), 1e-12)
-    inv_lo, inv_hi = (1.0 / np.maximum(m, floor) for m in (low, high))
-    return inv_lo.astype(np.float32), inv_hi.astype(np.float32)
+    return reciprocal(low), reciprocal(high, low)
 
 
 def _finish(

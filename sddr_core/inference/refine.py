@@ -142,9 +142,10 @@ def refine(
         from sddr_core.inference.two_stage import coarse_to_fine
 
         t = time.perf_counter()
-        c2f = coarse_to_fine(rgb, pred, ref, work)
+        c2f = coarse_to_fine(rgb, pred, ref, work, kind=pred.kind)
         timings["two-stage"] = time.perf_counter() - t
-        work, edges_work = c2f.depth, c2f.edges
+        # a depth-kind result's edges come from its depth, as in one-stage
+        work, edges_work = c2f.depth, (c2f.edges if pred.kind != "depth" else None)
         info["working_size"] = f"{work.shape[1]}x{work.shape[0]}"
         info["predictor_calls"] += c2f.windows
         info["refiner_calls"] += c2f.windows

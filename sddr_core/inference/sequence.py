@@ -769,7 +769,7 @@ def _fuse_pending(
             from sddr_core.inference.two_stage import coarse_to_fine
 
             t = time.perf_counter()
-            c2f = coarse_to_fine(p.rgb, pred, ref, work)
+            c2f = coarse_to_fine(p.rgb, pred, ref, work, kind=pred.kind)
             timings["two-stage"] = time.perf_counter() - t
             work = c2f.depth
             info["working_size"] = f"{work.shape[1]}x{work.shape[0]}"

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sddr_core.errors import InputError, ShapeError
-from sddr_core.inference.guard import guard_fusion
-from sddr_core.inference.one_stage import DEFAULT_MAX_HIGH_RESOLUTION
+from sddr_core.inference.guard import guard_fusion, keep_positive
+from sddr_core.inference.one_stage import DEFAULT_MAX_HIGH_RESOLUTION, reciprocal
 from sddr_core.ops.align import apply_scale_shift
 from sddr_core.ops.edges import edge_map
 from sddr_core.ops.local_range import clamp_to_local_range
 from sddr_core.ops.resize import resize_long_side, resize_map, working_shape
 from sddr_core.ops.resolution import adaptive_resolution, edge_density
-from sddr_core.predictors.base import Box, DepthPredictor, predict_region
+from sddr_core.predictors.base import Box, DepthPredictor, check_kind, predict_region
 from sddr_core.progress import check_cancel, report
 from sddr_core.refiners.base import Fusion, Refiner
 
@@ -198,6 +198,7 @@ def coarse_to_fine(
     range_radius: int | None = DEFAULT_RANGE_RADIUS,
     previous_weight: float = DEFAULT_PREVIOUS_WEIGHT,
     full_size: bool = True,
+    kind: str = "disparity",
 ) -> CoarseToFine:
     """Coarse-to-fine refinement of ``initial`` with windows of ``levels`` (s × s each).
 
@@ -224,6 +225,10 @@ def coarse_to_fine(
             ``max_working_side``) instead of ``initial``'s when that is smaller: windows are
             predicted at a higher pixel density than the one-stage passes, and squeezing
             them into the one-stage grid blurs their edges.
+        kind: the predictor's convention. ``"depth"``: the windows are fused, aligned and
+            merged as disparity (the reciprocals), as :func:`~sddr_core.inference.one_stage.fuse_at`
+            fuses depth-kind passes, and the result is converted back, kept positive; the
+            edge maps are then those of the disparity.
 
     Returns:
         A :class:`CoarseToFine` at ``initial``'s size, or at the image's (capped) size with
@@ -252,6 +257,9 @@ def coarse_to_fine(
     if not previous_weight > 0:
         raise InputError(f"previous_weight must be positive, got {previous_weight}.")
 
+    as_disparity = check_kind(kind) == "depth"
+    if as_disparity:
+        initial = reciprocal(initial)
     image_shape = image.shape[:2]
     multiple = int(getattr(refiner, "size_multiple", 1) or 1)
     max_side = int(getattr(refiner, "max_working_side", max(initial.shape)) or max(initial.shape))
@@ -292,6 +300,8 @@ def coarse_to_fine(
                 res = window_resolution(predictor, image[box[0] : box[2], box[1] : box[3]], density)
                 resolutions.append(res)
                 pred = predict_region(predictor, image, box, res)
+                if as_disparity:
+                    pred = reciprocal(pred)
                 crop = current[t:b, l:r]
                 if pad_cells:
                     pads = ((0, shape[0] - crop.shape[0]), (0, shape[1] - crop.shape[1]))
@@ -334,6 +344,9 @@ def coarse_to_fine(
         g_prev = g
         if keep_levels:
             level_edges.append(g)
+    if as_disparity:  # back to depth; the merge adds maps, so the disparity stays positive
+        current, _ = keep_positive(current, initial)
+        current = reciprocal(current)
     return CoarseToFine(
         depth=current.astype(np.float32, copy=False),
         edges=g_prev.astype(np.float32, copy=False),

@@ -444,3 +444,31 @@ def test_large_photo_refines_within_memory_bound():
     assert got["shape"] == [4000, 6000] and got["finite"]
     assert got["working_size"] == "2048x1365"  # bounded by max_working_side, aspect kept
     assert got["growth"] < 2 * 2**30, f"peak RSS grew by {got['growth'] / 2**30:.2f} GiB"
+
+
+def test_depth_kind_windows_are_fused_as_disparity():
+    # the windows of a depth-kind predictor are fused, aligned and merged as disparity, as the
+    # one-stage fusion runs: the result is the reciprocal of the disparity twin's, and positive
+    rgb, disp = make_scene()
+    disp_pred = SimulatedPredictor(disp, native_resolution=48, seed=2, affine=False)
+
+    class DepthTwin:
+        kind = "depth"
+        native_resolution = 48
+        size_multiple = 1
+        wants_full_image = True
+
+        def predict_region(self, image, box, resolution):
+            return (1.0 / disp_pred.predict_region(image, box, resolution)).astype(np.float32)
+
+        def predict(self, image, resolution):
+            return (1.0 / disp_pred.predict(image, resolution)).astype(np.float32)
+
+    initial = resize_map(disp_pred.predict(rgb, 48), disp.shape)
+    ref = PoissonRefiner()
+    as_disparity = coarse_to_fine(rgb, disp_pred, ref, initial)
+    as_depth = coarse_to_fine(rgb, DepthTwin(), ref, 1.0 / initial, kind="depth")
+    assert (as_depth.depth > 0).all() and as_depth.windows == as_disparity.windows
+    np.testing.assert_allclose(1.0 / as_depth.depth, as_disparity.depth, rtol=1e-4, atol=1e-5)
+    with pytest.raises(InputError, match="kind"):
+        coarse_to_fine(rgb, disp_pred, ref, initial, kind="z")
