@@ -113,7 +113,7 @@ def fuse_at(
     inverse = _fuses_inverse(kind, space)
     if inverse:
         inv_lo, inv_hi = _inverse_pair(low_w, high_w)
-        return _finish(refiner.fuse(inv_lo, inv_hi), low_w, high_w, kind, inv_lo)
+        return _finish(refiner.fuse(inv_lo, inv_hi), low_w, high_w, kind, (inv_lo, inv_hi))
     return _finish(refiner.fuse(low_w, high_w), low_w, high_w, kind, None)
 
 
@@ -150,7 +150,7 @@ def fuse_batch_at(
             f"the refiner's fuse_batch returned {len(fusions)} fusions for {len(lows_w)} pairs."
         )
     return [
-        _finish(f, lo, hi, kind, ins_lo[i] if inverse else None)
+        _finish(f, lo, hi, kind, (ins_lo[i], ins_hi[i]) if inverse else None)
         for i, (f, lo, hi) in enumerate(zip(fusions, lows_w, highs_w, strict=True))
     ]
 
@@ -179,18 +179,20 @@ def _finish(
     low_w: np.ndarray,
     high_w: np.ndarray,
     kind: str,
-    inverse_low: np.ndarray | None,
+    inverse: tuple[np.ndarray, np.ndarray] | None,
 ) -> Fusion:
     """A refiner's raw fusion of ``low_w`` and ``high_w`` with the guard and the positivity
-    floor. With ``inverse_low`` (the reciprocal of ``low_w`` from :func:`_inverse_pair`) the
-    refiner fused reciprocals: the result is converted back to depth first."""
-    if inverse_low is not None:
-        disp = np.asarray(fusion.depth, np.float32)
-        disp, _ = keep_positive(disp, inverse_low)
+    floor. With ``inverse`` (the reciprocals of ``low_w`` and ``high_w`` from
+    :func:`_inverse_pair`) the refiner fused reciprocals: the guard judges and blends them
+    too, and the result is converted back to depth."""
+    fusion = Fusion(np.asarray(fusion.depth, dtype=np.float32), fusion.omega, dict(fusion.info))
+    if inverse is not None:
+        fusion = guard_fusion(fusion, *inverse)
+        disp, _ = keep_positive(fusion.depth, inverse[0])
         info = {**fusion.info, "fusion_space": "disparity"}
         fusion = Fusion((1.0 / disp).astype(np.float32), fusion.omega, info)
-    fusion = Fusion(np.asarray(fusion.depth, dtype=np.float32), fusion.omega, dict(fusion.info))
-    fusion = guard_fusion(fusion, low_w, high_w)
+    else:
+        fusion = guard_fusion(fusion, low_w, high_w)
     if kind == "depth":
         depth, raised = keep_positive(fusion.depth, low_w)
         if raised:
