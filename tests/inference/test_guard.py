@@ -107,3 +107,23 @@ def test_depth_kind_is_fused_as_disparity():
     np.testing.assert_allclose(fused.depth, expected, rtol=1e-4)
     as_depth = fuse_at(split, 1.0 / disp, 1.0 / high, disp.shape, kind="depth", space="depth")
     assert "fusion_space" not in as_depth.info and (as_depth.depth > 0).all()
+
+
+def test_depth_kind_guard_judges_the_disparity():
+    # a high pass half of which is unrelated noise: the guard blends towards the low pass, and
+    # for depth-kind passes it does so on the disparity the refiner fused, exactly as for the
+    # same passes returned as disparity
+    from sddr_core.inference.one_stage import fuse_at
+    from sddr_core.inference.refine import as_refiner
+
+    disp = _scene(64, 96)
+    rng = np.random.default_rng(5)
+    high = disp.copy()
+    high[:, 48:] = 1.0 + 2.0 * rng.random((64, 48)).astype(np.float32)
+    split = as_refiner("split")
+    as_disp = fuse_at(split, disp, high, disp.shape, kind="disparity")
+    as_depth = fuse_at(split, 1.0 / disp, 1.0 / high, disp.shape, kind="depth")
+    assert as_depth.info["agreement"] == as_disp.info["agreement"]
+    assert 0.0 < as_disp.info.get("high_weight", 1.0) < 1.0  # a blend, not all or nothing
+    assert as_depth.info["high_weight"] == as_disp.info["high_weight"]
+    np.testing.assert_allclose(1.0 / as_depth.depth, as_disp.depth, rtol=1e-4)
