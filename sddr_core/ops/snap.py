@@ -125,10 +125,10 @@ def snap_to_image(
 
     Args:
         depth: float ``(H, W)`` depth or disparity map.
-        kind: its convention, ``"disparity"`` (near = large) or ``"depth"`` (positive;
-            steps are then judged on its reciprocal).
         image: ``(H, W, C)`` or ``(H, W)`` of the same size, uint8, uint16 or float in
             ``[0, 1]`` (the colour distances assume that range).
+        kind: the map's convention, ``"disparity"`` (near = large) or ``"depth"``
+            (positive; steps are then judged on its reciprocal).
         radius: window radius in pixels (see :func:`snap_radius`).
         taps: samples on each side of the centre along each axis, spread evenly up to
             ``radius`` (``(2·taps+1)²`` samples per window); None samples every pixel.
