@@ -112,7 +112,7 @@ def fuse_at(
     low_w, high_w = resize_map(low, shape), resize_map(high, shape)
     inverse = _fuses_inverse(kind, space)
     if inverse:
-        inv_lo, inv_hi = _inverse_pair(low_w, high_w)
+        inv_lo, inv_hi = _inverse_pair(low, high, shape)
         return _finish(refiner.fuse(inv_lo, inv_hi), low_w, high_w, kind, (inv_lo, inv_hi))
     return _finish(refiner.fuse(low_w, high_w), low_w, high_w, kind, None)
 
@@ -136,7 +136,7 @@ def fuse_batch_at(
     highs_w = [resize_map(hi, shape) for hi in highs]
     inverse = _fuses_inverse(kind, space)
     if inverse:
-        pairs = [_inverse_pair(lo, hi) for lo, hi in zip(lows_w, highs_w, strict=True)]
+        pairs = [_inverse_pair(lo, hi, shape) for lo, hi in zip(lows, highs, strict=True)]
         ins_lo, ins_hi = [p[0] for p in pairs], [p[1] for p in pairs]
     else:
         ins_lo, ins_hi = lows_w, highs_w
@@ -169,9 +169,20 @@ def reciprocal(depth: np.ndarray, reference: np.ndarray | None = None) -> np.nda
     return (1.0 / np.maximum(depth, floor)).astype(np.float32)
 
 
-def _inverse_pair(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Depth maps as the reciprocals the refiner fuses (see :func:`_finish`)."""
-    return reciprocal(low), reciprocal(high, low)
+def resize_as_disparity(depth: np.ndarray, shape: tuple[int, int], kind: str) -> np.ndarray:
+    """``depth`` resized to ``shape``; a depth-kind map as its disparity (the reciprocal), in
+    which it was fused, so that a depth-kind result is the reciprocal of its disparity twin's."""
+    if kind != "depth" or tuple(depth.shape) == tuple(shape):
+        return resize_map(depth, shape)
+    return reciprocal(resize_map(reciprocal(depth), shape))
+
+
+def _inverse_pair(
+    low: np.ndarray, high: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Depth maps as the reciprocals the refiner fuses (see :func:`_finish`), resized to
+    ``shape`` as disparity (averaging depth across an edge is not averaging disparity)."""
+    return resize_map(reciprocal(low), shape), resize_map(reciprocal(high, low), shape)
 
 
 def _finish(

@@ -10,7 +10,7 @@ import numpy as np
 
 from sddr_core.errors import InputError
 from sddr_core.inference.guard import keep_positive
-from sddr_core.inference.one_stage import fuse_stage, one_stage
+from sddr_core.inference.one_stage import fuse_stage, one_stage, resize_as_disparity
 from sddr_core.inference.result import RefinedDepth
 from sddr_core.io.images import load_image
 from sddr_core.ops.edges import edge_map
@@ -197,7 +197,7 @@ def snap_to_photo(
     t = time.perf_counter()
     size = (int(rgb.shape[0]), int(rgb.shape[1]))
     radius = snap_radius(size, fused_at or (int(work.shape[0]), int(work.shape[1])))
-    full = work if work.shape == size else resize_map(work, size)
+    full = resize_as_disparity(work, size, kind)
     dev = resolve_device(device)
     snapped, changed = snap_to_image(
         full, rgb, kind=kind, radius=radius, device=dev, progress=progress
@@ -223,7 +223,7 @@ def _result(
     """A :class:`RefinedDepth` with every map resized to ``size``; ``timings["total"]``
     counts from ``start``."""
     result = RefinedDepth(
-        depth=resize_map(depth, size),
+        depth=resize_as_disparity(depth, size, kind),
         kind=kind,  # type: ignore[arg-type]
         edges=resize_map(edges, size),
         low=resize_map(low, size),
