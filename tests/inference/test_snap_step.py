@@ -82,7 +82,8 @@ def test_a_depth_kind_predictor_refines_as_its_disparity_would(scene, mode):
     assert as_depth.info["snapped_pixels"] > 0
     # the whole pipeline runs in disparity for depth-kind passes (resizing included): the
     # result is its disparity twin's reciprocal, up to float rounding
-    assert as_depth.info["snapped_pixels"] == as_disparity.info["snapped_pixels"]
+    snapped = as_depth.info["snapped_pixels"], as_disparity.info["snapped_pixels"]
+    assert abs(snapped[0] - snapped[1]) <= 0.001 * disp.size  # a rounded tie may flip
     np.testing.assert_allclose(1.0 / as_depth.depth, as_disparity.depth, rtol=1e-5)
 
 
