@@ -9,7 +9,6 @@ from typing import Any, Literal
 import numpy as np
 
 from sddr_core.errors import InputError
-from sddr_core.inference.guard import keep_positive
 from sddr_core.inference.one_stage import fuse_stage, one_stage, resize_as_disparity
 from sddr_core.inference.result import RefinedDepth
 from sddr_core.io.images import load_image
@@ -139,22 +138,11 @@ def refine(
     }
     edges_work: np.ndarray | None = None
     if mode == "two-stage":
-        from sddr_core.inference.two_stage import coarse_to_fine
+        from sddr_core.inference.two_stage import two_stage_step
 
-        t = time.perf_counter()
-        c2f = coarse_to_fine(rgb, pred, ref, work, kind=pred.kind)
-        timings["two-stage"] = time.perf_counter() - t
+        c2f = two_stage_step(rgb, pred, ref, work, info, timings)
         # a depth-kind result's edges come from its depth, as in one-stage
         work, edges_work = c2f.depth, (c2f.edges if pred.kind != "depth" else None)
-        info["working_size"] = f"{work.shape[1]}x{work.shape[0]}"
-        info["predictor_calls"] += c2f.windows
-        info["refiner_calls"] += c2f.windows
-        if c2f.guarded:
-            info["guarded_windows"] = c2f.guarded
-        if pred.kind == "depth":
-            work, raised = keep_positive(work, first.fusion.depth)
-            if raised:
-                info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
     if snap:  # edges as soft as the first fusion's: two-stage windows sharpen, not all
         fused_at = (int(first.fusion.depth.shape[0]), int(first.fusion.depth.shape[1]))
         work = snap_to_photo(

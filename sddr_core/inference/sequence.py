@@ -766,21 +766,9 @@ def _fuse_pending(
             **fusion.info,  # the guard's agreement and what it did, as in refine()
         }
         if mode == "two-stage":
-            from sddr_core.inference.two_stage import coarse_to_fine
+            from sddr_core.inference.two_stage import two_stage_step
 
-            t = time.perf_counter()
-            c2f = coarse_to_fine(p.rgb, pred, ref, work, kind=pred.kind)
-            timings["two-stage"] = time.perf_counter() - t
-            work = c2f.depth
-            info["working_size"] = f"{work.shape[1]}x{work.shape[0]}"
-            info["predictor_calls"] += c2f.windows
-            info["refiner_calls"] += c2f.windows
-            if c2f.guarded:  # as refine() does
-                info["guarded_windows"] = c2f.guarded
-            if pred.kind == "depth":
-                work, raised = keep_positive(work, fusion.depth)
-                if raised:
-                    info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
+            work = two_stage_step(p.rgb, pred, ref, work, info, timings).depth
         yield _Fused(
             p.index,
             p.rgb,

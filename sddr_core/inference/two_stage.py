@@ -17,8 +17,10 @@ kept; the merge accumulates into two working-size buffers.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +71,8 @@ class CoarseToFine:
             fusions).
         guarded: windows whose high-resolution pass was backed off by
             :func:`~sddr_core.inference.guard.guard_fusion`.
+        raised: for depth-kind maps, pixels raised to the positivity floor
+            (:func:`~sddr_core.inference.guard.keep_positive`).
         level_edges: ``[G_0, G_1, …, G_S]`` when ``keep_levels=True``, else empty.
         resolutions: the predictor resolution used for each window, in processing order.
     """
@@ -77,6 +81,7 @@ class CoarseToFine:
     edges: np.ndarray
     windows: int
     guarded: int = 0
+    raised: int = 0
     level_edges: list[np.ndarray] = field(default_factory=list)
     resolutions: list[int] = field(default_factory=list)
 
@@ -227,8 +232,9 @@ def coarse_to_fine(
             them into the one-stage grid blurs their edges.
         kind: the predictor's convention. ``"depth"``: the windows are fused, aligned and
             merged as disparity (the reciprocals), as :func:`~sddr_core.inference.one_stage.fuse_at`
-            fuses depth-kind passes, and the result is converted back, kept positive; the
-            edge maps are then those of the disparity.
+            fuses depth-kind passes, and the result is converted back and kept above half
+            the smallest depth of ``initial`` (``raised`` counts the pixels); the edge maps
+            are then those of the disparity.
 
     Returns:
         A :class:`CoarseToFine` at ``initial``'s size, or at the image's (capped) size with
@@ -258,6 +264,7 @@ def coarse_to_fine(
         raise InputError(f"previous_weight must be positive, got {previous_weight}.")
 
     as_disparity = check_kind(kind) == "depth"
+    initial_depth = initial
     if as_disparity:
         initial = reciprocal(initial)
     image_shape = image.shape[:2]
@@ -344,17 +351,44 @@ def coarse_to_fine(
         g_prev = g
         if keep_levels:
             level_edges.append(g)
+    raised = 0
     if as_disparity:  # back to depth; the merge adds maps, so the disparity stays positive
         current, _ = keep_positive(current, initial)
-        current = reciprocal(current)
+        current, raised = keep_positive(reciprocal(current), initial_depth)
     return CoarseToFine(
         depth=current.astype(np.float32, copy=False),
         edges=g_prev.astype(np.float32, copy=False),
         windows=done,
         guarded=guarded,
+        raised=raised,
         level_edges=level_edges,
         resolutions=resolutions,
     )
+
+
+def two_stage_step(
+    image: np.ndarray,
+    predictor: DepthPredictor,
+    refiner: Refiner,
+    initial: np.ndarray,
+    info: dict[str, Any],
+    timings: dict[str, float],
+) -> CoarseToFine:
+    """:func:`coarse_to_fine` of a one-stage result, in the predictor's convention, as
+    :func:`~sddr_core.refine` and :func:`~sddr_core.refine_sequence` run it: its time goes to
+    ``timings["two-stage"]``, its size and calls, backed-off windows and raised pixels to
+    ``info``."""
+    t = time.perf_counter()
+    c2f = coarse_to_fine(image, predictor, refiner, initial, kind=predictor.kind)
+    timings["two-stage"] = time.perf_counter() - t
+    info["working_size"] = f"{c2f.depth.shape[1]}x{c2f.depth.shape[0]}"
+    info["predictor_calls"] += c2f.windows
+    info["refiner_calls"] += c2f.windows
+    if c2f.guarded:
+        info["guarded_windows"] = c2f.guarded
+    if c2f.raised:
+        info["raised_to_positive"] = info.get("raised_to_positive", 0) + c2f.raised
+    return c2f
 
 
 def _hold_in_range(fusion: Fusion, low: np.ndarray, high: np.ndarray, radius: int) -> Fusion:
