@@ -48,7 +48,12 @@ import numpy as np
 
 from sddr_core.errors import InputError
 from sddr_core.inference.guard import keep_positive
-from sddr_core.inference.one_stage import choose_resolutions, fuse_batch_at, working_size_for
+from sddr_core.inference.one_stage import (
+    choose_resolutions,
+    fuse_batch_at,
+    reciprocal,
+    working_size_for,
+)
 from sddr_core.inference.refine import MODES, Mode, _result, as_refiner, snap_to_photo
 from sddr_core.inference.result import RefinedDepth
 from sddr_core.io.images import load_image
@@ -876,11 +881,11 @@ def _run(
         if stabilizer is not None:
             t = time.perf_counter()
             if pred.kind == "depth":  # stabilised as disparity, as the fusion and the snap run
-                fused = (1.0 / work).astype(np.float32)
+                fused = reciprocal(work)
                 disparity, tinfo = stabilizer.stabilize(item.rgb, fused, gray=item.gray)
                 # the temporal filter adds maps: the disparity, hence the depth, stays positive
                 disparity, raised = keep_positive(disparity, fused)
-                work = (1.0 / disparity).astype(np.float32)
+                work = reciprocal(disparity)
                 if raised:
                     info["raised_to_positive"] = info.get("raised_to_positive", 0) + raised
             else:

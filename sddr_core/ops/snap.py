@@ -212,11 +212,12 @@ def snap_to_image(
     touched = 0
     moved: np.ndarray | None = None  # pixels the last pass changed
     total_units = 100 * int(iterations)
-    reported = [-1]
+    reported = -1
 
     def tell(done: int) -> None:
-        if progress is not None and done != reported[0]:
-            reported[0] = done
+        nonlocal reported
+        if progress is not None and done != reported:
+            reported = done
             progress(done, total_units)
 
     tell(0)
