@@ -12,6 +12,12 @@ were chosen (docs/MODEL_CARD.md, "Snapping edges to the image").
 A setting is ``key=value`` pairs: ``base`` (radius before the upsampling factor), ``taps``
 (``none``: every pixel of the window), ``threshold``, ``noise_factor``, ``iterations``,
 ``sigma_color``.
+
+The name ``ground-truth`` among ``--predictors`` snaps each scene's ground truth itself (its
+unknown pixels filled from the background side, radius ``base``: as if fused at the photo's
+size): what the snap does to a map whose edges are already exact.
+
+    python benchmarks/snap_sweep.py --predictors ground-truth --setting base=5 --setting base=7
 """
 
 from __future__ import annotations
@@ -25,6 +31,17 @@ from typing import Any
 import numpy as np
 
 KEYS = ("delta1", "abs_rel", "d3r", "boundary_f1")
+GROUND_TRUTH = "ground-truth"
+
+
+def _ground_truth(sample: Any) -> Any:
+    """The sample's ground truth as disparity, unknown pixels filled from the background."""
+    from sddr_core.evaluation.methods import MethodOutput
+    from sddr_core.ops.holes import fill_disparity_holes
+
+    gt = np.asarray(sample.gt_as("disparity"), dtype=np.float32)
+    known = np.isfinite(gt) & (gt > 0)
+    return MethodOutput(fill_disparity_holes(gt, known), "disparity", 0.0)
 
 
 def parse_setting(text: str) -> dict[str, Any]:
@@ -61,9 +78,23 @@ def main() -> None:
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
     seconds: dict[str, list[float]] = {s: [] for s in settings}
     for name in args.predictors.split(","):
-        source = _PredictorSource(name, {}, None)
+        source = None if name == GROUND_TRUTH else _PredictorSource(name, {}, None)
         rows = results.setdefault(name, {})
         for sample in ds:
+            if source is None:
+                outs = {"ground truth": _ground_truth(sample)}
+                for label, s in settings.items():
+                    options = {k: v for k, v in s.items() if k != "base"}
+                    radius = int(round(s.get("base", 5.0)))
+                    t = time.perf_counter()
+                    depth, _ = snap_to_image(
+                        outs["ground truth"].depth, sample.rgb, radius=radius, **options
+                    )
+                    seconds[label].append(time.perf_counter() - t)
+                    outs[label] = MethodOutput(depth, "disparity", 0.0)
+                for method, m in _sample_metrics(sample, outs, "disparity").items():
+                    rows.setdefault(method, []).append({k: float(m[k]) for k in KEYS})
+                continue
             outs = run_methods(
                 sample.rgb,
                 source.for_sample(sample),
