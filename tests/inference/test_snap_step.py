@@ -84,7 +84,9 @@ def test_a_depth_kind_predictor_refines_as_its_disparity_would(scene, mode):
     # result is its disparity twin's reciprocal, up to float rounding
     snapped = as_depth.info["snapped_pixels"], as_disparity.info["snapped_pixels"]
     assert abs(snapped[0] - snapped[1]) <= 0.001 * disp.size  # a rounded tie may flip
-    np.testing.assert_allclose(1.0 / as_depth.depth, as_disparity.depth, rtol=1e-5)
+    # ... and the 3x3 clean-up after the snap then takes a neighbour's value there
+    rel = np.abs(1.0 / as_depth.depth - as_disparity.depth) / as_disparity.depth
+    assert np.count_nonzero(rel > 1e-5) <= 0.001 * disp.size and rel.max() < 1e-3
 
 
 def test_refine_depths_snaps_to_a_given_photo(scene):

@@ -1,5 +1,6 @@
 """Edge snapping: depth edges move onto image edges, and nothing else changes."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -225,3 +226,53 @@ def test_a_depth_map_snaps_as_its_disparity_would():
         snap_to_image(disparity - 2.0, image, kind="depth")
     with pytest.raises(InputError, match="kind"):
         snap_to_image(disparity, image, kind="inverse")
+
+
+def test_cleanup_is_a_3x3_median_of_the_changed_pixels():
+    rng = np.random.default_rng(3)
+    depth = cv2.GaussianBlur(_step(at=26), (0, 0), 2.0) + rng.normal(0, 0.02, (48, 64))
+    depth = depth.astype(np.float32)
+    image = _two_colours()
+    raw, _ = snap_to_image(depth, image, radius=4, cleanup=None)
+    cleaned, changed = snap_to_image(depth, image, radius=4)  # cleanup=3 by default
+    expected = np.where(raw != depth, cv2.medianBlur(raw, 3), raw)
+    np.testing.assert_array_equal(cleaned, expected)
+    assert changed == np.count_nonzero(cleaned != depth)
+    assert not np.array_equal(cleaned, raw)  # it did something here
+    with pytest.raises(InputError, match="cleanup"):
+        snap_to_image(depth, image, cleanup=4)
+
+
+def test_cleanup_leaves_an_exact_map_closer_to_itself():
+    # an exact map: a textured slope on the left, a flat plane from column 34 on, where the
+    # colour changes too; the snap alone draws small steps into the slope, the clean-up
+    # takes most of them back
+    rng = np.random.default_rng(5)
+    h, w = 64, 80
+    depth = np.tile(np.linspace(1.0, 2.0, w, dtype=np.float32), (h, 1))
+    depth[:, 34:] = 4.0
+    image = rng.integers(0, 255, (h, w, 3)).astype(np.uint8)
+    image[:, 34:] = 200
+    raw, moved_raw = snap_to_image(depth, image, radius=5, cleanup=None)
+    cleaned, moved = snap_to_image(depth, image, radius=5)
+    assert moved_raw > 0
+    assert np.abs(cleaned - depth).sum() < 0.7 * np.abs(raw - depth).sum()
+    assert moved < moved_raw
+
+
+def test_padded_guide_is_the_photo_in_unit_range_with_its_edges_repeated():
+    from sddr_core.ops.snap import _padded_guide
+
+    rng = np.random.default_rng(1)
+    for image, scale in (
+        (rng.integers(0, 256, (5, 7, 3)).astype(np.uint8), 255.0),
+        (rng.integers(0, 65536, (5, 7, 3)).astype(np.uint16), 65535.0),
+        (rng.random((5, 7)).astype(np.float32), 1.0),
+    ):
+        planes = _padded_guide(image, (5, 7), 2)
+        as_3d = image if image.ndim == 3 else image[..., None]
+        want = np.pad(as_3d.astype(np.float32), ((2, 2), (2, 2), (0, 0)), mode="edge") / scale
+        assert planes.dtype == torch.float32
+        np.testing.assert_array_equal(
+            planes.numpy(), want.transpose(2, 0, 1).reshape(len(want[0, 0]), -1)
+        )
