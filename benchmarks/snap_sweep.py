@@ -11,7 +11,7 @@ were chosen (docs/MODEL_CARD.md, "Snapping edges to the image").
 
 A setting is ``key=value`` pairs: ``base`` (radius before the upsampling factor), ``taps``
 (``none``: every pixel of the window), ``threshold``, ``noise_factor``, ``iterations``,
-``sigma_color``.
+``sigma_color``, ``cleanup`` (3, 5, or ``none`` for no clean-up after the passes).
 
 The name ``ground-truth`` among ``--predictors`` snaps each scene's ground truth itself (its
 unknown pixels filled from the background side, radius ``base``: as if fused at the photo's
@@ -50,7 +50,7 @@ def parse_setting(text: str) -> dict[str, Any]:
         key, value = part.split("=", 1)
         if key in ("base", "threshold", "sigma_color", "noise_factor"):
             out[key] = float(value)
-        elif key in ("taps", "iterations"):
+        elif key in ("taps", "iterations", "cleanup"):
             out[key] = None if value.lower() == "none" else int(value)
         else:
             raise SystemExit(f"unknown snap setting {key!r}")

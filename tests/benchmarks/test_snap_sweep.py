@@ -40,3 +40,4 @@ def test_settings_parse():
         "taps": None,
         "iterations": 3,
     }
+    assert snap_sweep.parse_setting("base=5,cleanup=none") == {"base": 5.0, "cleanup": None}
