@@ -103,11 +103,9 @@ def _padded_guide(image: np.ndarray, shape: tuple[int, int], r: int) -> torch.Te
             f"(H, W, C), got {image.shape}; resize one to the other first."
         )
     channels = image.shape[2]
-    padded = np.stack(
-        [cv2.copyMakeBorder(np.ascontiguousarray(image[..., c]), r, r, r, r, cv2.BORDER_REPLICATE)
-         for c in range(channels)]
-    )  # fmt: skip
-    planes = torch.from_numpy(padded.reshape(channels, -1)).to(torch.float32)
+    padded = np.pad(image, ((r, r), (r, r), (0, 0)), mode="edge").transpose(2, 0, 1)
+    planes = torch.from_numpy(np.ascontiguousarray(padded).reshape(channels, -1))
+    planes = planes.to(torch.float32)
     if image.dtype == np.uint8:
         planes.div_(255.0)
     elif image.dtype == np.uint16:
