@@ -81,35 +81,28 @@ def main() -> None:
         source = None if name == GROUND_TRUTH else _PredictorSource(name, {}, None)
         rows = results.setdefault(name, {})
         for sample in ds:
-            if source is None:
+            if source is None:  # the exact map, as if fused at the photo's size
                 outs = {"ground truth": _ground_truth(sample)}
-                for label, s in settings.items():
-                    options = {k: v for k, v in s.items() if k != "base"}
-                    radius = int(round(s.get("base", 5.0)))
-                    t = time.perf_counter()
-                    depth, _ = snap_to_image(
-                        outs["ground truth"].depth, sample.rgb, radius=radius, **options
-                    )
-                    seconds[label].append(time.perf_counter() - t)
-                    outs[label] = MethodOutput(depth, "disparity", 0.0)
-                for method, m in _sample_metrics(sample, outs, "disparity").items():
-                    rows.setdefault(method, []).append({k: float(m[k]) for k in KEYS})
-                continue
-            outs = run_methods(
-                sample.rgb,
-                source.for_sample(sample),
-                ["low", "high", "one-stage"],
-                refiner=ref,
-                poisson=poisson,
-                snap=False,
-            )
-            fused = outs["one-stage"]
-            ww, wh = (int(v) for v in fused.info["working_size"].split("x"))
+                fused, working = outs["ground truth"], sample.rgb.shape[:2]
+            else:
+                outs = run_methods(
+                    sample.rgb,
+                    source.for_sample(sample),
+                    ["low", "high", "one-stage"],
+                    refiner=ref,
+                    poisson=poisson,
+                    snap=False,
+                )
+                fused = outs["one-stage"]
+                ww, wh = (int(v) for v in fused.info["working_size"].split("x"))
+                working = (wh, ww)
             for label, s in settings.items():
-                radius = snap_radius(sample.rgb.shape[:2], (wh, ww), s.get("base", 5.0))
+                radius = snap_radius(sample.rgb.shape[:2], working, s.get("base", 5.0))
                 options = {k: v for k, v in s.items() if k != "base"}
                 t = time.perf_counter()
-                depth, _ = snap_to_image(fused.depth, sample.rgb, radius=radius, **options)
+                depth, _ = snap_to_image(
+                    fused.depth, sample.rgb, kind=fused.kind, radius=radius, **options
+                )
                 seconds[label].append(time.perf_counter() - t)
                 outs[label] = MethodOutput(depth, fused.kind, 0.0)
             for method, m in _sample_metrics(sample, outs, "disparity").items():
