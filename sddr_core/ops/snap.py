@@ -52,6 +52,10 @@ SNAP_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Padded maps with at most this many pixels gather with int32 positions, larger with int64.
+_INT32_POSITIONS = 2**31 - 1
+
+
 def snap_radius(size: tuple[int, int], working_size: tuple[int, int], base: float = 5.0) -> int:
     """Window radius for an output of ``size`` fused at ``working_size``: ``base`` pixels,
     times the upsampling factor when the fusion ran smaller than the output (its edges then
@@ -201,7 +205,7 @@ def snap_to_image(
     elif not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise InputError(f"chunk must be a positive integer, got {chunk!r}.")
     # int32 positions in the padded map (a third faster to gather than int64) while they fit
-    index_type = torch.int32 if (depth.shape[0] + 2 * r) * wp < 2**31 else torch.int64
+    index_type = torch.int32 if (depth.shape[0] + 2 * r) * wp <= _INT32_POSITIONS else torch.int64
     offsets = (dy * wp + dx).reshape(-1).to(dev, index_type)
     if math.isfinite(s_space):
         spatial = torch.exp(-(dy**2 + dx**2).reshape(-1).float() / (2.0 * s_space**2))

@@ -276,3 +276,16 @@ def test_padded_guide_is_the_photo_in_unit_range_with_its_edges_repeated():
         np.testing.assert_array_equal(
             planes.numpy(), want.transpose(2, 0, 1).reshape(len(want[0, 0]), -1)
         )
+
+
+def test_int64_positions_give_the_same_snap(monkeypatch):
+    # maps too large for int32 positions gather with int64 ones: the same windows
+    import sddr_core.ops.snap as snap
+
+    depth = cv2.GaussianBlur(_step(at=26), (0, 0), 2.0)
+    image = _two_colours()
+    with_int32 = snap.snap_to_image(depth, image, radius=4)
+    monkeypatch.setattr(snap, "_INT32_POSITIONS", 10)
+    with_int64 = snap.snap_to_image(depth, image, radius=4)
+    np.testing.assert_array_equal(with_int32[0], with_int64[0])
+    assert with_int32[1] == with_int64[1] > 0
