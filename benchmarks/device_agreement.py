@@ -26,7 +26,9 @@ import numpy as np
 DECISIONS = ("guard", "fusion_space", "snap_radius", "working_size")
 
 
-def _scene(width: int) -> tuple[np.ndarray, np.ndarray]:
+def motorcycle_at(width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Motorcycle's photo and ground-truth disparity (unknown pixels set to its median)
+    resized to ``width`` pixels wide (photo by area, ground truth by nearest neighbour)."""
     import cv2
 
     from sddr_core.datasets.motorcycle import load_motorcycle
@@ -90,7 +92,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=741, help="photo width (default: as shipped)")
     args = ap.parse_args()
     torch.manual_seed(0)
-    rgb, gt = _scene(args.width)
+    rgb, gt = motorcycle_at(args.width)
     rows = compare(rgb, gt, args.device)
     print(
         f"refine() on cpu and {args.device}, Motorcycle {rgb.shape[1]}x{rgb.shape[0]}, "

@@ -25,8 +25,9 @@ import torch
 
 
 def main() -> None:
+    from device_agreement import motorcycle_at  # benchmarks/device_agreement.py
+
     from sddr_core import refine
-    from sddr_core.datasets.motorcycle import load_motorcycle
     from sddr_core.predictors.simulated import SimulatedPredictor
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -43,12 +44,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    sample = load_motorcycle()
-    h, w = sample.rgb.shape[:2]
-    size = (args.width, round(h * args.width / w))
-    rgb = cv2.resize(sample.rgb, size, interpolation=cv2.INTER_AREA)
-    gt = sample.gt_as("disparity")
-    gt = cv2.resize(np.nan_to_num(gt, nan=float(np.nanmedian(gt))), size, cv2.INTER_NEAREST)
+    rgb, gt = motorcycle_at(args.width)
+    size = (rgb.shape[1], rgb.shape[0])
     pred = SimulatedPredictor(gt, seed=0)
     snap, fuse, pixels = [], [], 0
     for _ in range(args.repeats + 1):
