@@ -432,8 +432,9 @@ def test_large_photo_refines_within_memory_bound():
     process: peak resident memory minus the resident memory just before refine() (imports,
     the uint8 photo and the refiner already loaded). That growth includes refine()'s own
     full-size float32 outputs (depth, edges, low, high, omega: 5 × 96 MB) and the float32
-    copy of the photo (288 MB); it measured about 1.6 GB here (2026-12-05, with the snap). The default network's own peak at
-    2048² (about 1.2 GB) is measured by ``sddr bench speed`` (docs/BENCHMARKS.md)."""
+    copy of the photo (288 MB); it measured about 1.6 GB here (2026-12-05, with the snap).
+    The default network's own peak at 2048² (about 1.2 GB) is measured by ``sddr bench
+    speed`` (docs/BENCHMARKS.md)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "SDDR_LOAD_PLUGINS": ""}
     proc = subprocess.run(
         [sys.executable, "-c", LARGE_SCRIPT, "2048"],
